@@ -1,0 +1,24 @@
+// The mugpt command line: a thin shell over the library. Each command lives in its own module
+// and registers itself on the program; user errors print one line, without a stack trace.
+import { Command, CommanderError } from 'commander';
+import { MugptError } from '../errors.js';
+
+const program = new Command('mugpt')
+  .description('Cerebras-GPT and BTLM-3B-8K: data, μP training, evaluation, quantization, inference')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+const commands: Array<(p: Command) => void> = [];
+for (const register of commands) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof MugptError) {
+    process.stderr.write(`mugpt: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}

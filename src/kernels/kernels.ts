@@ -1,0 +1,66 @@
+// The kernel interface: the one seam between the model and the hot loops.
+//
+// Every tensor is a row-major Float32Array (or a subarray view of one). Shapes are written
+// [rows, cols]. Kernels never allocate in the hot path and never keep references to their
+// arguments. A backend may implement a kernel natively or inherit the JS reference.
+
+/** Which implementation runs the hot loops. */
+export type BackendName = 'js' | 'native';
+
+export type GeluKind = 'erf' | 'tanh';
+
+/** Arguments of causal multi-head attention for one sequence (one batch row). */
+export interface AttentionArgs {
+  /** [Tq, D] output rows, heads merged (head h at columns h·d … (h+1)·d). */
+  out: Float32Array;
+  /** Query rows: q[t·qStride + h·d + i], t < Tq. Query t sits at absolute position Tk − Tq + t. */
+  q: Float32Array;
+  qStride: number;
+  /** Key and value rows for absolute positions 0 … Tk−1: k[j·kvStride + h·d + i]. */
+  k: Float32Array;
+  v: Float32Array;
+  kvStride: number;
+  Tq: number;
+  Tk: number;
+  H: number;
+  d: number;
+  /** Multiplies q·k (1/√d, or 1/d under μP). */
+  scale: number;
+  /** ALiBi: per-head slope already divided by the alibi scaling factor; bias = −slope·|j − i|. null: none. */
+  slopes: Float32Array | null;
+  /** Optional [H, Tq, Tk] softmax probabilities, written for the backward pass. */
+  probs?: Float32Array;
+}
+
+export interface Kernels {
+  readonly name: BackendName;
+
+  /**
+   * C[M,N] = alpha · op(A) · op(B) + beta · C.
+   * op(A) is [M,K]: A is stored [M,K], or [K,M] when transA.
+   * op(B) is [K,N]: B is stored [K,N], or [N,K] when transB.
+   * beta = 0 overwrites C (whatever it held, NaN included). M = 1 must use a matrix-vector path.
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array,
+  ): void;
+
+  /** out[M,N] = x[M,K] · W[K,N] + bias[N] (HF Conv1D layout: W stored [in, out]). bias may be null. */
+  linear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void;
+
+  /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
+  layerNorm(
+    out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, eps: number,
+    mean?: Float32Array, rstd?: Float32Array,
+  ): void;
+
+  /** out[n] = gelu(x[n]); 'erf' is the exact GELU, 'tanh' GPT-2's gelu_new. out may alias x. */
+  gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void;
+
+  /** out[n] = a[n] · silu(g[n]) (BTLM: a = c_fc(x), g = c_fc2(x)). out may alias a. */
+  swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void;
+
+  /** Causal attention with optional ALiBi; see AttentionArgs. */
+  attention(args: AttentionArgs): void;
+}

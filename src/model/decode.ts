@@ -1,0 +1,18 @@
+// What generation needs from a model: incremental decoding over a KV cache.
+
+/** Keys and values of the positions seen so far, per layer. */
+export interface KVCache {
+  /** Positions already in the cache. */
+  readonly length: number;
+}
+
+export interface DecodeModel {
+  readonly vocabSize: number;
+  /** `<|endoftext|>` for GPT-2 vocabularies; null when the config has none. */
+  readonly eosTokenId: number | null;
+  /** Longest sequence the model accepts: n_positions with learned positions, Infinity with ALiBi. */
+  readonly maxContext: number;
+  newCache(): KVCache;
+  /** Appends ids to the cache and returns the logits [V] at the last appended position. */
+  step(cache: KVCache, ids: number[]): Float32Array;
+}
