@@ -1,0 +1,41 @@
+// Backend selection: native where the addon loaded, else the JS reference.
+// MUGPT_BACKEND=js|native overrides the default; an explicit argument overrides both.
+
+import { MugptError } from '../errors.js';
+import { jsKernels } from './js.js';
+import { loadNativeAddon, nativeKernels, nativeLoadError } from './native.js';
+import type { BackendName, Kernels } from './kernels.js';
+
+export type { AttentionArgs, BackendName, GeluKind, Kernels } from './kernels.js';
+
+let nativeCache: Kernels | null = null;
+
+/** True when the native addon is built and loads on this machine. */
+export function nativeAvailable(): boolean {
+  return loadNativeAddon() !== null;
+}
+
+/**
+ * The kernels of `backend`; without it, MUGPT_BACKEND, else native where it loaded, else JS.
+ * Asking for native where the addon did not build is a MugptError.
+ */
+export function getKernels(backend?: BackendName): Kernels {
+  let choice: string | undefined = backend;
+  let source = 'backend argument';
+  if (choice === undefined && process.env.MUGPT_BACKEND) {
+    choice = process.env.MUGPT_BACKEND;
+    source = 'MUGPT_BACKEND';
+  }
+  if (choice === undefined) return nativeAvailable() ? getKernels('native') : jsKernels;
+  if (choice === 'js') return jsKernels;
+  if (choice !== 'native') throw new MugptError(`${source}: expected 'js' or 'native', got '${choice}'`);
+  const addon = loadNativeAddon();
+  if (!addon) {
+    throw new MugptError(
+      `${source}: the native kernels are not available (${nativeLoadError()}); ` +
+      `rebuild them with 'npm run install' in the mugpt folder (needs a C++ compiler) or use MUGPT_BACKEND=js`,
+    );
+  }
+  nativeCache ??= nativeKernels(addon);
+  return nativeCache;
+}

@@ -1,0 +1,296 @@
+// The JS reference backend: readable loops, float64 accumulation where it is cheap.
+//
+// This is the specification the native backend is tested against, and the fallback where the
+// addon did not build. Loops are ordered for cache-friendliness (i-k-j for C += A·B) but
+// otherwise plain.
+
+import { check } from '../errors.js';
+import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
+
+// ---------------------------------------------------------------------------------------------
+// erf / erfc to double precision (≈1e-15 relative), for the exact GELU.
+//   |z| < 2:  erf(z) = 2/√π · e^{−z²} · Σₙ 2ⁿ z^{2n+1} / (1·3·…·(2n+1))   (all terms positive)
+//   |z| ≥ 2:  erfc(z) = e^{−z²}/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …))))  (continued fraction)
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+const INV_SQRT_PI = 1 / Math.sqrt(Math.PI);
+
+function erfSeries(z: number): number {
+  const z2 = z * z;
+  let term = z;
+  let sum = z;
+  for (let n = 1; n < 200; n++) {
+    term *= (2 * z2) / (2 * n + 1);
+    sum += term;
+    if (term < 1e-17 * sum) break;
+  }
+  return TWO_OVER_SQRT_PI * Math.exp(-z2) * sum;
+}
+
+/** erfc(z) for z ≥ 2 by the Laplace continued fraction, evaluated bottom-up with 60 levels. */
+function erfcLarge(z: number): number {
+  let f = z;
+  for (let n = 60; n >= 1; n--) f = z + (n / 2) / f;
+  return (INV_SQRT_PI * Math.exp(-z * z)) / f;
+}
+
+/** The error function, accurate to about 1e-15 relative. */
+export function erf(z: number): number {
+  if (Number.isNaN(z)) return NaN;
+  const a = Math.abs(z);
+  const r = a < 2 ? erfSeries(a) : 1 - erfcLarge(a);
+  return z < 0 ? -r : r;
+}
+
+/** The complementary error function 1 − erf(z), accurate also where it is tiny (z ≫ 0). */
+export function erfc(z: number): number {
+  if (Number.isNaN(z)) return NaN;
+  if (z >= 2) return erfcLarge(z);
+  if (z <= -2) return 2 - erfcLarge(-z);
+  return 1 - erf(z);
+}
+
+/** Exact GELU: x · Φ(x) = x/2 · erfc(−x/√2). */
+export function geluErf(x: number): number {
+  return 0.5 * x * erfc(-x * Math.SQRT1_2);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** GPT-2's gelu_new: x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+}
+
+/** SiLU: g · σ(g). */
+export function silu(g: number): number {
+  return g / (1 + Math.exp(-g));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument checks shared by both backends: sizes are validated once, in front of the hot loop.
+
+function need(arr: Float32Array, n: number, what: string, kernel: string): void {
+  check(arr.length >= n, () => `${kernel}: ${what} has ${arr.length} elements, needs at least ${n}`);
+}
+
+function dims(kernel: string, ...ds: Array<[string, number]>): void {
+  for (const [name, v] of ds) {
+    check(Number.isInteger(v) && v >= 0, () => `${kernel}: ${name} must be a non-negative integer, got ${v}`);
+  }
+}
+
+export function checkGemm(M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array): void {
+  dims('gemm', ['M', M], ['N', N], ['K', K]);
+  need(A, M * K, 'A', 'gemm');
+  need(B, K * N, 'B', 'gemm');
+  need(C, M * N, 'C', 'gemm');
+}
+
+export function checkLinear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void {
+  dims('linear', ['M', M], ['K', K], ['N', N]);
+  need(out, M * N, 'out', 'linear');
+  need(x, M * K, 'x', 'linear');
+  need(W, K * N, 'W', 'linear');
+  if (bias) need(bias, N, 'bias', 'linear');
+}
+
+export function checkLayerNorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, mean?: Float32Array, rstd?: Float32Array): void {
+  dims('layerNorm', ['M', M], ['D', D]);
+  need(out, M * D, 'out', 'layerNorm');
+  need(x, M * D, 'x', 'layerNorm');
+  need(w, D, 'w', 'layerNorm');
+  need(b, D, 'b', 'layerNorm');
+  if (mean) need(mean, M, 'mean', 'layerNorm');
+  if (rstd) need(rstd, M, 'rstd', 'layerNorm');
+}
+
+export function checkAttention(a: AttentionArgs): void {
+  const { Tq, Tk, H, d, qStride, kvStride } = a;
+  dims('attention', ['Tq', Tq], ['Tk', Tk], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]);
+  check(Tq <= Tk, () => `attention: Tq (${Tq}) must not exceed Tk (${Tk})`);
+  check(qStride >= H * d && kvStride >= H * d, () => `attention: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
+  if (Tq === 0) return;
+  need(a.out, Tq * H * d, 'out', 'attention');
+  need(a.q, (Tq - 1) * qStride + H * d, 'q', 'attention');
+  need(a.k, (Tk - 1) * kvStride + H * d, 'k', 'attention');
+  need(a.v, (Tk - 1) * kvStride + H * d, 'v', 'attention');
+  if (a.slopes) need(a.slopes, H, 'slopes', 'attention');
+  if (a.probs) need(a.probs, H * Tq * Tk, 'probs', 'attention');
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM
+
+/** C[M,N] = alpha · op(A) · op(B) + beta · C (see Kernels.gemm). */
+function gemm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number,
+  alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array,
+): void {
+  checkGemm(M, N, K, A, B, C);
+  // beta · C first; beta = 0 overwrites, so NaN/Inf in C never leaks through.
+  if (beta === 0) C.fill(0, 0, M * N);
+  else if (beta !== 1) for (let i = 0; i < M * N; i++) C[i] *= beta;
+  if (alpha === 0 || K === 0) return;
+
+  // A(i,k) and B(k,j) address the stored layouts.
+  const aRow = transA ? 1 : K; // stride between rows i of op(A)
+  const aCol = transA ? M : 1; // stride between columns k of op(A)
+
+  if (M === 1) {
+    // Matrix-vector: c[N] += alpha · a[K] · op(B)[K,N], streaming B once.
+    if (!transB) {
+      for (let k = 0; k < K; k++) {
+        const ak = alpha * A[k * aCol];
+        const row = k * N;
+        for (let j = 0; j < N; j++) C[j] += ak * B[row + j];
+      }
+    } else {
+      for (let j = 0; j < N; j++) {
+        const row = j * K;
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A[k * aCol] * B[row + k];
+        C[j] += alpha * s;
+      }
+    }
+    return;
+  }
+
+  if (!transB) {
+    // i-k-j: C[i,:] += alpha·A(i,k) · B[k,:]
+    for (let i = 0; i < M; i++) {
+      const ci = i * N;
+      for (let k = 0; k < K; k++) {
+        const aik = alpha * A[i * aRow + k * aCol];
+        if (aik === 0) continue;
+        const bk = k * N;
+        for (let j = 0; j < N; j++) C[ci + j] += aik * B[bk + j];
+      }
+    }
+  } else {
+    // B stored [N,K]: C[i,j] += alpha · dot(op(A) row i, B row j)
+    for (let i = 0; i < M; i++) {
+      const ci = i * N;
+      for (let j = 0; j < N; j++) {
+        const bj = j * K;
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A[i * aRow + k * aCol] * B[bj + k];
+        C[ci + j] += alpha * s;
+      }
+    }
+  }
+}
+
+/** out[M,N] = x[M,K] · W[K,N] + bias[N]. */
+function linear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void {
+  checkLinear(out, x, W, bias, M, K, N);
+  gemm(false, false, M, N, K, 1, x, W, 0, out);
+  if (bias) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) out[i * N + j] += bias[j];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pointwise and row kernels
+
+function layerNorm(
+  out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, eps: number,
+  mean?: Float32Array, rstd?: Float32Array,
+): void {
+  checkLayerNorm(out, x, w, b, M, D, mean, rstd);
+  for (let i = 0; i < M; i++) {
+    const o = i * D;
+    let s = 0;
+    for (let j = 0; j < D; j++) s += x[o + j];
+    const mu = s / D;
+    let v = 0;
+    for (let j = 0; j < D; j++) {
+      const c = x[o + j] - mu;
+      v += c * c;
+    }
+    const r = 1 / Math.sqrt(v / D + eps); // biased variance, as torch.nn.LayerNorm
+    for (let j = 0; j < D; j++) out[o + j] = (x[o + j] - mu) * r * w[j] + b[j];
+    if (mean) mean[i] = mu;
+    if (rstd) rstd[i] = r;
+  }
+}
+
+function gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void {
+  check(kind === 'erf' || kind === 'tanh', `gelu: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
+  dims('gelu', ['n', n]);
+  need(out, n, 'out', 'gelu');
+  need(x, n, 'x', 'gelu');
+  const f = kind === 'erf' ? geluErf : geluTanh;
+  for (let i = 0; i < n; i++) out[i] = f(x[i]);
+}
+
+function swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void {
+  dims('swiglu', ['n', n]);
+  need(out, n, 'out', 'swiglu');
+  need(a, n, 'a', 'swiglu');
+  need(g, n, 'g', 'swiglu');
+  for (let i = 0; i < n; i++) out[i] = a[i] * silu(g[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+
+let scoreScratch = new Float64Array(0); // [Tk] scores of one query row; grown, never shrunk
+let accScratch = new Float64Array(0); // [d] output accumulator of one query row and head
+
+function attention(args: AttentionArgs): void {
+  checkAttention(args);
+  const { out, q, k, v, qStride, kvStride, Tq, Tk, H, d, scale, slopes, probs } = args;
+  if (scoreScratch.length < Tk) scoreScratch = new Float64Array(Tk);
+  if (accScratch.length < d) accScratch = new Float64Array(d);
+  const s = scoreScratch;
+  const acc = accScratch;
+  const D = H * d;
+  for (let h = 0; h < H; h++) {
+    const slope = slopes ? slopes[h] : 0;
+    const ho = h * d;
+    for (let t = 0; t < Tq; t++) {
+      const i = Tk - Tq + t; // absolute position of this query
+      const qo = t * qStride + ho;
+      // scores s[j] = scale · q·k_j − slope·(i − j), j ≤ i (causal)
+      let max = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        const ko = j * kvStride + ho;
+        let dot = 0;
+        for (let c = 0; c < d; c++) dot += q[qo + c] * k[ko + c];
+        const sj = scale * dot - slope * (i - j);
+        s[j] = sj;
+        if (sj > max) max = sj;
+      }
+      // stable softmax: subtract the row max before exp
+      let sum = 0;
+      for (let j = 0; j <= i; j++) {
+        const e = Math.exp(s[j] - max);
+        s[j] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      const oo = t * D + ho;
+      acc.fill(0, 0, d);
+      for (let j = 0; j <= i; j++) {
+        const p = s[j] * inv;
+        const vo = j * kvStride + ho;
+        for (let c = 0; c < d; c++) acc[c] += p * v[vo + c];
+      }
+      for (let c = 0; c < d; c++) out[oo + c] = acc[c];
+      if (probs) {
+        const po = (h * Tq + t) * Tk;
+        for (let j = 0; j <= i; j++) probs[po + j] = s[j] * inv;
+        for (let j = i + 1; j < Tk; j++) probs[po + j] = 0;
+      }
+    }
+  }
+}
+
+/** The JS reference backend. */
+export const jsKernels: Kernels = {
+  name: 'js',
+  gemm,
+  linear,
+  layerNorm,
+  gelu,
+  swiglu,
+  attention,
+};
