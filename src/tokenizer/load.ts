@@ -1,0 +1,183 @@
+// loadTokenizer: the bundled GPT-2 vocabulary, an HF tokenizer.json (BPE model, byte-level), or
+// vocab.json + merges.txt. Every malformed field is reported with its file and JSON path.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MugptError, check } from '../errors.js';
+import { readAsset } from './asset.js';
+import { BpeTokenizer, type AddedToken, type BpeSpec, type Tokenizer } from './bpe.js';
+import { byteToChar, tokenStringToBytes } from './bytes.js';
+
+/** The bundled GPT-2 asset (assets/ at the package root; this file is dist/src/tokenizer/load.js). */
+export const GPT2_ASSET = fileURLToPath(new URL('../../../assets/gpt2-bpe.bin', import.meta.url));
+
+let gpt2Cache: BpeTokenizer | null = null;
+
+/**
+ * 'gpt2' → the bundled GPT-2 tokenizer (offline); a folder → its tokenizer.json, else its
+ * vocab.json + merges.txt; a path to a tokenizer.json file → that file.
+ */
+export function loadTokenizer(dirOrName: string): Tokenizer {
+  if (dirOrName === 'gpt2') return (gpt2Cache ??= new BpeTokenizer(readAsset(GPT2_ASSET)));
+  check(existsSync(dirOrName), `tokenizer: ${dirOrName} does not exist (expected 'gpt2', a folder with tokenizer.json or vocab.json + merges.txt, or a tokenizer.json file)`);
+  if (statSync(dirOrName).isFile()) return new BpeTokenizer(parseTokenizerJson(readJson(dirOrName), dirOrName));
+  const tj = join(dirOrName, 'tokenizer.json');
+  if (existsSync(tj)) return new BpeTokenizer(parseTokenizerJson(readJson(tj), tj));
+  const vj = join(dirOrName, 'vocab.json'), mt = join(dirOrName, 'merges.txt');
+  check(existsSync(vj) && existsSync(mt), `tokenizer: ${dirOrName} has neither tokenizer.json nor vocab.json + merges.txt`);
+  return new BpeTokenizer(parseVocabMerges(dirOrName, vj, mt));
+}
+
+function readJson(path: string): unknown {
+  const text = readFileSync(path, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new MugptError(`${path}: invalid JSON (${(err as Error).message})`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** An HF tokenizer.json with a BPE model and a ByteLevel pre-tokenizer. */
+export function parseTokenizerJson(json: unknown, file: string): BpeSpec {
+  check(isObject(json), `${file}: expected a JSON object`);
+  const model = json.model;
+  check(isObject(model), `${file}: field "model" is missing or not an object`);
+  check(model.type === undefined || model.type === 'BPE', `${file}: model.type is ${JSON.stringify(model.type)}; only "BPE" is supported`);
+  check(isObject(model.vocab), `${file}: model.vocab must be an object mapping token strings to ids`);
+  check(Array.isArray(model.merges), `${file}: model.merges must be an array`);
+  for (const f of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
+    check(model[f] === undefined || model[f] === null || model[f] === '', `${file}: model.${f} ${JSON.stringify(model[f])} is not supported (byte-level BPE has none)`);
+  }
+  check(!model.byte_fallback, `${file}: model.byte_fallback is not supported (byte-level BPE needs none)`);
+  check(json.normalizer === undefined || json.normalizer === null, `${file}: normalizer ${JSON.stringify((json.normalizer as { type?: unknown })?.type)} is not supported (expected null)`);
+  const byteLevel = findByteLevel(json.pre_tokenizer, file);
+
+  const added: AddedToken[] = [];
+  if (json.added_tokens !== undefined && json.added_tokens !== null) {
+    check(Array.isArray(json.added_tokens), `${file}: added_tokens must be an array`);
+    json.added_tokens.forEach((t: unknown, i: number) => {
+      check(isObject(t) && Number.isInteger(t.id) && typeof t.content === 'string' && t.content !== '',
+        `${file}: added_tokens[${i}] needs an integer "id" and a non-empty string "content"`);
+      added.push({ id: t.id as number, content: t.content as string, special: t.special !== false });
+    });
+  }
+  const merges = (model.merges as unknown[]).map((m, i): [string, string] => {
+    if (typeof m === 'string') {
+      const sp = m.split(' ');
+      check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', `${file}: model.merges[${i}] ${JSON.stringify(m)} is not "left right"`);
+      return [sp[0], sp[1]];
+    }
+    check(Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string',
+      `${file}: model.merges[${i}] must be a "left right" string or a [left, right] pair of strings`);
+    return [m[0], m[1]];
+  });
+  const eos = findEos(model.vocab as Record<string, unknown>, added, null);
+  return buildSpec(model.vocab as Record<string, unknown>, merges, added, eos, {
+    file, vocabField: 'model.vocab', mergesField: 'model.merges',
+    addPrefixSpace: byteLevel.addPrefixSpace, useRegex: byteLevel.useRegex, ignoreMerges: model.ignore_merges === true,
+  });
+}
+
+/** The ByteLevel step of pre_tokenizer (alone, or inside a Sequence); other steps are refused. */
+function findByteLevel(pre: unknown, file: string): { addPrefixSpace: boolean; useRegex: boolean } {
+  check(isObject(pre), `${file}: pre_tokenizer must be a ByteLevel pre-tokenizer (found ${JSON.stringify(pre)})`);
+  let steps: unknown[] = [pre];
+  if (pre.type === 'Sequence') {
+    check(Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 1, `${file}: pre_tokenizer Sequence must hold exactly one ByteLevel step`);
+    steps = pre.pretokenizers;
+  }
+  const bl = steps[0];
+  check(isObject(bl) && bl.type === 'ByteLevel', `${file}: pre_tokenizer.type ${JSON.stringify(isObject(bl) ? bl.type : bl)} is not supported (expected "ByteLevel")`);
+  return { addPrefixSpace: bl.add_prefix_space === true, useRegex: bl.use_regex !== false };
+}
+
+/** A folder with GPT-2's vocab.json + merges.txt (and optionally tokenizer_config.json / special_tokens_map.json). */
+function parseVocabMerges(dir: string, vocabFile: string, mergesFile: string): BpeSpec {
+  const vocab = readJson(vocabFile);
+  check(isObject(vocab), `${vocabFile}: expected a JSON object mapping token strings to ids`);
+  const merges: Array<[string, string]> = [];
+  readFileSync(mergesFile, 'utf8').split('\n').forEach((line, i) => {
+    line = line.replace(/\r$/, '');
+    if (line === '' || (i === 0 && line.startsWith('#version'))) return;
+    const sp = line.split(' ');
+    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', `${mergesFile}:${i + 1}: ${JSON.stringify(line)} is not "left right"`);
+    merges.push([sp[0], sp[1]]);
+  });
+  let eosName: string | null = null;
+  for (const f of ['special_tokens_map.json', 'tokenizer_config.json']) {
+    const p = join(dir, f);
+    if (!existsSync(p)) continue;
+    const j = readJson(p);
+    const e = isObject(j) ? j.eos_token : undefined;
+    if (typeof e === 'string') eosName = e;
+    else if (isObject(e) && typeof e.content === 'string') eosName = e.content;
+    if (eosName !== null) break;
+  }
+  // Special tokens of a vocab.json are the <|…|> entries that are not byte-level spellings of text
+  // (GPT-2: <|endoftext|>); they are matched only with allowSpecial, as in tokenizer.json.
+  const added: AddedToken[] = [];
+  for (const [content, id] of Object.entries(vocab)) {
+    if (/^<\|[^|]*\|>$/.test(content) || content === eosName) added.push({ id: id as number, content, special: true });
+  }
+  const eos = findEos(vocab, added, eosName);
+  return buildSpec(vocab, merges, added, eos, { file: vocabFile, vocabField: 'vocab', mergesField: mergesFile, addPrefixSpace: false, useRegex: true, ignoreMerges: false });
+}
+
+function findEos(vocab: Record<string, unknown>, added: AddedToken[], name: string | null): number | null {
+  for (const n of [name, '<|endoftext|>']) {
+    if (n === null) continue;
+    const a = added.find((t) => t.content === n);
+    if (a) return a.id;
+    if (Number.isInteger(vocab[n])) return vocab[n] as number;
+  }
+  return null;
+}
+
+interface BuildOpts {
+  file: string; vocabField: string; mergesField: string;
+  addPrefixSpace: boolean; useRegex: boolean; ignoreMerges: boolean;
+}
+
+/** Token strings → ids and bytes; merges → id pairs; checks ids are 0…V-1 without holes. */
+function buildSpec(vocab: Record<string, unknown>, merges: Array<[string, string]>, added: AddedToken[], eos: number | null, o: BuildOpts): BpeSpec {
+  const ids = new Map<string, number>();
+  const byId: Array<string | undefined> = [];
+  for (const [tok, id] of Object.entries(vocab)) {
+    check(Number.isInteger(id) && (id as number) >= 0, `${o.file}: ${o.vocabField}[${JSON.stringify(tok)}] = ${JSON.stringify(id)} is not a non-negative integer id`);
+    check(byId[id as number] === undefined, `${o.file}: ${o.vocabField}: id ${id} is used by both ${JSON.stringify(byId[id as number])} and ${JSON.stringify(tok)}`);
+    ids.set(tok, id as number);
+    byId[id as number] = tok;
+  }
+  const addedIds = new Set<number>();
+  for (const t of added) {
+    check(byId[t.id] === undefined || byId[t.id] === t.content, `${o.file}: added token ${JSON.stringify(t.content)} has id ${t.id}, which the vocabulary gives to ${JSON.stringify(byId[t.id])}`);
+    byId[t.id] = t.content;
+    addedIds.add(t.id);
+  }
+  const V = byId.length;
+  check(V > 0, `${o.file}: ${o.vocabField} is empty`);
+  const tokenBytes: Uint8Array[] = new Array(V);
+  for (let id = 0; id < V; id++) {
+    const s = byId[id];
+    check(s !== undefined, `${o.file}: ${o.vocabField} has no token with id ${id} (ids must run 0…${V - 1} without gaps)`);
+    tokenBytes[id] = (addedIds.has(id) ? null : tokenStringToBytes(s)) ?? new Uint8Array(Buffer.from(s, 'utf8'));
+  }
+  const byteToId = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const id = ids.get(byteToChar[b]);
+    check(id !== undefined, `${o.file}: ${o.vocabField} lacks the byte-level token ${JSON.stringify(byteToChar[b])} for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`);
+    byteToId[b] = id;
+  }
+  const mergePairs = new Int32Array(2 * merges.length);
+  const mergeResults = new Int32Array(merges.length);
+  merges.forEach(([l, r], i) => {
+    const a = ids.get(l), b = ids.get(r), c = ids.get(l + r);
+    const where = `${o.file}: ${o.mergesField}[${i}] ${JSON.stringify(l + ' ' + r)}`;
+    check(a !== undefined && b !== undefined, `${where} uses a token that is not in ${o.vocabField}`);
+    check(c !== undefined, `${where}: the merged token ${JSON.stringify(l + r)} is not in ${o.vocabField}`);
+    mergePairs[2 * i] = a; mergePairs[2 * i + 1] = b; mergeResults[i] = c;
+  });
+  return { tokenBytes, mergePairs, mergeResults, byteToId, added, eosTokenId: eos, addPrefixSpace: o.addPrefixSpace, useRegex: o.useRegex, ignoreMerges: o.ignoreMerges };
+}
