@@ -4,6 +4,7 @@ import { generate, type GeneratedToken, type Generation, type GenerateTokenizer 
 import type { GenerateOptions } from '../src/generate/options.js';
 import type { DecodeModel, KVCache } from '../src/model/decode.js';
 import { MugptError } from '../src/errors.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
 
 // A byte tokenizer: ids 0..255 are the bytes, 256 is <|endoftext|>. Multi-byte characters span
 // several tokens, as in byte-level BPE.
@@ -26,10 +27,11 @@ interface FakeCache extends KVCache {
 
 /** A model whose logits are a known function of the whole context; it records every step call. */
 class FakeModel implements DecodeModel {
-  readonly vocabSize = 257;
-  readonly eosTokenId: number | null = EOS;
   readonly calls: number[][] = [];
-  constructor(readonly logitsOf: (context: number[]) => Float32Array, readonly maxContext = Infinity) {}
+  constructor(
+    readonly logitsOf: (context: number[]) => Float32Array, readonly maxContext = Infinity,
+    readonly vocabSize = 257, readonly eosTokenId: number | null = EOS,
+  ) {}
   newCache(): FakeCache {
     return { ids: [], get length() { return this.ids.length; } };
   }
@@ -43,12 +45,12 @@ class FakeModel implements DecodeModel {
 }
 
 /** Plays back `script` after the prompt (one-hot logits), then EOS. */
-function scripted(script: number[], promptLength: number, maxContext = Infinity): FakeModel {
+function scripted(script: number[], promptLength: number, maxContext = Infinity, vocabSize = 257, eos = EOS): FakeModel {
   return new FakeModel((ctx) => {
-    const logits = new Float32Array(257).fill(-5);
-    logits[script[ctx.length - promptLength] ?? EOS] = 5;
+    const logits = new Float32Array(vocabSize).fill(-5);
+    logits[script[ctx.length - promptLength] ?? eos] = 5;
     return logits;
-  }, maxContext);
+  }, maxContext, vocabSize, eos);
 }
 
 async function collect(g: Generation): Promise<GeneratedToken[]> {
@@ -264,4 +266,24 @@ test('an abort signal ends the iteration between tokens', async () => {
   assert.deepEqual(seen, ['a', 'b']);
   const pre = generate(scripted(utf8('abc'), 1), bytes, [32], { signal: AbortSignal.abort() });
   await assert.rejects(collect(pre), { name: 'AbortError' });
+});
+
+test('with the GPT-2 tokenizer: emoji and CJK split across BPE tokens stream whole, texts concatenate to decode(ids)', async () => {
+  const tok = loadTokenizer('gpt2');
+  const text = ' Hello 😀 世界 🎉! naïve 🇫🇷 — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 鼹鼠';
+  const script = tok.encode(text);
+  // The case under test: some tokens end inside a character.
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+  assert.ok(script.some((id) => { try { fatal.decode(tok.decodeBytes([id])); return false; } catch { return true; } }));
+  const g = generate(scripted(script, 1, Infinity, tok.vocabSize, 50256), tok, 'A', { maxNewTokens: 200 });
+  const toks = await collect(g);
+  assert.equal(g.stats.finishReason, 'eos');
+  assert.deepEqual(toks.map((t) => t.id), [...script, 50256]);
+  assert.equal(texts(toks).join(''), text);
+  assert.equal(texts(toks).join(''), tok.decode(script));
+  for (const t of toks) assert.ok(!t.text.includes('\uFFFD'), JSON.stringify(t.text));
+
+  // A stop string inside a run of multi-byte tokens.
+  const s = await collect(generate(scripted(script, 1, Infinity, tok.vocabSize, 50256), tok, 'A', { stop: '界 🎉', maxNewTokens: 200 }));
+  assert.equal(texts(s).join(''), ' Hello 😀 世');
 });
