@@ -2,6 +2,8 @@
 // and registers itself on the program; user errors print one line, without a stack trace.
 import { Command, CommanderError } from 'commander';
 import { MugptError } from '../errors.js';
+import { register as registerData } from './data.js';
+import { register as registerPull } from './pull.js';
 
 const program = new Command('mugpt')
   .description('Cerebras-GPT and BTLM-3B-8K: data, μP training, evaluation, quantization, inference')
@@ -9,7 +11,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [];
+const commands: Array<(p: Command) => void> = [registerData, registerPull];
 for (const register of commands) register(program);
 
 try {
