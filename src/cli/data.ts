@@ -2,10 +2,14 @@
 // dedup (src/cli/data-dedup.ts); build and stats (the corpus pipeline) are added to `subcommands`.
 import type { Command } from 'commander';
 import { registerDedup } from './data-dedup.js';
+import { registerBuild } from './data-build.js';
+import { registerStats } from './data-stats.js';
 
 /** Subcommand registrations, one per module (add `build` and `stats` here). */
 const subcommands: Array<(data: Command) => void> = [
   registerDedup,
+  registerBuild,
+  registerStats,
 ];
 
 export function register(program: Command): void {

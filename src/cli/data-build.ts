@@ -1,0 +1,42 @@
+// `mugpt data build corpus.yaml`: read → NFC → short filter → dedup → mix → split → decontaminate →
+// tokenize → pack into shards (src/data/build.ts). A rerun resumes an interrupted build.
+import type { Command } from 'commander';
+import { buildCorpus } from '../data/build.js';
+import { loadCorpusConfig } from '../data/corpus-config.js';
+import { sotuCorpusConfig } from '../data/presets.js';
+import { MugptError } from '../errors.js';
+import { formatCorpusStats, readCorpusStats } from '../data/stats.js';
+
+export function registerBuild(data: Command): void {
+  data.command('build')
+    .description('build token shards from the sources of a corpus.yaml (resumes an interrupted build)')
+    .argument('[config]', 'corpus.yaml (see examples/corpus.yaml)')
+    .option('--preset <name>', "a built-in corpus instead of a config: 'sotu' (State of the Union addresses)")
+    .option('--output <dir>', 'output folder (overrides the config\'s output)')
+    .option('--seq-len <n>', 'tokens per sequence (overrides seq_len)')
+    .option('--workers <n>', 'worker threads (default: all cores)')
+    .option('--no-progress', 'no progress bars')
+    .action(async (config: string | undefined, o: { preset?: string; output?: string; seqLen?: string; workers?: string; progress: boolean }) => {
+      if (!config && !o.preset) throw new MugptError('data build: give a corpus.yaml or --preset sotu');
+      if (config && o.preset) throw new MugptError('data build: give either a corpus.yaml or --preset, not both');
+      let cfg;
+      if (o.preset) {
+        if (o.preset !== 'sotu') throw new MugptError(`--preset: unknown preset '${o.preset}' (known: sotu)`);
+        cfg = sotuCorpusConfig({ output: o.output ?? 'data/sotu' });
+      } else cfg = loadCorpusConfig(config!);
+      if (o.output) cfg.output = o.output;
+      const int = (v: string, flag: string, min: number): number => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min) throw new MugptError(`${flag}: expected an integer ≥ ${min}, got '${v}'`);
+        return n;
+      };
+      if (o.seqLen !== undefined) cfg.seqLen = int(o.seqLen, '--seq-len', 2);
+      if (o.workers !== undefined) cfg.workers = int(o.workers, '--workers', 1);
+      const r = await buildCorpus(cfg, { progress: o.progress && Boolean(process.stderr.isTTY) });
+      if (r.skipped.length > 0 || r.reusedShards > 0) {
+        process.stderr.write(`resumed: stages reused: ${r.skipped.join(', ') || 'none'}; shards reused: ${r.reusedShards}\n`);
+      }
+      process.stdout.write(formatCorpusStats(readCorpusStats(r.output)));
+      process.stdout.write(`wrote ${r.output}/index.json and stats.json\n`);
+    });
+}
