@@ -121,7 +121,17 @@ test('top-p keeps exactly the tokens HF keeps, at the edges too', () => {
     const p = ps[trial % ps.length];
     assert.deepEqual(kept(withTopP(logits, p)), kept(hfTopP(logits.map(Math.fround), p)), `trial ${trial} V ${V} p ${p}`);
   }
+  // A large vocabulary with a long tail, as a language model gives: most tokens fall below the
+  // early cut and are never sorted.
+  for (const p of ps) {
+    const logits = Array.from({ length: 5000 }, () => 3 * gaussian(rng));
+    assert.deepEqual(kept(withTopP(logits, p)), kept(hfTopP(logits.map(Math.fround), p)), `long tail p ${p}`);
+  }
 });
+
+function gaussian(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
+}
 
 test('repetition penalty divides positive and multiplies negative logits of seen ids, once each', () => {
   const s = Float32Array.from([2, -2, 1, 0, 3]);

@@ -57,35 +57,51 @@ export const MAX_SORT_VOCAB = 2 ** 21;
  * HF TopPLogitsWarper: sort the scores ascending, take the cumulative softmax, remove the tokens whose
  * cumulative probability is ≤ 1 − topP, and always keep the most probable one. Tied scores sort by id
  * (a stable ascending sort), so of tokens tied at the cut the lower ids go first. topP ≥ 1 changes nothing.
- * `keys` is scratch of at least V doubles.
+ * `keys` and `weights` are scratch of at least V doubles.
  */
-export function applyTopP(scores: Float32Array, topP: number, keys: Float64Array = new Float64Array(scores.length)): void {
+export function applyTopP(
+  scores: Float32Array, topP: number,
+  keys: Float64Array = new Float64Array(scores.length), weights: Float64Array = new Float64Array(scores.length),
+): void {
   const V = scores.length;
   if (topP >= 1) return;
   check(V <= MAX_SORT_VOCAB, `top-p supports vocabularies up to ${MAX_SORT_VOCAB} tokens, got ${V}`);
   // Tokens already at −Infinity have probability 0: they sort first, add 0 to the sum and stay removed.
-  // Each finite score becomes one double: its order-preserving 32-bit key · 2^21 + its id, so one native
-  // numeric sort orders by (score, id).
-  const bits = new Uint32Array(scores.buffer, scores.byteOffset, V);
-  let n = 0;
   let max = -Infinity;
+  let n = 0;
   for (let i = 0; i < V; i++) {
-    const s = scores[i];
-    if (s === -Infinity) continue;
-    if (s > max) max = s;
-    const b = bits[i];
-    const key = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-    keys[n++] = key * MAX_SORT_VOCAB + i;
+    if (scores[i] > max) max = scores[i];
+    if (scores[i] !== -Infinity) n++;
   }
   if (n <= 1) return;
-  const sorted = keys.subarray(0, n).sort();
   let sum = 0;
-  for (let j = 0; j < n; j++) sum += Math.exp(scores[sorted[j] % MAX_SORT_VOCAB] - max);
+  for (let i = 0; i < V; i++) sum += weights[i] = Math.exp(scores[i] - max);
+  // Only the head needs sorting: the tokens with weight < cut sort before all others and together hold
+  // less than n·cut = (1 − topP)/2 of the mass, so their cumulative probability is ≤ 1 − topP: removed.
+  const cut = (0.5 * (1 - topP) / n) * sum;
+  // Each head token becomes one double: its score's order-preserving 32-bit key · 2^21 + its id, so one
+  // native numeric sort orders by (score, id).
+  const bits = new Uint32Array(scores.buffer, scores.byteOffset, V);
+  let below = 0;
+  let m = 0;
+  for (let i = 0; i < V; i++) {
+    const w = weights[i];
+    if (w === 0) continue;
+    if (w < cut) {
+      below += w;
+      scores[i] = -Infinity;
+      continue;
+    }
+    const b = bits[i];
+    const key = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+    keys[m++] = key * MAX_SORT_VOCAB + i;
+  }
+  const sorted = keys.subarray(0, m).sort();
   // Cumulative probability from the smallest up; the last (largest) token is always kept.
-  let cum = 0;
-  for (let j = 0; j < n - 1; j++) {
+  let cum = below / sum;
+  for (let j = 0; j < m - 1; j++) {
     const id = sorted[j] % MAX_SORT_VOCAB;
-    cum += Math.exp(scores[id] - max) / sum;
+    cum += weights[id] / sum;
     if (cum > 1 - topP) break;
     scores[id] = -Infinity;
   }
@@ -157,14 +173,16 @@ function selectAscending(a: Float32Array, target: number): number {
 export class Sampler {
   private readonly scores: Float32Array;   // [V] processed copy of the logits
   private readonly scratch: Float32Array;  // [V] top-k selection
-  private readonly wide: Float64Array;     // [V] top-p sort keys, sampling weights
+  private readonly keys: Float64Array;     // [V] top-p sort keys
+  private readonly weights: Float64Array;  // [V] softmax weights of top-p and sampling
   private readonly seenMask: Uint8Array;   // [V] 1 where the id occurred
   private readonly seenIds: number[] = []; // unique ids in order of first occurrence
 
   constructor(readonly vocabSize: number, readonly params: SamplingParams, readonly rng: Rng) {
     this.scores = new Float32Array(vocabSize);
     this.scratch = params.topK > 0 ? new Float32Array(vocabSize) : new Float32Array(0);
-    this.wide = params.temperature > 0 ? new Float64Array(vocabSize) : new Float64Array(0);
+    this.keys = params.temperature > 0 && params.topP < 1 ? new Float64Array(vocabSize) : new Float64Array(0);
+    this.weights = params.temperature > 0 ? new Float64Array(vocabSize) : new Float64Array(0);
     this.seenMask = new Uint8Array(vocabSize);
   }
 
@@ -194,7 +212,7 @@ export class Sampler {
     if (temperature === 0) return argmax(s);
     if (temperature !== 1) applyTemperature(s, temperature);
     if (topK > 0) applyTopK(s, topK, this.scratch);
-    if (topP < 1) applyTopP(s, topP, this.wide);
-    return sampleSoftmax(s, this.rng, this.wide);
+    if (topP < 1) applyTopP(s, topP, this.keys, this.weights);
+    return sampleSoftmax(s, this.rng, this.weights);
   }
 }
