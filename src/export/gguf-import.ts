@@ -1,0 +1,162 @@
+// GGUF (llama.cpp `gpt2` / `jais`, written by mugpt or by llama.cpp) → an HF-equivalent model:
+// a ModelConfig and weights under HF names. What llama.cpp folded into the weights stays folded:
+// the config gets unit μP multipliers, an untied head when output.weight is present, and the
+// attention scale llama.cpp uses (1/√d for gpt2, 1/d for jais). Quantized matrices stay quantized,
+// in ggml's [out, in] layout, so a Q4_0 model is held in memory at 4.5 bits per weight.
+import { MugptError } from '../errors.js';
+import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
+import { GgmlType, ggufGet, readGguf, readGgufTensorBytes, type GgufFile } from '../io/gguf.js';
+import { dequantize } from '../quant/blocks.js';
+import { HALF_TABLE } from '../quant/half.js';
+import type { QuantMatrix } from '../kernels/qlinear-js.js';
+import { llamaAlibiSlopes } from './gguf-map.js';
+
+/** A weight as imported: floats in HF layout, or ggml blocks in [out, in] layout. */
+export type ImportedTensor = { kind: 'f32'; shape: number[]; data: Float32Array } | { kind: 'quant'; matrix: QuantMatrix };
+
+export interface ImportedModel {
+  config: ModelConfig;
+  tensors: Map<string, ImportedTensor>;
+  /** Tokenizer vocabulary and merges from the file (byte-level token strings). */
+  tokens: string[] | null;
+  merges: string[] | null;
+}
+
+function floats(file: GgufFile, name: string): Float32Array {
+  const t = file.tensors.get(name);
+  if (!t) throw new MugptError(`${file.path}: tensor '${name}' is missing`);
+  const raw = readGgufTensorBytes(file, name);
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  switch (t.type) {
+    case GgmlType.F32: return new Float32Array(raw.buffer, raw.byteOffset, n);
+    case GgmlType.F16: {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = HALF_TABLE[raw[2 * i] | (raw[2 * i + 1] << 8)];
+      return out;
+    }
+    case GgmlType.BF16: {
+      const out = new Float32Array(n);
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) u[i] = (raw[2 * i] | (raw[2 * i + 1] << 8)) << 16;
+      return out;
+    }
+    case GgmlType.Q8_0: return dequantize('q8_0', raw, n / t.dims[0], t.dims[0]);
+    case GgmlType.Q4_0: return dequantize('q4_0', raw, n / t.dims[0], t.dims[0]);
+  }
+}
+
+/** [rows, K] row-major → [K, rows] (ggml [out, in] → HF Conv1D [in, out]). */
+function transpose(x: Float32Array, rows: number, K: number): Float32Array {
+  const t = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) t[k * rows + r] = x[r * K + k];
+  return t;
+}
+
+/** Reads a GGUF model; `dequantizeAll` turns every matrix into floats (for export back to HF). */
+export function importGguf(path: string, opts: { dequantizeAll?: boolean } = {}): ImportedModel {
+  const file = readGguf(path);
+  const arch = ggufGet(file, 'general.architecture', 'string');
+  if (arch !== 'gpt2' && arch !== 'jais') {
+    throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);
+  }
+  const num = (k: string): number => ggufGet(file, `${arch}.${k}`, 'number');
+  const D = num('embedding_length');
+  const L = num('block_count');
+  const H = num('attention.head_count');
+  const I = num('feed_forward_length');
+  const eps = num('attention.layer_norm_epsilon');
+  const tokEmb = file.tensors.get('token_embd.weight');
+  if (!tokEmb) throw new MugptError(`${path}: tensor 'token_embd.weight' is missing`);
+  if (tokEmb.dims[0] !== D) throw new MugptError(`${path}: token_embd.weight has row length ${tokEmb.dims[0]}, but ${arch}.embedding_length is ${D}`);
+  const V = tokEmb.dims[1];
+  const hasOutput = file.tensors.has('output.weight');
+  const eos = file.metadata.has('tokenizer.ggml.eos_token_id') ? ggufGet(file, 'tokenizer.ggml.eos_token_id', 'number') : null;
+
+  // The model's own config, if mugpt wrote the file: keeps the activation (exact vs tanh GELU) and context.
+  let hf: ModelConfig | null = null;
+  if (file.metadata.has('mugpt.hf_config')) {
+    try {
+      hf = parseConfig(JSON.parse(ggufGet(file, 'mugpt.hf_config', 'string')) as Record<string, unknown>, `${path} (mugpt.hf_config)`);
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new MugptError(`${path}: metadata key 'mugpt.hf_config' is not valid JSON`);
+      throw e;
+    }
+  }
+  let config: ModelConfig;
+  if (arch === 'gpt2') {
+    config = makeConfig({
+      model_type: 'gpt2', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
+      n_positions: num('context_length'), layer_norm_epsilon: eps,
+      activation_function: hf && hf.activation_function !== 'swiglu' ? hf.activation_function : 'gelu_new',
+      tie_word_embeddings: !hasOutput, bos_token_id: eos, eos_token_id: eos,
+      resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
+    });
+  } else {
+    if (!hasOutput) throw new MugptError(`${path}: jais models need tensor 'output.weight' (llama.cpp requires it too)`);
+    if (!file.metadata.has('jais.attention.max_alibi_bias')) {
+      throw new MugptError(`${path}: metadata key 'jais.attention.max_alibi_bias' is missing: without it llama.cpp runs the model with no position information`);
+    }
+    config = makeConfig({
+      model_type: 'btlm', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
+      n_positions: num('context_length'), layer_norm_epsilon: eps, activation_function: 'swiglu',
+      position_embedding_type: 'alibi', mup_scale_qk_dot_by_d: true, tie_word_embeddings: false,
+      bos_token_id: eos, eos_token_id: eos, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
+    });
+  }
+
+  const tensors = new Map<string, ImportedTensor>();
+  const vec = (hfName: string, ggName: string, n: number): void => {
+    const data = floats(file, ggName);
+    if (data.length !== n) throw new MugptError(`${path}: tensor '${ggName}' has ${data.length} elements, expected ${n}`);
+    tensors.set(hfName, { kind: 'f32', shape: [n], data });
+  };
+  /** A matrix stored [out, in] in GGUF; HF wants [in, out] (Conv1D) or [out, in] for embeddings. */
+  const mat = (hfName: string, ggName: string, out: number, inp: number, conv1d: boolean): void => {
+    const t = file.tensors.get(ggName);
+    if (!t) throw new MugptError(`${path}: tensor '${ggName}' is missing`);
+    if (t.dims.length !== 2 || t.dims[0] !== inp || t.dims[1] !== out) {
+      throw new MugptError(`${path}: tensor '${ggName}' has dims [${t.dims}], expected [${inp}, ${out}]`);
+    }
+    const quant = t.type === GgmlType.Q8_0 || t.type === GgmlType.Q4_0;
+    if (quant && conv1d && !opts.dequantizeAll) {
+      const type = t.type === GgmlType.Q8_0 ? 'q8_0' : 'q4_0';
+      tensors.set(hfName, { kind: 'quant', matrix: { type, data: readGgufTensorBytes(file, ggName), N: out, K: inp } });
+      return;
+    }
+    const x = floats(file, ggName);
+    tensors.set(hfName, { kind: 'f32', shape: conv1d ? [inp, out] : [out, inp], data: conv1d ? transpose(x, out, inp) : x });
+  };
+
+  mat('transformer.wte.weight', 'token_embd.weight', V, D, false);
+  if (arch === 'gpt2') mat('transformer.wpe.weight', 'position_embd.weight', config.n_positions, D, false);
+  else tensors.set('transformer.relative_pe.slopes', {
+    kind: 'f32', shape: [H, 1], data: llamaAlibiSlopes(H, ggufGet(file, 'jais.attention.max_alibi_bias', 'number')),
+  });
+  for (let l = 0; l < L; l++) {
+    const h = `transformer.h.${l}.`;
+    const b = `blk.${l}.`;
+    vec(`${h}ln_1.weight`, `${b}attn_norm.weight`, D);
+    vec(`${h}ln_1.bias`, `${b}attn_norm.bias`, D);
+    mat(`${h}attn.c_attn.weight`, `${b}attn_qkv.weight`, 3 * D, D, true);
+    vec(`${h}attn.c_attn.bias`, `${b}attn_qkv.bias`, 3 * D);
+    mat(`${h}attn.c_proj.weight`, `${b}attn_output.weight`, D, D, true);
+    vec(`${h}attn.c_proj.bias`, `${b}attn_output.bias`, D);
+    vec(`${h}ln_2.weight`, `${b}ffn_norm.weight`, D);
+    vec(`${h}ln_2.bias`, `${b}ffn_norm.bias`, D);
+    mat(`${h}mlp.c_fc.weight`, `${b}ffn_up.weight`, I, D, true);
+    vec(`${h}mlp.c_fc.bias`, `${b}ffn_up.bias`, I);
+    if (arch === 'jais') {
+      mat(`${h}mlp.c_fc2.weight`, `${b}ffn_gate.weight`, I, D, true);
+      vec(`${h}mlp.c_fc2.bias`, `${b}ffn_gate.bias`, I);
+    }
+    mat(`${h}mlp.c_proj.weight`, `${b}ffn_down.weight`, D, I, true);
+    vec(`${h}mlp.c_proj.bias`, `${b}ffn_down.bias`, D);
+  }
+  vec('transformer.ln_f.weight', 'output_norm.weight', D);
+  vec('transformer.ln_f.bias', 'output_norm.bias', D);
+  if (hasOutput) mat('lm_head.weight', 'output.weight', V, D, false);
+
+  const tokens = file.metadata.has('tokenizer.ggml.tokens') ? ggufGet(file, 'tokenizer.ggml.tokens', 'string[]') : null;
+  const merges = file.metadata.has('tokenizer.ggml.merges') ? ggufGet(file, 'tokenizer.ggml.merges', 'string[]') : null;
+  return { config, tensors, tokens, merges };
+}
