@@ -183,7 +183,7 @@ async function stageClean(b: Build): Promise<{ key: string; data: CleanData }> {
     try {
       const docs = readSource(src, {
         baseDir: cfg.baseDir || undefined, onError: cfg.onError, stats, onDiskBytes: (n) => bar.tick(n),
-        onIssue: (i) => { if (shown++ < maxLines) b.log(`warning: source '${src.name}': ${formatIssue(i)} (skipped)`); },
+        onIssue: (i) => { if (shown++ < maxLines) b.log(`warning: source '${src.name}': ${formatIssue(i, true)}`); },
       });
       for await (const doc of docs) {
         let text = doc.text;

@@ -50,6 +50,8 @@ export interface ReadIssue {
   file: string;
   line: number;
   message: string;
+  /** What skip mode leaves out because of it. */
+  skipped: 'line' | 'file' | 'paragraph' | 'rest of file' | 'nothing';
 }
 
 export interface ReadStats {
@@ -78,8 +80,10 @@ export interface ReadOptions {
   onDiskBytes?: (n: number) => void;
 }
 
-export function formatIssue(i: ReadIssue): string {
-  return i.line > 0 ? `${i.file}:${i.line}: ${i.message}` : `${i.file}: ${i.message}`;
+/** `file:line: message`, plus what was skipped when withSkip. */
+export function formatIssue(i: ReadIssue, withSkip = false): string {
+  const where = i.line > 0 ? `${i.file}:${i.line}` : i.file;
+  return `${where}: ${i.message}${withSkip && i.skipped !== 'nothing' ? ` (${i.skipped} skipped)` : ''}`;
 }
 
 /** The format a file is read as under 'auto'. */
@@ -245,8 +249,8 @@ export async function* readSource(spec: ReaderSpec, opts: ReadOptions = {}): Asy
   const onError = opts.onError ?? 'skip';
   const stats = opts.stats ?? emptyReadStats();
   const textField = spec.textField ?? 'text';
-  const report = (kind: IssueKind, file: string, line: number, message: string): void => {
-    const issue: ReadIssue = { kind, file, line, message };
+  const report: Report = (kind, file, line, message, skipped) => {
+    const issue: ReadIssue = { kind, file, line, message, skipped };
     if (onError === 'stop') throw new MugptError(`source '${spec.name}': ${formatIssue(issue)} (set on_error: skip to skip and count such input)`);
     stats.issues[kind]++;
     opts.onIssue?.(issue);
@@ -254,7 +258,7 @@ export async function* readSource(spec: ReaderSpec, opts: ReadOptions = {}): Asy
   const onDisk = (n: number): void => { stats.diskBytes += n; opts.onDiskBytes?.(n); };
   const format = spec.format ?? 'auto';
   const { files, missing } = listFiles(spec.paths, opts.baseDir, format);
-  for (const m of missing) report('empty-source', m, 0, 'matches no files');
+  for (const m of missing) report('empty-source', m, 0, 'matches no files', 'nothing');
   const before = stats.documents;
 
   const emit = (d: Doc): Doc => { stats.documents++; stats.bytes += Buffer.byteLength(d.text, 'utf8'); return d; };
@@ -274,13 +278,13 @@ export async function* readSource(spec: ReaderSpec, opts: ReadOptions = {}): Asy
         lastLine = line;
         if (bytes.length === 0) continue;
         const text = decodeUtf8(bytes);
-        if (text === null) { report('utf8', file, line, 'invalid UTF-8'); continue; }
+        if (text === null) { report('utf8', file, line, 'invalid UTF-8', 'line'); continue; }
         if (text.trim() === '') continue;
         let obj: unknown;
-        try { obj = JSON.parse(text); } catch (err) { report('json', file, line, `malformed JSON (${(err as Error).message})`); continue; }
+        try { obj = JSON.parse(text); } catch (err) { report('json', file, line, `malformed JSON (${(err as Error).message})`, 'line'); continue; }
         const value = getField(obj, textField);
         if (typeof value !== 'string') {
-          report('field', file, line, value === undefined ? `no '${textField}' field` : `field '${textField}' is ${Array.isArray(value) ? 'an array' : typeof value}, expected a string`);
+          report('field', file, line, value === undefined ? `no '${textField}' field` : `field '${textField}' is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}, expected a string`, 'line');
           continue;
         }
         const doc: Doc = { text: value, source: spec.name, file, line };
@@ -289,25 +293,25 @@ export async function* readSource(spec: ReaderSpec, opts: ReadOptions = {}): Asy
         yield emit(doc);
       }
     } catch (err) {
-      if (err instanceof ZstdStreamError) report('zstd', file, lastLine + 1, `${err.message}; the rest of the file is skipped`);
+      if (err instanceof ZstdStreamError) report('zstd', file, lastLine + 1, err.message, 'rest of file');
       else if (err instanceof MugptError) throw err;
-      else report('io', file, lastLine + 1, `cannot read (${(err as Error).message})`);
+      else report('io', file, lastLine + 1, `cannot read (${(err as Error).message})`, 'rest of file');
     }
   }
   if (stats.documents === before && missing.length < spec.paths.length) {
-    report('empty-source', spec.paths.join(', '), 0, 'yielded no documents');
+    report('empty-source', spec.paths.join(', '), 0, 'yielded no documents', 'nothing');
   }
 }
 
-type Report = (kind: IssueKind, file: string, line: number, message: string) => void;
+type Report = (kind: IssueKind, file: string, line: number, message: string, skipped: ReadIssue['skipped']) => void;
 
 async function* readTextFile(file: string, spec: ReaderSpec, onDisk: (n: number) => void, report: Report, emit: (d: Doc) => Doc): AsyncGenerator<Doc> {
   if ((spec.textUnit ?? 'file') === 'file') {
     let bytes: Uint8Array;
-    try { bytes = await readFile(file); } catch (err) { report('io', file, 0, `cannot read (${(err as Error).message})`); return; }
+    try { bytes = await readFile(file); } catch (err) { report('io', file, 0, `cannot read (${(err as Error).message})`, 'file'); return; }
     onDisk(bytes.length);
     const text = decodeUtf8(bytes);
-    if (text === null) { report('utf8', file, firstBadLine(bytes), 'invalid UTF-8; file skipped'); return; }
+    if (text === null) { report('utf8', file, firstBadLine(bytes), 'invalid UTF-8', 'file'); return; }
     if (text.trim() !== '') yield emit({ text, source: spec.name, file, line: 1 });
     return;
   }
@@ -317,7 +321,7 @@ async function* readTextFile(file: string, spec: ReaderSpec, onDisk: (n: number)
   let bad = 0;
   const flush = (): Doc | null => {
     const d = block.length > 0 && bad === 0 ? { text: block.join('\n'), source: spec.name, file, line: start } : null;
-    if (bad > 0) report('utf8', file, bad, 'invalid UTF-8; paragraph skipped');
+    if (bad > 0) report('utf8', file, bad, 'invalid UTF-8', 'paragraph');
     block = []; bad = 0;
     return d;
   };
@@ -330,7 +334,7 @@ async function* readTextFile(file: string, spec: ReaderSpec, onDisk: (n: number)
     }
   } catch (err) {
     if (err instanceof MugptError) throw err;
-    report('io', file, 0, `cannot read (${(err as Error).message})`);
+    report('io', file, 0, `cannot read (${(err as Error).message})`, 'rest of file');
   }
   const d = flush();
   if (d) yield emit(d);
