@@ -1,7 +1,7 @@
 // The native backend: the C++ N-API addon built from native/ by `npm ci` (node-gyp, binding.gyp at
-// the repository root). This module loads build/Release/mugpt_native.node and adapts it to the
-// Kernels interface; argument sizes are checked here, in front of the native call, so a bad call
-// is a MugptError, never a read past an array.
+// the repository root). This module loads build/Release/mugpt_native.node (or the file named by
+// MUGPT_NATIVE_ADDON) and adapts it to the Kernels interface; argument sizes are checked here, in
+// front of the native call, so a bad call is a MugptError, never a read past an array.
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -23,13 +23,19 @@ export interface NativeAddon {
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null): void;
   /** The instruction set chosen at load time ('avx2' or 'portable') and the thread-pool size. */
   info(): { simd: string; threads: number };
+  /** Selects 'avx2' or 'portable' kernels; false when that instruction set is not available. */
+  setSimd(name: string): boolean;
   /** FMA-throughput microbenchmark on all pool threads: GFLOP/s over about `seconds`. */
   peakGflops(seconds: number): number;
   /** Streaming-read microbenchmark over `bytes` bytes, all pool threads: GB/s (best of `reps`). */
   readBandwidth(bytes: number, reps: number): number;
 }
 
-const addonPath = fileURLToPath(new URL('../../../build/Release/mugpt_native.node', import.meta.url));
+/** build/Release/mugpt_native.node of this package, or the file named by MUGPT_NATIVE_ADDON. */
+function addonPath(): string {
+  return process.env.MUGPT_NATIVE_ADDON ||
+    fileURLToPath(new URL('../../../build/Release/mugpt_native.node', import.meta.url));
+}
 
 let loaded: { addon: NativeAddon | null; error: string } | null = null;
 
@@ -38,7 +44,7 @@ export function loadNativeAddon(): NativeAddon | null {
   if (!loaded) {
     try {
       const require = createRequire(import.meta.url);
-      loaded = { addon: require(addonPath) as NativeAddon, error: '' };
+      loaded = { addon: require(addonPath()) as NativeAddon, error: '' };
     } catch (e) {
       loaded = { addon: null, error: (e as Error).message.split('\n')[0] };
     }

@@ -1,0 +1,184 @@
+// N-API bindings of the kernels (node-addon-api, C++ exceptions off). The TypeScript wrapper
+// (src/kernels/native.ts) validates sizes; this file checks argument types and dispatches to the
+// instruction set chosen at load time: AVX2+FMA when the CPU has both, else portable C++.
+#include <napi.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "isa.h"
+#include "pool.h"
+
+namespace {
+
+using mugpt::Isa;
+
+const Isa* g_isa = &mugpt::kIsaPortable;
+std::mutex g_mu;  // one kernel call at a time: the pool and its scratch buffers are process-wide
+
+bool cpu_has_avx2() {
+#if defined(MUGPT_HAVE_AVX2)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+// Reads argument i as a Float32Array (its data pointer already includes the view's byteOffset).
+bool f32(const Napi::CallbackInfo& info, size_t i, float** out, bool nullable = false) {
+  Napi::Value v = info[i];
+  if (nullable && (v.IsNull() || v.IsUndefined())) {
+    *out = nullptr;
+    return true;
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    Napi::TypeError::New(info.Env(), "mugpt native kernels: argument " + std::to_string(i) + " must be a Float32Array")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = v.As<Napi::Float32Array>().Data();
+  return true;
+}
+
+bool nums(const Napi::CallbackInfo& info, std::initializer_list<size_t> idx) {
+  for (size_t i : idx) {
+    if (!info[i].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "mugpt native kernels: argument " + std::to_string(i) + " must be a number")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+int I(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
+long L(const Napi::CallbackInfo& info, size_t i) { return (long)info[i].As<Napi::Number>().Int64Value(); }
+float F(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().FloatValue(); }
+
+// gemm(transA, transB, M, N, K, alpha, A, B, beta, C)
+void Gemm(const Napi::CallbackInfo& info) {
+  float *A, *B, *C;
+  if (!nums(info, {2, 3, 4, 5, 8}) || !f32(info, 6, &A) || !f32(info, 7, &B) || !f32(info, 9, &C)) return;
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_isa->gemm(info[0].ToBoolean(), info[1].ToBoolean(), I(info, 2), I(info, 3), I(info, 4), F(info, 5), A, B,
+              F(info, 8), C);
+}
+
+// linear(out, x, W, bias | null, M, K, N)
+void Linear(const Napi::CallbackInfo& info) {
+  float *out, *x, *W, *bias;
+  if (!f32(info, 0, &out) || !f32(info, 1, &x) || !f32(info, 2, &W) || !f32(info, 3, &bias, true) ||
+      !nums(info, {4, 5, 6}))
+    return;
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_isa->linear(out, x, W, bias, I(info, 4), I(info, 5), I(info, 6));
+}
+
+// layerNorm(out, x, w, b, M, D, eps, mean | null, rstd | null)
+void LayerNorm(const Napi::CallbackInfo& info) {
+  float *out, *x, *w, *b, *mean, *rstd;
+  if (!f32(info, 0, &out) || !f32(info, 1, &x) || !f32(info, 2, &w) || !f32(info, 3, &b) ||
+      !nums(info, {4, 5, 6}) || !f32(info, 7, &mean, true) || !f32(info, 8, &rstd, true))
+    return;
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_isa->layer_norm(out, x, w, b, I(info, 4), I(info, 5), F(info, 6), mean, rstd);
+}
+
+// gelu(out, x, n, kind: 0 erf | 1 tanh)
+void Gelu(const Napi::CallbackInfo& info) {
+  float *out, *x;
+  if (!f32(info, 0, &out) || !f32(info, 1, &x) || !nums(info, {2, 3})) return;
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_isa->gelu(out, x, L(info, 2), I(info, 3));
+}
+
+// swiglu(out, a, g, n)
+void Swiglu(const Napi::CallbackInfo& info) {
+  float *out, *a, *g;
+  if (!f32(info, 0, &out) || !f32(info, 1, &a) || !f32(info, 2, &g) || !nums(info, {3})) return;
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_isa->swiglu(out, a, g, L(info, 3));
+}
+
+// attention(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes | null, probs | null)
+void Attention(const Napi::CallbackInfo& info) {
+  float *out, *q, *k, *v, *slopes, *probs;
+  if (!f32(info, 0, &out) || !f32(info, 1, &q) || !f32(info, 3, &k) || !f32(info, 4, &v) ||
+      !nums(info, {2, 5, 6, 7, 8, 9, 10}) || !f32(info, 11, &slopes, true) || !f32(info, 12, &probs, true))
+    return;
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_isa->attention(out, q, L(info, 2), k, v, L(info, 5), I(info, 6), I(info, 7), I(info, 8), I(info, 9),
+                   F(info, 10), slopes, probs);
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("simd", g_isa->name);
+  o.Set("threads", mugpt::num_threads());
+  return o;
+}
+
+// setSimd('avx2' | 'portable') → whether that instruction set is available (and now selected).
+Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+  const std::string name = info[0].ToString().Utf8Value();
+  std::lock_guard<std::mutex> lk(g_mu);
+  if (name == "portable") g_isa = &mugpt::kIsaPortable;
+#if defined(MUGPT_HAVE_AVX2)
+  else if (name == "avx2" && cpu_has_avx2()) g_isa = &mugpt::kIsaAvx2;
+#endif
+  else return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  if (!nums(info, {0})) return info.Env().Undefined();
+  std::lock_guard<std::mutex> lk(g_mu);
+  return Napi::Number::New(info.Env(), g_isa->peak_gflops(info[0].As<Napi::Number>().DoubleValue()));
+}
+
+// readBandwidth(bytes, reps): allocates and fills a buffer, then times parallel streaming reads of it.
+Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
+  if (!nums(info, {0, 1})) return info.Env().Undefined();
+  const long n = (long)(info[0].As<Napi::Number>().DoubleValue() / 4 / 64) * 64;
+  if (n <= 0) return Napi::Number::New(info.Env(), 0);
+  float* buf = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+  if (!buf) {
+    Napi::Error::New(info.Env(), "readBandwidth: cannot allocate the buffer").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  for (long i = 0; i < n; i++) buf[i] = (float)(i & 1023);
+  double gbs;
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    gbs = g_isa->read_bandwidth(buf, n, I(info, 1));
+  }
+  std::free(buf);
+  return Napi::Number::New(info.Env(), gbs);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (cpu_has_avx2()) {
+#if defined(MUGPT_HAVE_AVX2)
+    g_isa = &mugpt::kIsaAvx2;
+#endif
+  }
+  const char* simd = std::getenv("MUGPT_SIMD");
+  if (simd && std::strcmp(simd, "portable") == 0) g_isa = &mugpt::kIsaPortable;
+  exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("linear", Napi::Function::New(env, Linear));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("swiglu", Napi::Function::New(env, Swiglu));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setSimd", Napi::Function::New(env, SetSimd));
+  exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));
+  exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mugpt_native, Init)

@@ -1,0 +1,28 @@
+// One set of kernels per instruction set; addon.cc picks one at load time.
+#pragma once
+
+namespace mugpt {
+
+struct Isa {
+  const char* name;
+  // C[M,N] = alpha·op(A)·op(B) + beta·C; beta = 0 overwrites C.
+  void (*gemm)(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C);
+  // out[M,N] = x[M,K]·W[K,N] + bias[N] (bias may be null).
+  void (*linear)(float* out, const float* x, const float* W, const float* bias, int M, int K, int N);
+  void (*layer_norm)(float* out, const float* x, const float* w, const float* b, int M, int D, float eps,
+                     float* mean, float* rstd);
+  void (*gelu)(float* out, const float* x, long n, int kind);  // kind 0: erf, 1: tanh
+  void (*swiglu)(float* out, const float* a, const float* g, long n);
+  void (*attention)(float* out, const float* q, long q_stride, const float* k, const float* v, long kv_stride,
+                    int Tq, int Tk, int H, int d, float scale, const float* slopes, float* probs);
+  // Microbenchmarks: FMA throughput (GFLOP/s) and streaming-read bandwidth (GB/s), all threads.
+  double (*peak_gflops)(double seconds);
+  double (*read_bandwidth)(const float* buf, long n, int reps);
+};
+
+extern const Isa kIsaPortable;
+#if defined(MUGPT_HAVE_AVX2)
+extern const Isa kIsaAvx2;
+#endif
+
+}  // namespace mugpt

@@ -1,0 +1,211 @@
+// The native backend (C++ addon, both instruction sets it has) against the JS reference on random
+// and odd shapes, subarray views at odd offsets, and NaN-filled outputs with beta = 0.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { getKernels, nativeAvailable } from '../src/kernels/index.js';
+import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+import { jsKernels as JS } from '../src/kernels/js.js';
+import type { Kernels } from '../src/kernels/kernels.js';
+import { randn, maxRelErr } from './kernels-ref.js';
+import { repoRoot } from './helpers.js';
+
+const TOL = 1e-5; // relative to the largest reference value
+
+const available = nativeAvailable();
+const skip = available ? false : `native addon did not build or load (${nativeLoadError()})`;
+
+test('in CI the native addon is built and loads', { skip: !process.env.CI && 'not in CI' }, () => {
+  assert.ok(available, `native addon failed to load: ${nativeLoadError()}`);
+});
+
+/** Runs fn once per instruction set the addon offers (avx2 where the CPU has it, portable always). */
+function eachSimd(fn: (K: Kernels, simd: string) => void): void {
+  const addon = loadNativeAddon()!;
+  const initial = addon.info().simd;
+  try {
+    for (const simd of ['avx2', 'portable']) {
+      if (!addon.setSimd(simd)) continue;
+      fn(getKernels('native'), simd);
+    }
+  } finally {
+    addon.setSimd(initial);
+  }
+}
+
+/** A random array of n floats living at an odd element offset inside a larger buffer. */
+function view(n: number, seed: number, offset = 3): Float32Array {
+  return randn(n + offset + 2, seed).subarray(offset, offset + n);
+}
+
+function close(got: Float32Array, want: Float32Array, what: string): void {
+  const e = maxRelErr(got, want);
+  assert.ok(e <= TOL, `${what}: max relative error ${e}`);
+}
+
+test('gemm matches JS on odd shapes, all transposes, alpha/beta, views', { skip }, () => {
+  const shapes: Array<[number, number, number]> = [
+    [1, 1, 1], [7, 13, 5], [33, 65, 17], [1, 768, 2304], [3, 2560, 6826], [5, 17, 300], [9, 600, 7], [4, 33, 9],
+  ];
+  let seed = 100;
+  eachSimd((K, simd) => {
+    for (const [M, N, Kd] of shapes) {
+      const big = M * N * Kd > 1e6;
+      for (const tA of big ? [false] : [false, true]) {
+        for (const tB of big ? [false, true] : [false, true]) {
+          for (const [alpha, beta] of big ? [[1, 0]] : [[1, 0], [1, 1], [-0.75, 0.5]]) {
+            const A = view(M * Kd, seed++);
+            const B = view(Kd * N, seed++, 5);
+            const C0 = view(M * N, seed++, 1);
+            const got = C0.slice();
+            const want = C0.slice();
+            K.gemm(tA, tB, M, N, Kd, alpha, A, B, beta, got);
+            JS.gemm(tA, tB, M, N, Kd, alpha, A, B, beta, want);
+            close(got, want, `${simd} gemm ${M}x${N}x${Kd} tA=${tA} tB=${tB} alpha=${alpha} beta=${beta}`);
+          }
+        }
+      }
+    }
+  });
+});
+
+test('gemm into a subarray view of C leaves the rest of the buffer alone', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const [M, N, Kd] of [[1, 19, 7], [11, 19, 7]]) {
+      const buf = new Float32Array(M * N + 10).fill(7);
+      const C = buf.subarray(3, 3 + M * N);
+      K.gemm(false, false, M, N, Kd, 1, view(M * Kd, 1), view(Kd * N, 2), 0, C);
+      assert.deepEqual([...buf.subarray(0, 3), ...buf.subarray(3 + M * N)], new Array(10).fill(7), `${simd} ${M}`);
+      const want = new Float32Array(M * N);
+      JS.gemm(false, false, M, N, Kd, 1, view(M * Kd, 1), view(Kd * N, 2), 0, want);
+      close(C, want, `${simd} view C ${M}`);
+    }
+  });
+});
+
+test('gemm with beta = 0 ignores NaN in C; alpha = 0 and K = 0 scale C by beta', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const [M, N, Kd] of [[1, 40, 9], [3, 40, 9], [20, 40, 300]]) {
+      const C = new Float32Array(M * N).fill(NaN);
+      K.gemm(false, true, M, N, Kd, 1, view(M * Kd, 1), view(Kd * N, 2), 0, C);
+      assert.ok(C.every(Number.isFinite), `${simd} beta=0 ${M}x${N}x${Kd}`);
+    }
+    const C = new Float32Array(6).fill(2);
+    K.gemm(false, false, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 0.5, C);
+    assert.deepEqual([...C], [1, 1, 1, 1, 1, 1]);
+    const D = new Float32Array(6).fill(NaN);
+    K.gemm(false, false, 2, 3, 4, 0, view(8, 1), view(12, 2), 0, D);
+    assert.deepEqual([...D], [0, 0, 0, 0, 0, 0]);
+  });
+});
+
+test('linear with and without bias, one row and many', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const [M, Kd, N] of [[1, 64, 200], [9, 70, 45], [2, 3, 5]]) {
+      for (const withBias of [true, false]) {
+        const x = view(M * Kd, 1);
+        const W = view(Kd * N, 2);
+        const bias = withBias ? view(N, 3) : null;
+        const got = new Float32Array(M * N).fill(NaN);
+        const want = new Float32Array(M * N);
+        K.linear(got, x, W, bias, M, Kd, N);
+        JS.linear(want, x, W, bias, M, Kd, N);
+        close(got, want, `${simd} linear ${M}x${Kd}x${N} bias=${withBias}`);
+      }
+    }
+  });
+});
+
+test('layerNorm, gelu (erf, tanh), swiglu match JS, extremes included', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const [M, D] of [[1, 1], [3, 13], [17, 768]]) {
+      const x = view(M * D, 5).map((v) => 2 + 3 * v);
+      const w = view(D, 6);
+      const b = view(D, 7);
+      const got = new Float32Array(M * D);
+      const want = new Float32Array(M * D);
+      const [m1, r1, m2, r2] = [new Float32Array(M), new Float32Array(M), new Float32Array(M), new Float32Array(M)];
+      K.layerNorm(got, x, w, b, M, D, 1e-5, m1, r1);
+      JS.layerNorm(want, x, w, b, M, D, 1e-5, m2, r2);
+      close(got, want, `${simd} layerNorm ${M}x${D}`);
+      close(m1, m2, `${simd} layerNorm mean`);
+      close(r1, r2, `${simd} layerNorm rstd`);
+    }
+    const extremes = [0, -0, 1e-30, -1e-30, 10, -10, 50, -50, 100, -100, 3.5, -3.5];
+    for (const n of [1, 7, 8, 37, 40000]) {
+      const x = view(n, 9).map((v) => 4 * v);
+      x.set(extremes.slice(0, Math.min(n, extremes.length)));
+      for (const kind of ['erf', 'tanh'] as const) {
+        const got = new Float32Array(n);
+        const want = new Float32Array(n);
+        K.gelu(got, x, n, kind);
+        JS.gelu(want, x, n, kind);
+        close(got, want, `${simd} gelu ${kind} n=${n}`);
+        const inPlace = x.slice();
+        K.gelu(inPlace, inPlace, n, kind);
+        assert.deepEqual(inPlace, got, `${simd} gelu ${kind} in place`);
+      }
+      const a = view(n, 10);
+      const g = view(n, 11).map((v) => 5 * v);
+      g.set(extremes.slice(0, Math.min(n, extremes.length)));
+      const got = new Float32Array(n);
+      const want = new Float32Array(n);
+      K.swiglu(got, a, g, n);
+      JS.swiglu(want, a, g, n);
+      close(got, want, `${simd} swiglu n=${n}`);
+    }
+  });
+});
+
+test('attention matches JS: prefill, decode, ALiBi, probs, fused-qkv strides, odd head sizes', { skip }, () => {
+  const cases: Array<[number, number, number, number, boolean]> = [
+    [1, 1, 1, 1, false], [5, 5, 2, 3, true], [13, 13, 3, 8, false], [4, 21, 2, 5, true], [1, 300, 4, 80, true],
+    [37, 37, 2, 64, true],
+  ];
+  eachSimd((K, simd) => {
+    for (const [Tq, Tk, H, d, alibi] of cases) {
+      const D = H * d;
+      const qkv = view(Tk * 3 * D, 21, 1); // [Tk, 3D] as c_attn produces it
+      const q = qkv.subarray((Tk - Tq) * 3 * D);
+      const k = qkv.subarray(D);
+      const v = qkv.subarray(2 * D);
+      const slopes = alibi ? Float32Array.from({ length: H }, (_, h) => 2 ** (-8 * (h + 1) / H)) : null;
+      const args = { q, qStride: 3 * D, k, v, kvStride: 3 * D, Tq, Tk, H, d, scale: 1 / Math.sqrt(d), slopes };
+      const got = new Float32Array(Tq * D);
+      const want = new Float32Array(Tq * D);
+      const pGot = new Float32Array(H * Tq * Tk).fill(NaN);
+      const pWant = new Float32Array(H * Tq * Tk);
+      K.attention({ ...args, out: got, probs: pGot });
+      JS.attention({ ...args, out: want, probs: pWant });
+      close(got, want, `${simd} attention out Tq=${Tq} Tk=${Tk} H=${H} d=${d}`);
+      close(pGot, pWant, `${simd} attention probs Tq=${Tq} Tk=${Tk} H=${H} d=${d}`);
+      const noProbs = new Float32Array(Tq * D);
+      K.attention({ ...args, out: noProbs });
+      assert.deepEqual(noProbs, got);
+    }
+  });
+});
+
+test('native wrapper rejects bad sizes and non-Float32 arrays with clear errors', { skip }, () => {
+  const K = getKernels('native');
+  assert.throws(() => K.gemm(false, false, 4, 4, 4, 1, new Float32Array(15), new Float32Array(16), 0, new Float32Array(16)),
+    /gemm: A has 15 elements, needs at least 16/);
+  assert.throws(() => K.layerNorm(new Float32Array(4), new Float32Array(4), new Float32Array(3), new Float32Array(4), 1, 4, 1e-5),
+    /layerNorm: w has 3 elements, needs at least 4/);
+  assert.throws(() => K.gelu(new Float32Array(4), new Float64Array(4) as unknown as Float32Array, 4, 'erf'), /must be a Float32Array/);
+});
+
+test('MUGPT_BACKEND=native without a loadable addon is a MugptError; the default falls back to JS', () => {
+  const script = `
+    const { getKernels } = await import(${JSON.stringify(new URL('../src/kernels/index.js', import.meta.url).href)});
+    console.log('default=' + getKernels().name);
+    try { getKernels('native'); console.log('no error'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: repoRoot, encoding: 'utf8',
+    env: { ...process.env, MUGPT_NATIVE_ADDON: '/nonexistent/mugpt_native.node', MUGPT_BACKEND: '' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /default=js/);
+  assert.match(r.stdout, /MugptError: backend argument: the native kernels are not available \(Cannot find module/);
+});
