@@ -1,0 +1,197 @@
+// The training loop: for each step, the stage's batch (split into grad_accum micro-batches whose
+// gradients are averaged), global-norm clipping, the scheduled learning rate, one AdamW update; held-out
+// loss at intervals; atomic checkpoints at intervals, at the end and on interruption; a metrics log
+// and loss/LR plots. `train` continues an interrupted run exactly (`resume`): the model, AdamW moments,
+// step and data position come back from the checkpoint, and the data order is a function of
+// (seed, position), so the next steps' losses equal those of an uninterrupted run.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MugptError, check } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { toHfConfig, type ModelConfig } from '../model/config.js';
+import { hfTensorShapes, initModel, type NamedTensor } from '../model/init.js';
+import { mupLrMultipliers, mupMultipliers } from '../model/mup.js';
+import { AdamW, clipGradNorm, type HasParameters } from './adamw.js';
+import { checkSameArchitecture, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { DataLoader, openRunData } from './loader.js';
+import { MetricsLog } from './metrics.js';
+import type { RunConfig, Stage } from './runconfig.js';
+import { lrAt } from './schedule.js';
+
+/** What the trainer needs of a model (the contract of the model's backward pass). */
+export interface TrainableModel extends HasParameters {
+  /** Mean next-token cross-entropy over ids ([B][T], HF's shift) and its gradient per HF tensor. */
+  lossAndGrad(ids: number[][]): { loss: number; grads: Record<string, Float32Array> };
+  /** The loss alone (validation); lossAndGrad(ids).loss when absent. */
+  loss?(ids: number[][]): number;
+}
+
+/** Builds a model over the given tensors; parameters() must return those arrays (AdamW updates them in place). */
+export type ModelFactory = (config: ModelConfig, tensors: NamedTensor[]) => TrainableModel;
+
+export interface StepInfo {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  seqLen: number;
+  tokens: number;
+  tokensPerSec: number;
+  etaSec: number;
+  valLoss: number | null;
+}
+
+export interface TrainOptions {
+  createModel: ModelFactory;
+  /** Continue from the last checkpoint in out_dir (required when one exists). */
+  resume?: boolean;
+  /** Stop after the current step, saving a checkpoint first (Ctrl-C / SIGTERM). */
+  signal?: AbortSignal;
+  /** Stop after this step as an interruption would (saving a checkpoint). */
+  stopAfterStep?: number;
+  onStep?: (info: StepInfo) => void;
+  /** One-line notes (resume point, stage changes, evaluations). */
+  log?: (message: string) => void;
+  /** Write loss.svg and lr.svg (default true). */
+  plots?: boolean;
+}
+
+export interface TrainResult {
+  status: 'done' | 'interrupted';
+  step: number;
+  checkpoint: string;
+  trainLoss: number | null;
+  valLoss: number | null;
+  metrics: string;
+}
+
+function stageAt(stages: Stage[], step: number): Stage {
+  for (const s of stages) if (step < s.startStep + s.steps) return s;
+  return stages[stages.length - 1];
+}
+
+/** Trains (or resumes) the run described by a validated run config. */
+export async function train(run: RunConfig, opts: TrainOptions): Promise<TrainResult> {
+  const log = opts.log ?? (() => {});
+  const outDir = run.outDir;
+  mkdirSync(outDir, { recursive: true });
+
+  const prev = latestCheckpoint(outDir);
+  let tensors: NamedTensor[];
+  let resumed: ReturnType<typeof loadCheckpoint> | null = null;
+  if (opts.resume) {
+    check(prev !== null, `${outDir}: no checkpoint to resume from (run without --resume to start this run)`);
+    resumed = loadCheckpoint(prev);
+    checkSameArchitecture(resumed.config, run.model, prev, run.file);
+    check(resumed.state.seed === run.seed,
+      `${prev}: saved with seed ${resumed.state.seed}, but ${run.file} says seed ${run.seed}; the data order would change`);
+    tensors = resumed.tensors;
+    log(`resuming from ${prev} at step ${resumed.state.step}`);
+  } else {
+    check(prev === null, `${outDir} already holds a checkpoint (${prev}); pass --resume to continue it, or choose another out_dir`);
+    tensors = initModel(run.model, { seed: run.seed, parameterization: run.parameterization, mupBase: run.mupBase });
+    writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(toHfConfig(run.model), null, 2)}\n`);
+  }
+
+  const model = opts.createModel(run.model, tensors);
+  const params = model.parameters();
+  const shapes = Object.fromEntries(hfTensorShapes(run.model).map((t) => [t.name, t.shape]));
+  const lrMultipliers = run.parameterization === 'mup'
+    ? mupLrMultipliers(Object.keys(params), mupMultipliers(run.model, run.mupBase)) : undefined;
+  const opt = new AdamW(model, { lr: run.optimizer.lr, betas: run.optimizer.betas, eps: run.optimizer.eps,
+    weightDecay: run.optimizer.weightDecay, lrMultipliers, shapes });
+
+  const data = openRunData(run.data, run.model.vocab_size, run.seed);
+  const unit = Math.max(...run.stages.map((s) => s.seqLen));
+  const loader = new DataLoader(data.train, data.val, unit, run.seed);
+  let step = 0, tokens = 0, priorElapsed = 0;
+  if (resumed) {
+    opt.importState(resumed.optimizer);
+    loader.restore(resumed.state.data);
+    ({ step, tokens } = resumed.state);
+    priorElapsed = resumed.state.elapsed;
+  }
+  const metrics = new MetricsLog(outDir, resumed ? step : 0);
+  const title = run.file.replace(/^.*[\\/]/, '').replace(/\.(ya?ml|json)$/, '');
+
+  // The checkpoint tensors: the model's live arrays, plus the non-trainable ones (ALiBi slopes) as loaded.
+  const checkpointTensors = (): NamedTensor[] => tensors.map((t) => ({ ...t, data: params[t.name] ?? t.data }));
+  const sessionStart = Date.now();
+  const elapsed = () => priorElapsed + (Date.now() - sessionStart) / 1000;
+  let lastCheckpoint = prev ?? '';
+  const save = (): string => {
+    const state: TrainerState = { format: 'mugpt-train-state', version: 1, step, tokens, seed: run.seed,
+      data: loader.position(), optimizer: { step: opt.stepCount, lr: opt.getLr() }, elapsed: elapsed() };
+    lastCheckpoint = saveCheckpoint(outDir, { config: run.model, tensors: checkpointTensors(), optimizer: opt.exportState(), state });
+    metrics.flush();
+    return lastCheckpoint;
+  };
+  const lossOf = (ids: number[][]) => (model.loss ? model.loss(ids) : model.lossAndGrad(ids).loss);
+  const evaluate = (stage: Stage): number => {
+    const batches = loader.valBatches(run.eval.batches, stage.batchSize / run.gradAccum, stage.seqLen);
+    const v = batches.reduce((a, b) => a + lossOf(b), 0) / batches.length;
+    metrics.add({ kind: 'val', step, val_loss: v, tokens });
+    metrics.flush();
+    log(`step ${step}: val loss ${v.toFixed(4)}`);
+    return v;
+  };
+  const stop = (why: string): never => {
+    metrics.flush();
+    throw new MugptError(`step ${step + 1}: ${why}; training stopped. `
+      + (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}.` : 'No checkpoint was saved yet.'));
+  };
+
+  let trainLoss: number | null = null, valLoss: number | null = null;
+  let status: TrainResult['status'] = 'done';
+  const sessionStartTokens = tokens;
+  const accum: Record<string, Float32Array> = {};
+  try {
+    let stage = stageAt(run.stages, step);
+    if (step < run.totalSteps) log(`training steps ${step + 1}…${run.totalSteps}: seq_len ${stage.seqLen} × batch ${stage.batchSize}`);
+    while (step < run.totalSteps) {
+      const s = stageAt(run.stages, step);
+      if (s !== stage) { stage = s; log(`step ${step + 1}: context ${stage.seqLen} × batch ${stage.batchSize}`); }
+      const lr = lrAt(run.schedule, step);
+      opt.setLr(lr);
+      const batch = loader.nextBatch(stage.batchSize, stage.seqLen);
+      const micro = stage.batchSize / run.gradAccum;
+      let loss = 0;
+      for (let k = 0; k < run.gradAccum; k++) {
+        const r = model.lossAndGrad(batch.slice(k * micro, (k + 1) * micro));
+        if (!Number.isFinite(r.loss)) stop(`the training loss is ${r.loss}`);
+        loss += r.loss / run.gradAccum;
+        for (const [name, g] of Object.entries(r.grads)) {
+          const a = (accum[name] ??= new Float32Array(g.length));
+          if (k === 0) for (let i = 0; i < g.length; i++) a[i] = g[i] / run.gradAccum;
+          else for (let i = 0; i < g.length; i++) a[i] += g[i] / run.gradAccum;
+        }
+      }
+      const gradNorm = run.clipGradNorm === null ? Math.sqrt(Object.values(accum).reduce((a, g) => a + g.reduce((x, y) => x + y * y, 0), 0))
+        : clipGradNorm(accum, run.clipGradNorm);
+      if (!Number.isFinite(gradNorm)) stop(`the gradient norm is ${gradNorm}`);
+      opt.step(accum);
+      step++;
+      tokens += stage.batchSize * stage.seqLen;
+      trainLoss = loss;
+      const secs = (Date.now() - sessionStart) / 1000;
+      const tps = secs > 0 ? (tokens - sessionStartTokens) / secs : 0;
+      const remaining = run.stages.reduce((a, st) => a + Math.max(0, Math.min(st.steps, st.startStep + st.steps - step)) * st.batchSize * st.seqLen, 0);
+      metrics.add({ kind: 'train', step, loss, lr, grad_norm: gradNorm, seq_len: stage.seqLen, tokens,
+        tokens_per_s: tps, elapsed_s: elapsed() });
+      if (run.eval.interval > 0 && (step % run.eval.interval === 0 || step === run.totalSteps)) valLoss = evaluate(stage);
+      opts.onStep?.({ step, totalSteps: run.totalSteps, loss, lr, gradNorm, seqLen: stage.seqLen, tokens,
+        tokensPerSec: tps, etaSec: tps > 0 ? remaining / tps : Infinity, valLoss });
+      if (step === run.totalSteps) break;
+      await new Promise((r) => setImmediate(r)); // let SIGINT/SIGTERM handlers run
+      if (opts.signal?.aborted || step === opts.stopAfterStep) { status = 'interrupted'; break; }
+      if (run.checkpointInterval > 0 && step % run.checkpointInterval === 0) save();
+    }
+    save();
+    if (status === 'interrupted') log(`interrupted after step ${step}: saved ${lastCheckpoint}; continue with --resume`);
+    if (opts.plots ?? true) await metrics.plot(outDir, title);
+  } finally {
+    data.close();
+  }
+  return { status, step, checkpoint: lastCheckpoint, trainLoss, valLoss, metrics: metrics.path };
+}

@@ -1,0 +1,173 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { scratch } from './helpers.js';
+import { writeShard, writeShardIndex } from '../src/data/shards.js';
+import { parseRunConfig, type RunConfig } from '../src/train/runconfig.js';
+import { train, type ModelFactory, type TrainableModel } from '../src/train/trainer.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import type { ModelConfig } from '../src/model/config.js';
+import type { NamedTensor } from '../src/model/init.js';
+import { openCheckpoint, readConfigJson } from '../src/io/hf.js';
+import { MugptError } from '../src/errors.js';
+
+const V = 64;
+
+/**
+ * A stand-in for the real model with an exact gradient: a tied bigram model,
+ * h_t = wte[x_t] + ln_f.bias ([D]), logits_t = wte · h_t ([V]), mean cross-entropy against x_{t+1}.
+ * Every other tensor gets a zero gradient.
+ */
+function bigram(cfg: ModelConfig, tensors: NamedTensor[], nanAtCall = -1): TrainableModel {
+  const params = Object.fromEntries(tensors.filter((t) => !t.name.endsWith('slopes')).map((t) => [t.name, t.data]));
+  const D = cfg.n_embd, wte = params['transformer.wte.weight'], bias = params['transformer.ln_f.bias'];
+  const grads = Object.fromEntries(Object.entries(params).map(([n, p]) => [n, new Float32Array(p.length)]));
+  let calls = 0;
+  const run = (ids: number[][], withGrad: boolean) => {
+    for (const g of Object.values(grads)) g.fill(0);
+    const N = ids.reduce((a, s) => a + s.length - 1, 0);
+    const h = new Float64Array(D), logits = new Float64Array(V);
+    let loss = 0;
+    for (const seq of ids) {
+      for (let t = 0; t + 1 < seq.length; t++) {
+        const x = seq[t], y = seq[t + 1];
+        for (let d = 0; d < D; d++) h[d] = wte[x * D + d] + bias[d];
+        let max = -Infinity;
+        for (let v = 0; v < V; v++) { let s = 0; for (let d = 0; d < D; d++) s += wte[v * D + d] * h[d]; logits[v] = s; max = Math.max(max, s); }
+        let z = 0;
+        for (let v = 0; v < V; v++) z += Math.exp(logits[v] - max);
+        loss += (Math.log(z) + max - logits[y]) / N;
+        if (!withGrad) continue;
+        const gw = grads['transformer.wte.weight'], gb = grads['transformer.ln_f.bias'];
+        for (let v = 0; v < V; v++) {
+          const dl = (Math.exp(logits[v] - max) / z - (v === y ? 1 : 0)) / N;
+          for (let d = 0; d < D; d++) {
+            gw[v * D + d] += dl * h[d];
+            const dh = dl * wte[v * D + d];
+            gw[x * D + d] += dh;
+            gb[d] += dh;
+          }
+        }
+      }
+    }
+    return loss;
+  };
+  return {
+    parameters: () => params,
+    lossAndGrad: (ids) => ({ loss: calls++ === nanAtCall ? NaN : run(ids, true), grads }),
+    loss: (ids) => run(ids, false),
+  };
+}
+const factory: ModelFactory = (cfg, t) => bigram(cfg, t);
+
+/** A shard folder of a repetitive token stream the bigram model can learn. */
+function shards(): string {
+  const dir = scratch();
+  const toks = (n: number, off: number) => Uint32Array.from({ length: n }, (_, i) => ((i * 7 + off + (i % 5 === 0 ? 3 : 0)) % V));
+  writeShardIndex(dir, { format: 'mugpt-shards', version: 1, dtype: 'uint16', seq_len: 32, vocab_size: V, eos_token_id: 0, tokenizer: 'test',
+    splits: { train: [writeShard(dir, 'train-00000.bin', toks(64 * 32, 0), 32, 'uint16'), writeShard(dir, 'train-00001.bin', toks(32 * 32, 1), 32, 'uint16')],
+      val: [writeShard(dir, 'val-00000.bin', toks(4 * 32, 2), 32, 'uint16')] } });
+  return dir;
+}
+
+function runConfig(data: string, out: string, extra: Record<string, unknown> = {}): RunConfig {
+  return parseRunConfig({
+    model: { model_type: 'gpt2', vocab_size: V, n_embd: 8, n_layer: 1, n_head: 2, n_inner: 16, n_positions: 64 },
+    parameterization: 'mup', mup: { base_width: 4, embeddings_scale: 10, output_alpha: 1 },
+    data: { shards: data }, batch_size: 4, grad_accum: 2,
+    seq_len: [{ seq_len: 16, fraction: 0.5 }, { seq_len: 32, fraction: 0.5 }],
+    steps: 12, optimizer: { lr: 0.3, weight_decay: 0.1 }, schedule: { warmup_steps: 2, decay: 'cosine', end_ratio: 0.1 },
+    clip_grad_norm: 1.0, eval: { interval: 4, batches: 2 }, checkpoint: { interval: 4 }, seed: 11, out_dir: out, ...extra,
+  }, 'test-run.yaml');
+}
+
+const trainLosses = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  .filter((r) => r.kind === 'train').map((r) => [r.step, r.loss]);
+
+test('resume continues the exact trajectory: losses and weights equal an uninterrupted run', async () => {
+  const data = shards();
+  const a = await train(runConfig(data, scratch()), { createModel: factory, plots: false });
+  assert.equal(a.status, 'done');
+  assert.equal(a.step, 12);
+  const outB = scratch();
+  const b1 = await train(runConfig(data, outB), { createModel: factory, stopAfterStep: 5, plots: false });
+  assert.equal(b1.status, 'interrupted');
+  assert.match(b1.checkpoint, /step-00000005$/);
+  const b2 = await train(runConfig(data, outB), { createModel: factory, resume: true });
+  assert.equal(b2.status, 'done');
+  assert.deepEqual(trainLosses(b2.metrics), trainLosses(a.metrics));
+  assert.equal(b2.valLoss, a.valLoss);
+  const wa = loadCheckpoint(a.checkpoint), wb = loadCheckpoint(b2.checkpoint);
+  for (let i = 0; i < wa.tensors.length; i++) assert.deepEqual(wb.tensors[i].data, wa.tensors[i].data, wa.tensors[i].name);
+  assert.deepEqual(wb.optimizer.m, wa.optimizer.m);
+  assert.deepEqual(wb.state.data, wa.state.data);
+  // the loss went down, and the plots and a single checkpoint folder are there
+  const l = trainLosses(a.metrics);
+  assert.ok(l[l.length - 1][1] < l[0][1] - 0.3, `loss ${l[0][1]} → ${l[l.length - 1][1]}`);
+  assert.ok(existsSync(join(outB, 'loss.svg')) && readFileSync(join(outB, 'lr.svg'), 'utf8').startsWith('<svg'));
+  assert.deepEqual(readdirSync(join(outB, 'checkpoints')).sort(), ['latest', 'step-00000012']);
+});
+
+test('the checkpoint is a HF model folder with the μP config fields, plus optimizer and trainer state', async () => {
+  const out = scratch();
+  const r = await train(runConfig(shards(), out, { steps: 4 }), { createModel: factory, plots: false });
+  const cfg = readConfigJson(r.checkpoint);
+  assert.equal(cfg.model_type, 'btlm');
+  assert.equal(cfg.position_embedding_type, 'learned');
+  assert.equal(cfg.mup_width_scale, 0.5);
+  assert.equal(cfg.mup_embeddings_scale, 10);
+  assert.equal(cfg.mup_scale_qk_dot_by_d, true);
+  const reader = openCheckpoint(r.checkpoint);
+  assert.ok(reader.names().includes('transformer.h.0.mlp.c_proj.weight'));
+  assert.deepEqual(reader.info('transformer.wte.weight').shape, [V, 8]);
+  reader.close();
+  const ck = loadCheckpoint(r.checkpoint);
+  assert.equal(ck.state.step, 4);
+  assert.equal(ck.optimizer.step, 4);
+  assert.equal(ck.state.tokens, 2 * 4 * 16 + 2 * 2 * 32);
+  assert.equal(latestCheckpoint(out), r.checkpoint);
+});
+
+test('an abort signal saves after the current step', async () => {
+  const out = scratch();
+  const ctl = new AbortController();
+  const r = await train(runConfig(shards(), out), { createModel: factory, plots: false, signal: ctl.signal,
+    onStep: (s) => { if (s.step === 3) ctl.abort(); } });
+  assert.equal(r.status, 'interrupted');
+  assert.equal(loadCheckpoint(r.checkpoint).state.step, 3);
+});
+
+test('NaN loss stops with a clear message and keeps the last good checkpoint', async () => {
+  const out = scratch();
+  // lossAndGrad call 13 is step 7's first micro-batch (2 per step); the checkpoint of step 4 stays
+  await assert.rejects(train(runConfig(shards(), out), { createModel: (c, t) => bigram(c, t, 12), plots: false }),
+    (e: unknown) => e instanceof MugptError && /step 7: the training loss is NaN; training stopped\. The last good checkpoint is .*step-00000004/.test(e.message));
+  assert.equal(loadCheckpoint(latestCheckpoint(out)!).state.step, 4);
+  const r = await train(runConfig(shards(), out), { createModel: factory, plots: false, resume: true });
+  assert.equal(r.step, 12);
+});
+
+test('resume errors: another architecture, no checkpoint, or a checkpoint without --resume', async () => {
+  const data = shards();
+  const out = scratch();
+  await train(runConfig(data, out, { steps: 2 }), { createModel: factory, plots: false });
+  const wider = runConfig(data, out, { model: { model_type: 'gpt2', vocab_size: V, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 64 } });
+  await assert.rejects(train(wider, { createModel: factory, resume: true }),
+    /the checkpoint is of another architecture than test-run.yaml \(n_embd 8 vs 16, n_layer 1 vs 2, n_inner 16 vs null/);
+  await assert.rejects(train(runConfig(data, out), { createModel: factory }), /already holds a checkpoint .*pass --resume/);
+  await assert.rejects(train(runConfig(data, scratch()), { createModel: factory, resume: true }), /no checkpoint to resume from/);
+  await assert.rejects(train(runConfig(data, out, { seed: 12 }), { createModel: factory, resume: true }), /saved with seed 11, but test-run.yaml says seed 12/);
+});
+
+test('a save that fails midway (e.g. a full disk) leaves the last good checkpoint and `latest` untouched', async () => {
+  const out = scratch();
+  const r = await train(runConfig(shards(), out, { steps: 2 }), { createModel: factory, plots: false });
+  const good = loadCheckpoint(r.checkpoint);
+  const broken = good.tensors.map((t, i) => (i === 3 ? { ...t, data: t.data.subarray(1) } : t)); // fails inside the tensor writer
+  assert.throws(() => saveCheckpoint(out, { config: good.config, tensors: broken, optimizer: good.optimizer, state: { ...good.state, step: 3 } }),
+    (e: unknown) => e instanceof MugptError && /saving the checkpoint of step 3 .* failed .*the last good checkpoint .*step-00000002 is untouched/.test(e.message));
+  assert.equal(latestCheckpoint(out), r.checkpoint);
+  assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['latest', 'step-00000002']);
+  assert.deepEqual(loadCheckpoint(r.checkpoint).tensors[3].data, good.tensors[3].data);
+});
