@@ -204,12 +204,13 @@ test('mugpt pull prints the folder on stdout; errors print one line and exit 1',
   reset();
   const run = promisify(execFile);
   const cacheDir = scratch();
-  const env = { ...process.env, HF_TOKEN: 'secret-token' };
-  const { stdout } = await run(process.execPath, [cliPath, 'pull', 'acme/tiny', '--endpoint', endpoint, '--cache-dir', cacheDir], { env });
+  // Endpoint, cache and token from the environment; the failure case below uses the flags.
+  const env = { ...process.env, HF_TOKEN: 'secret-token', HF_ENDPOINT: endpoint, MUGPT_CACHE: cacheDir };
+  const { stdout } = await run(process.execPath, [cliPath, 'pull', 'acme/tiny'], { env });
   assert.equal(stdout, `${join(cacheDir, 'acme--tiny', COMMIT)}\n`);
   assert.ok(existsSync(join(cacheDir, 'acme--tiny', COMMIT, 'config.json')));
   assert.ok(log.length > 0 && log.every((l) => l.auth === 'Bearer secret-token'), 'HF_TOKEN is sent as Bearer auth');
-  await assert.rejects(run(process.execPath, [cliPath, 'pull', 'acme/missing', '--endpoint', endpoint, '--cache-dir', cacheDir], { env }),
+  await assert.rejects(run(process.execPath, [cliPath, 'pull', 'acme/missing', '--endpoint', endpoint, '--cache-dir', cacheDir, '--token', 't'], { env: process.env }),
     (err: { code: number; stderr: string }) => {
       assert.equal(err.code, 1);
       assert.match(err.stderr, /^mugpt: model info of acme\/missing: repository or revision not found/m);
