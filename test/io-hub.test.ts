@@ -69,6 +69,12 @@ const server: Server = createServer((req, res) => {
   const info = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
   if (info) {
     if (info[1] === 'acme/gated') { res.writeHead(401, { 'x-error-code': 'GatedRepo' }).end('gated'); return; }
+    if (info[1] === 'acme/ptonly' || info[1] === 'acme/noconfig') {
+      const names = info[1] === 'acme/ptonly' ? ['config.json', 'pytorch_model.bin'] : ['model.safetensors'];
+      res.writeHead(200).end(JSON.stringify({ sha: COMMIT, siblings: names.map((rfilename) => ({ rfilename, size: 3 })) }));
+      return;
+    }
+    if (info[1] === 'acme/tiny' && info[2] === 'nope') { res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end(); return; }
     if (info[1] !== 'acme/tiny') { res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end('{"error":"Repository not found"}'); return; }
     assert.equal(url.searchParams.get('blobs'), 'true');
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'acme/tiny', sha: COMMIT, siblings }));
@@ -187,12 +193,15 @@ test('a checksum mismatch deletes the bad file (LFS sha256 and git blob sha1)', 
   }
 });
 
-test('repo not found, gated repo, bad spec and network failure are clear errors', async () => {
+test('repo or revision not found, gated repo, bad spec, non-safetensors repo and network failure are clear errors', async () => {
   reset();
   const cacheDir = scratch();
   await rejectsMugpt(pullModel('acme/missing', { ...fast, cacheDir }), /model info of acme\/missing: repository or revision not found: acme\/missing@main at http:\/\/127\.0\.0\.1:\d+ \(HTTP 404/);
   await rejectsMugpt(pullModel('acme/gated@v1', { ...fast, cacheDir }), /access denied \(HTTP 401\) for acme\/gated@v1 .*gated or private.*HF_TOKEN/);
   await rejectsMugpt(pullModel('not a repo', { ...fast, cacheDir }), /repository "not a repo": expected OWNER\/NAME/);
+  await rejectsMugpt(pullModel('acme/tiny@nope', { ...fast, cacheDir }), /revision "nope" not found in acme\/tiny/);
+  await rejectsMugpt(pullModel('acme/ptonly', { ...fast, cacheDir }), /acme\/ptonly@main has only pytorch_model\.bin weights; mugpt reads safetensors/);
+  await rejectsMugpt(pullModel('acme/noconfig', { ...fast, cacheDir }), /acme\/noconfig@main has no config\.json/);
   const closed = createServer();
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const port = (closed.address() as AddressInfo).port;
