@@ -59,18 +59,18 @@ export function parseTokenizerJson(json: unknown, file: string): BpeSpec {
     check(Array.isArray(json.added_tokens), `${file}: added_tokens must be an array`);
     json.added_tokens.forEach((t: unknown, i: number) => {
       check(isObject(t) && Number.isInteger(t.id) && typeof t.content === 'string' && t.content !== '',
-        `${file}: added_tokens[${i}] needs an integer "id" and a non-empty string "content"`);
+        () => `${file}: added_tokens[${i}] needs an integer "id" and a non-empty string "content"`);
       added.push({ id: t.id as number, content: t.content as string, special: t.special !== false });
     });
   }
   const merges = (model.merges as unknown[]).map((m, i): [string, string] => {
     if (typeof m === 'string') {
       const sp = m.split(' ');
-      check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', `${file}: model.merges[${i}] ${JSON.stringify(m)} is not "left right"`);
+      check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${file}: model.merges[${i}] ${JSON.stringify(m)} is not "left right"`);
       return [sp[0], sp[1]];
     }
     check(Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string',
-      `${file}: model.merges[${i}] must be a "left right" string or a [left, right] pair of strings`);
+      () => `${file}: model.merges[${i}] must be a "left right" string or a [left, right] pair of strings`);
     return [m[0], m[1]];
   });
   const eos = findEos(model.vocab as Record<string, unknown>, added, null);
@@ -102,7 +102,7 @@ function parseVocabMerges(dir: string, vocabFile: string, mergesFile: string): B
     line = line.replace(/\r$/, '');
     if (line === '' || (i === 0 && line.startsWith('#version'))) return;
     const sp = line.split(' ');
-    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', `${mergesFile}:${i + 1}: ${JSON.stringify(line)} is not "left right"`);
+    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${mergesFile}:${i + 1}: ${JSON.stringify(line)} is not "left right"`);
     merges.push([sp[0], sp[1]]);
   });
   let eosName: string | null = null;
@@ -145,14 +145,14 @@ function buildSpec(vocab: Record<string, unknown>, merges: Array<[string, string
   const ids = new Map<string, number>();
   const byId: Array<string | undefined> = [];
   for (const [tok, id] of Object.entries(vocab)) {
-    check(Number.isInteger(id) && (id as number) >= 0, `${o.file}: ${o.vocabField}[${JSON.stringify(tok)}] = ${JSON.stringify(id)} is not a non-negative integer id`);
-    check(byId[id as number] === undefined, `${o.file}: ${o.vocabField}: id ${id} is used by both ${JSON.stringify(byId[id as number])} and ${JSON.stringify(tok)}`);
+    check(Number.isInteger(id) && (id as number) >= 0, () => `${o.file}: ${o.vocabField}[${JSON.stringify(tok)}] = ${JSON.stringify(id)} is not a non-negative integer id`);
+    check(byId[id as number] === undefined, () => `${o.file}: ${o.vocabField}: id ${id} is used by both ${JSON.stringify(byId[id as number])} and ${JSON.stringify(tok)}`);
     ids.set(tok, id as number);
     byId[id as number] = tok;
   }
   const addedIds = new Set<number>();
   for (const t of added) {
-    check(byId[t.id] === undefined || byId[t.id] === t.content, `${o.file}: added token ${JSON.stringify(t.content)} has id ${t.id}, which the vocabulary gives to ${JSON.stringify(byId[t.id])}`);
+    check(byId[t.id] === undefined || byId[t.id] === t.content, () => `${o.file}: added token ${JSON.stringify(t.content)} has id ${t.id}, which the vocabulary gives to ${JSON.stringify(byId[t.id])}`);
     byId[t.id] = t.content;
     addedIds.add(t.id);
   }
@@ -161,22 +161,22 @@ function buildSpec(vocab: Record<string, unknown>, merges: Array<[string, string
   const tokenBytes: Uint8Array[] = new Array(V);
   for (let id = 0; id < V; id++) {
     const s = byId[id];
-    check(s !== undefined, `${o.file}: ${o.vocabField} has no token with id ${id} (ids must run 0…${V - 1} without gaps)`);
+    check(s !== undefined, () => `${o.file}: ${o.vocabField} has no token with id ${id} (ids must run 0…${V - 1} without gaps)`);
     tokenBytes[id] = (addedIds.has(id) ? null : tokenStringToBytes(s)) ?? new Uint8Array(Buffer.from(s, 'utf8'));
   }
   const byteToId = new Int32Array(256);
   for (let b = 0; b < 256; b++) {
     const id = ids.get(byteToChar[b]);
-    check(id !== undefined, `${o.file}: ${o.vocabField} lacks the byte-level token ${JSON.stringify(byteToChar[b])} for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`);
+    check(id !== undefined, () => `${o.file}: ${o.vocabField} lacks the byte-level token ${JSON.stringify(byteToChar[b])} for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`);
     byteToId[b] = id;
   }
   const mergePairs = new Int32Array(2 * merges.length);
   const mergeResults = new Int32Array(merges.length);
   merges.forEach(([l, r], i) => {
     const a = ids.get(l), b = ids.get(r), c = ids.get(l + r);
-    const where = `${o.file}: ${o.mergesField}[${i}] ${JSON.stringify(l + ' ' + r)}`;
-    check(a !== undefined && b !== undefined, `${where} uses a token that is not in ${o.vocabField}`);
-    check(c !== undefined, `${where}: the merged token ${JSON.stringify(l + r)} is not in ${o.vocabField}`);
+    const where = (): string => `${o.file}: ${o.mergesField}[${i}] ${JSON.stringify(l + ' ' + r)}`;
+    check(a !== undefined && b !== undefined, () => `${where()} uses a token that is not in ${o.vocabField}`);
+    check(c !== undefined, () => `${where()}: the merged token ${JSON.stringify(l + r)} is not in ${o.vocabField}`);
     mergePairs[2 * i] = a; mergePairs[2 * i + 1] = b; mergeResults[i] = c;
   });
   return { tokenBytes, mergePairs, mergeResults, byteToId, added, eosTokenId: eos, addPrefixSpace: o.addPrefixSpace, useRegex: o.useRegex, ignoreMerges: o.ignoreMerges };
