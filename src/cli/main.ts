@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { MugptError } from '../errors.js';
 import { register as registerData } from './data.js';
 import { register as registerPull } from './pull.js';
+import { register as registerTrain } from './train.js';
 
 const program = new Command('mugpt')
   .description('Cerebras-GPT and BTLM-3B-8K: data, μP training, evaluation, quantization, inference')
@@ -11,7 +12,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerPull];
+const commands: Array<(p: Command) => void> = [registerData, registerPull, registerTrain];
 for (const register of commands) register(program);
 
 try {

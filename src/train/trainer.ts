@@ -43,7 +43,8 @@ export interface StepInfo {
 }
 
 export interface TrainOptions {
-  createModel: ModelFactory;
+  /** Default: `trainableModel` of src/model/model.ts (the model with its backward pass). */
+  createModel?: ModelFactory;
   /** Continue from the last checkpoint in out_dir (required when one exists). */
   resume?: boolean;
   /** Stop after the current step, saving a checkpoint first (Ctrl-C / SIGTERM). */
@@ -66,13 +67,28 @@ export interface TrainResult {
   metrics: string;
 }
 
+/**
+ * The model's factory: src/model/model.ts exports `trainableModel(config, tensors)`. Imported lazily
+ * so the training machinery loads (and is tested with stand-in models) without the model.
+ */
+async function defaultModelFactory(): Promise<ModelFactory> {
+  const spec = '../model/model.js';
+  let mod: Record<string, unknown> = {};
+  try { mod = (await import(spec)) as Record<string, unknown>; } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  }
+  check(typeof mod.trainableModel === 'function',
+    'training needs the model with its backward pass (trainableModel in src/model/model.ts), which this build does not have yet');
+  return mod.trainableModel as ModelFactory;
+}
+
 function stageAt(stages: Stage[], step: number): Stage {
   for (const s of stages) if (step < s.startStep + s.steps) return s;
   return stages[stages.length - 1];
 }
 
 /** Trains (or resumes) the run described by a validated run config. */
-export async function train(run: RunConfig, opts: TrainOptions): Promise<TrainResult> {
+export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   const outDir = run.outDir;
   mkdirSync(outDir, { recursive: true });
@@ -94,7 +110,8 @@ export async function train(run: RunConfig, opts: TrainOptions): Promise<TrainRe
     writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(toHfConfig(run.model), null, 2)}\n`);
   }
 
-  const model = opts.createModel(run.model, tensors);
+  const createModel = opts.createModel ?? (await defaultModelFactory());
+  const model = createModel(run.model, tensors);
   const params = model.parameters();
   const shapes = Object.fromEntries(hfTensorShapes(run.model).map((t) => [t.name, t.shape]));
   const lrMultipliers = run.parameterization === 'mup'

@@ -1,0 +1,60 @@
+// `mugpt train RUN.yaml [--resume]`: train (or continue) the run a config describes, with a progress
+// bar on stderr (step, loss, val loss, lr, tokens/s, ETA). Ctrl-C or SIGTERM saves a checkpoint after
+// the current step and exits; `--resume` continues from it.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadRunConfig } from '../train/runconfig.js';
+import { train } from '../train/trainer.js';
+import { countParameters } from '../train/chinchilla.js';
+
+function duration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('pretrain a GPT-2 / BTLM model from a run config (YAML or JSON); Ctrl-C saves a checkpoint')
+    .argument('<run>', 'run config file, e.g. runs/btlm-tiny.yaml')
+    .option('--resume', 'continue from the last checkpoint in the run\'s out_dir')
+    .action(async (file: string, o: { resume?: boolean }) => {
+      const run = loadRunConfig(file);
+      const ctl = new AbortController();
+      const onSignal = (sig: string) => {
+        if (ctl.signal.aborted) process.exit(130); // a second Ctrl-C: leave at once
+        process.stderr.write(`\nmugpt: ${sig}: saving a checkpoint after this step (press again to quit without saving)\n`);
+        ctl.abort();
+      };
+      const sigint = () => onSignal('SIGINT'), sigterm = () => onSignal('SIGTERM');
+      process.on('SIGINT', sigint);
+      process.on('SIGTERM', sigterm);
+      const bar = new cliProgress.SingleBar({
+        format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
+        hideCursor: true, clearOnComplete: false, stream: process.stderr,
+      }, cliProgress.Presets.shades_classic);
+      let started = false;
+      const note = (m: string) => process.stderr.write(`${started ? '\n' : ''}${m}\n`);
+      note(`${file}: ${run.model.model_type} ${(countParameters(run.model) / 1e6).toFixed(1)}M parameters (${run.parameterization}), `
+        + `${run.totalSteps} steps, ${(run.tokens / 1e6).toFixed(1)}M tokens → ${run.outDir}`);
+      try {
+        const r = await train(run, {
+          resume: o.resume, signal: ctl.signal, log: note,
+          onStep: (s) => {
+            const payload = { loss: s.loss.toFixed(4), val: s.valLoss === null ? '-' : s.valLoss.toFixed(4), lr: s.lr.toExponential(2),
+              tps: Math.round(s.tokensPerSec), eta: duration(s.etaSec) };
+            if (!started) { bar.start(s.totalSteps, s.step, payload); started = true; } else bar.update(s.step, payload);
+          },
+        });
+        bar.stop();
+        started = false;
+        note(`${r.status === 'done' ? 'done' : 'interrupted'} at step ${r.step}: checkpoint ${r.checkpoint}, metrics ${r.metrics}`
+          + (r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}`));
+      } finally {
+        bar.stop();
+        process.off('SIGINT', sigint);
+        process.off('SIGTERM', sigterm);
+      }
+    });
+}
