@@ -167,12 +167,12 @@ export function parseHeader(file: string, fileSize: number, readAt: (offset: num
 // ---------------------------------------------------------------------------------------------
 // Exact conversions between float32 and the 16-bit formats.
 
-let f16Table: Uint32Array | null = null;
+let f16Table: Int32Array | null = null;
 
-/** float32 bit patterns of all 65,536 IEEE half values (exact; NaN payloads kept). */
-function halfToFloatBits(): Uint32Array {
+/** float32 bit patterns (as int32) of all 65,536 IEEE half values (exact; NaN payloads kept). */
+function halfToFloatBits(): Int32Array {
   if (f16Table) return f16Table;
-  const table = new Uint32Array(65536);
+  const table = new Int32Array(65536);
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   for (let h = 0; h < 65536; h++) {
@@ -218,14 +218,15 @@ export function floatBitsToBf16(x: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-/** Converts a 16-bit tensor (little-endian half or bfloat16 bits) into float32 values, exactly. */
-function upcast16(src: Uint16Array, dst: Uint32Array, dstOffset: number, dtype: 'F16' | 'BF16'): void {
-  if (dtype === 'BF16') {
-    for (let i = 0; i < src.length; i++) dst[dstOffset + i] = src[i] << 16;
-  } else {
-    const table = halfToFloatBits();
-    for (let i = 0; i < src.length; i++) dst[dstOffset + i] = table[src[i]];
-  }
+/** bfloat16 → float32 bits, exactly: the bf16 bits are the top half of the float32 (int32 views keep V8 on its fast path). */
+function upcastBf16(src: Uint16Array, dst: Int32Array, dstOffset: number): void {
+  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = src[i] << 16;
+}
+
+/** IEEE half → float32 bits, exactly, through the 65,536-entry table. */
+function upcastF16(src: Uint16Array, dst: Int32Array, dstOffset: number): void {
+  const table = halfToFloatBits();
+  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = table[src[i]];
 }
 
 /** Encodes float32 values as `dtype` little-endian bytes (a view on data for F32, no copy). */
@@ -317,14 +318,15 @@ export class SafetensorsFile {
         return out;
       case 'F16':
       case 'BF16': {
-        const bits = new Uint32Array(out.buffer);
+        const bits = new Int32Array(out.buffer);
         const chunkElems = Math.min(n, CHUNK_BYTES / 2);
         const scratch = new Uint16Array(chunkElems);
         for (let i = 0; i < n; i += chunkElems) {
           const m = Math.min(chunkElems, n - i);
           const view = new Uint16Array(scratch.buffer, 0, m);
           this.readBytes(e.begin + 2 * i, 2 * m, new Uint8Array(scratch.buffer, 0, 2 * m));
-          upcast16(view, bits, i, e.dtype);
+          if (e.dtype === 'BF16') upcastBf16(view, bits, i);
+          else upcastF16(view, bits, i);
         }
         return out;
       }
