@@ -171,3 +171,12 @@ test('a save that fails midway (e.g. a full disk) leaves the last good checkpoin
   assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['latest', 'step-00000002']);
   assert.deepEqual(loadCheckpoint(r.checkpoint).tensors[3].data, good.tensors[3].data);
 });
+
+test('gradient accumulation over 2 micro-batches follows the same trajectory as one full batch', async () => {
+  const data = shards();
+  const one = await train(runConfig(data, scratch(), { grad_accum: 1, steps: 6 }), { createModel: factory, plots: false });
+  const two = await train(runConfig(data, scratch(), { grad_accum: 2, steps: 6 }), { createModel: factory, plots: false });
+  const a = trainLosses(one.metrics), b = trainLosses(two.metrics);
+  assert.equal(a.length, 6);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i][1] - b[i][1]) < 1e-5, `step ${i + 1}: ${a[i][1]} vs ${b[i][1]}`);
+});

@@ -159,8 +159,11 @@ export function parseRunConfig(raw: unknown, file: string): RunConfig {
     if (Math.abs(sum - 1) > 1e-9) f.fail('seq_len', `fractions must add up to 1, got ${sum}`);
   } else stageSpecs.push({ seqLen: f.int('seq_len', top.seq_len, 2), fraction: 1 });
   const tokensPerStep = batch * stageSpecs[0].seqLen;
+  const longest = Math.max(...stageSpecs.map((s) => s.seqLen));
   stageSpecs.forEach((s, i) => {
     const field = stageSpecs.length > 1 ? `seq_len[${i}].seq_len` : 'seq_len';
+    // the loader cuts the data into windows of the longest context and splits them for shorter ones
+    if (longest % s.seqLen !== 0) f.fail(field, `(${s.seqLen}) must divide the longest seq_len (${longest})`);
     if (s.seqLen > model.n_positions) f.fail(field, `(${s.seqLen}) exceeds the model's n_positions (${model.n_positions})`);
     if (tokensPerStep % s.seqLen !== 0) f.fail(field, `(${s.seqLen}) must divide the tokens per step (${tokensPerStep} = batch_size × first seq_len)`);
     const b = tokensPerStep / s.seqLen;
