@@ -20,7 +20,7 @@ import { dedup } from './dedup.js';
 import { normalizeText } from './normalize.js';
 import { isShortDocument } from './filter.js';
 import { loadCorpusConfig, type CorpusConfig } from './corpus-config.js';
-import { emptyReadStats, formatIssue, listFiles, readSource, type IssueKind, type ReadStats } from './readers.js';
+import { emptyReadStats, formatIssue, listFiles, readSource, type IssueKind, type ReadIssue, type ReadStats } from './readers.js';
 import { copiesOf, mixMultipliers } from './mix.js';
 import { isHeldOut, pileCount, pileOf, shuffleInPlace } from './split.js';
 import { Decontaminator } from './decontaminate.js';
@@ -152,7 +152,9 @@ class Build {
 
 /** Documents of a stage JSONL file (written by stageLine), in order. */
 async function* stageDocs(path: string, onDiskBytes?: (n: number) => void): AsyncGenerator<{ source: string; text: string }> {
-  for await (const d of readSource({ name: 'stage', paths: [path], format: 'jsonl', sourceField: 'source' }, { onError: 'stop', onDiskBytes })) {
+  // A stage file may be empty (a source filtered away entirely); anything else wrong with it is a bug.
+  const onIssue = (i: ReadIssue): void => { if (i.kind !== 'empty-source') throw new Error(`stage file ${formatIssue(i)}`); };
+  for await (const d of readSource({ name: 'stage', paths: [path], format: 'jsonl', sourceField: 'source' }, { onError: 'skip', onIssue, onDiskBytes })) {
     yield { source: d.origin ?? '', text: d.text };
   }
 }
