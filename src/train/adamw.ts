@@ -122,7 +122,8 @@ export class AdamW {
     const t = this.t;
     const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
     const bc1 = 1 - b1 ** t;
-    const bc2Sqrt = Math.sqrt(1 - b2 ** t);
+    const invBc2Sqrt = 1 / Math.sqrt(1 - b2 ** t);
+    const c1 = 1 - b1, c2 = 1 - b2;
     for (const name of this.names) {
       const lr = this.lr * this.mult[name];
       const decay = this.decays[name] ? 1 - lr * this.weightDecay : 1;
@@ -130,9 +131,9 @@ export class AdamW {
       const p = this.params[name], g = grads[name], m = this.m[name], v = this.v[name];
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];
-        const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-        const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-        p[i] = p[i] * decay - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
+        const mi = (m[i] = b1 * m[i] + c1 * gi);
+        const vi = (v[i] = b2 * v[i] + c2 * gi * gi);
+        p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
       }
     }
   }
