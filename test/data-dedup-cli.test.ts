@@ -5,6 +5,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, scratch } from './helpers.js';
 import { rng, words } from './data-dedup-testlib.js';
+import { dedupJsonlFile, type DedupFileOptions } from '../src/cli/data-dedup.js';
+import { MugptError } from '../src/errors.js';
 
 function run(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cliPath, 'data', 'dedup', ...args], { cwd, encoding: 'utf8' });
@@ -69,32 +71,38 @@ test('data dedup --strict stops at the first bad line and writes nothing', () =>
   assert.equal(existsSync(join(dir, 'out.jsonl')), false);
 });
 
-test('data dedup: empty input, no valid documents, bad flags and paths are clear errors', () => {
+test('data dedup: empty input, no valid documents, bad flags and paths are clear errors', async () => {
   const dir = scratch();
-  writeFileSync(join(dir, 'empty.jsonl'), '');
-  writeFileSync(join(dir, 'bad.jsonl'), '{oops\n{"x": 1}\n\n');
-  writeFileSync(join(dir, 'blank.jsonl'), '\n  \n');
-  writeFileSync(join(dir, 'ok.jsonl'), '{"text": "hello"}\n');
-  const cases: Array<[string[], RegExp]> = [
-    [['--input', 'empty.jsonl', '--output', 'o.jsonl'], /empty\.jsonl: the file is empty/],
-    [['--input', 'bad.jsonl', '--output', 'o.jsonl'], /bad\.jsonl: no valid documents \(2 of 3 lines skipped/],
-    [['--input', 'blank.jsonl', '--output', 'o.jsonl'], /blank\.jsonl: no documents \(only blank lines\)/],
-    [['--input', 'missing.jsonl', '--output', 'o.jsonl'], /--input missing\.jsonl: no such file/],
-    [['--input', 'ok.jsonl', '--output', 'ok.jsonl'], /--output must differ from --input/],
-    [['--input', 'ok.jsonl', '--output', 'nodir/o.jsonl'], /--output nodir\/o\.jsonl: folder nodir does not exist/],
-    [['--input', 'ok.jsonl', '--output', 'o.jsonl', '--threshold', 'high'], /--threshold expects a number, got 'high'/],
-    [['--input', 'ok.jsonl', '--output', 'o.jsonl', '--threshold', '1'], /--threshold must be a number in \(0, 1\)/],
-    [['--input', 'ok.jsonl', '--output', 'o.jsonl', '--ngram', '0'], /--ngram must be an integer/],
-    [['--input', 'ok.jsonl', '--output', 'o.jsonl', '--permutations', '12.5'], /--permutations must be an integer/],
-    [['--input', 'ok.jsonl', '--output', 'o.jsonl', '--keep', 'random'], /--keep must be 'first' or 'longest'/],
-  ];
-  for (const [args, want] of cases) {
+  const at = (f: string): string => join(dir, f);
+  writeFileSync(at('empty.jsonl'), '');
+  writeFileSync(at('bad.jsonl'), '{oops\n{"x": 1}\n\n');
+  writeFileSync(at('blank.jsonl'), '\n  \n');
+  writeFileSync(at('ok.jsonl'), '{"text": "hello"}\n');
+  // Through the CLI: one line on stderr, exit 1, no stack trace.
+  for (const [args, want] of [
+    [['--input', 'empty.jsonl', '--output', 'o.jsonl'], /^mugpt: --input empty\.jsonl: the file is empty, there are no documents to deduplicate\n$/],
+    [['--input', 'ok.jsonl', '--output', 'o.jsonl', '--threshold', 'high'], /^mugpt: --threshold expects a number, got 'high'\n$/],
+  ] as Array<[string[], RegExp]>) {
     const r = run(args, dir);
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, want);
-    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
-    assert.equal(existsSync(join(dir, 'o.jsonl')), false, 'no output written');
   }
+  // The same checks in-process (dedupJsonlFile is what the command calls).
+  const cases: Array<[string, string, DedupFileOptions, RegExp]> = [
+    ['bad.jsonl', 'o.jsonl', {}, /bad\.jsonl: no valid documents \(2 of 3 lines skipped/],
+    ['blank.jsonl', 'o.jsonl', {}, /blank\.jsonl: no documents \(only blank lines\)/],
+    ['missing.jsonl', 'o.jsonl', {}, /--input .*missing\.jsonl: no such file/],
+    ['ok.jsonl', 'ok.jsonl', {}, /--output must differ from --input/],
+    ['ok.jsonl', 'nodir/o.jsonl', {}, /--output .*nodir\/o\.jsonl: folder .*nodir does not exist/],
+    ['ok.jsonl', 'o.jsonl', { threshold: 1 }, /--threshold must be a number in \(0, 1\)/],
+    ['ok.jsonl', 'o.jsonl', { ngram: 0 }, /--ngram must be an integer/],
+    ['ok.jsonl', 'o.jsonl', { permutations: 12.5 }, /--permutations must be an integer/],
+    ['ok.jsonl', 'o.jsonl', { keep: 'random' as 'first' }, /--keep must be 'first' or 'longest'/],
+  ];
+  for (const [input, output, opts, want] of cases) {
+    await assert.rejects(dedupJsonlFile(at(input), at(output), { threads: 0, ...opts }), (e) => e instanceof MugptError && want.test(e.message), `${input} ${JSON.stringify(opts)}`);
+  }
+  assert.equal(existsSync(at('o.jsonl')), false, 'no output written');
 });
 
 test('data dedup: other thresholds choose bands × rows as datasketch does', () => {

@@ -3,9 +3,10 @@
 // Python's string.punctuation (ASCII only), strip, and collapse each whitespace run to one space.
 // Written as one pass over UTF-16 code units because it sits on the hot path of the dedup.
 
-/** Python's string.punctuation: !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~ (ASCII 33–47, 58–64, 91–96, 123–126). */
-const PUNCT = new Uint8Array(128);
-for (const c of '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~') PUNCT[c.charCodeAt(0)] = 1;
+/** ASCII classes: 1 = Python's string.punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~), 2 = whitespace. */
+const ASCII_CLASS = new Uint8Array(128);
+for (const c of '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~') ASCII_CLASS[c.charCodeAt(0)] = 1;
+for (let c = 0; c < 128; c++) if (isSpaceCode(c)) ASCII_CLASS[c] = 2;
 
 /** Whitespace as Python's str.isspace() / re's \s see it (so collapsing matches re.sub(r"\s+", " ", …)). */
 export function isSpaceCode(c: number): boolean {
@@ -21,23 +22,39 @@ export function isSpaceCode(c: number): boolean {
  * counts, so lengths match SlimPajama's.
  */
 export function cleanCodePoints(text: string, out: Uint32Array): { cps: Uint32Array; length: number } {
-  const s = text.toLowerCase();
-  if (out.length < s.length) out = new Uint32Array(Math.max(s.length, out.length * 2));
+  if (out.length < text.length) out = new Uint32Array(Math.max(text.length, out.length * 2));
+  // Pure-ASCII text (most of it) is lower-cased inline; at the first non-ASCII unit, start over on
+  // String.prototype.toLowerCase() of the whole text (full Unicode case mapping, which may change length).
+  const n = cleanPass(text, out, true);
+  if (n >= 0) return { cps: out, length: n };
+  const lower = text.toLowerCase();
+  if (out.length < lower.length) out = new Uint32Array(lower.length);
+  return { cps: out, length: cleanPass(lower, out, false) };
+}
+
+/** One cleaning pass; with asciiOnly, lower-cases A–Z itself and returns −1 at the first non-ASCII unit. */
+function cleanPass(s: string, out: Uint32Array, asciiOnly: boolean): number {
   let n = 0;
   let pendingSpace = false;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
     if (c < 128) {
-      if (PUNCT[c]) continue;
-    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) { c = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000; i++; }
+      const cls = ASCII_CLASS[c];
+      if (cls === 1) continue;
+      if (cls === 2) { pendingSpace = n > 0; continue; }
+      if (asciiOnly && c >= 65 && c <= 90) c += 32;
+    } else {
+      if (asciiOnly) return -1;
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) { c = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000; i++; }
+      }
+      if (isSpaceCode(c)) { pendingSpace = n > 0; continue; }
     }
-    if (isSpaceCode(c)) { pendingSpace = n > 0; continue; }
     if (pendingSpace) { out[n++] = 32; pendingSpace = false; }
     out[n++] = c;
   }
-  return { cps: out, length: n };
+  return n;
 }
 
 /** The cleaned text as a string (see cleanCodePoints). */
