@@ -150,8 +150,14 @@ test('an interrupted download keeps its .part file and the next run resumes it w
   const have = statSync(part).size;
   assert.ok(have > 0 && have < files.get(shard)!.length, `partial size ${have}`);
 
+  const dir = join(cacheDir, 'acme--tiny', COMMIT);
+  const present = readdirSync(dir).filter((f) => files.has(f)).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
   log.length = 0;
-  const folder = await pullModel('acme/tiny', { ...fast, cacheDir });
+  let last: PullProgress | undefined;
+  const folder = await pullModel('acme/tiny', { ...fast, cacheDir, onProgress: (p) => { last = p; } });
+  // Bytes fetched in the second run: everything minus the finished files and what the .part file held.
+  assert.equal(last?.fetched, last!.total - present - have);
+  assert.equal(last?.done, last?.total);
   const resumed = log.filter((l) => l.path === `/cdn/${shard}`);
   assert.deepEqual(resumed.map((l) => l.range), [`bytes=${have}-`]);
   assert.deepEqual(readFileSync(join(folder, shard)), files.get(shard));

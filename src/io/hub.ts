@@ -122,6 +122,7 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
   const parsed = parseRepoSpec(repoSpec);
   const repo = parsed.repo;
   const revision = opts.revision ?? parsed.revision ?? 'main';
+  check(revision.length > 0 && !revision.split('/').some((p) => p === '.' || p === '..'), `revision "${revision}": not a valid branch, tag or commit`);
   const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   check(/^https?:\/\/[^/]/.test(endpoint), `--endpoint "${endpoint}": expected an http:// or https:// URL`);
   const token = opts.token ?? process.env.HF_TOKEN;
@@ -158,7 +159,6 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
   const commit = typeof info.sha === 'string' && /^[0-9a-f]{40}$/.test(info.sha) ? info.sha : null;
   const pinned = commit ?? revision;
   const folder = join(cacheRoot, repo.replace('/', '--'), commit ?? revision.replace(/[^\w.-]/g, '_'));
-  mkdirSync(folder, { recursive: true });
 
   // 2. Which files: config, weights (single or index + shards), tokenizer and generation files.
   check(siblings.has('config.json'), `${repo}@${revision} has no config.json: not a Hugging Face transformers model`);
@@ -172,6 +172,7 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
     throw new MugptError(`${repo}@${revision} has no model.safetensors or model.safetensors.index.json`);
   }
   const planned = ['config.json', ...OPTIONAL_FILES.filter((f) => siblings.has(f)), ...weights];
+  mkdirSync(folder, { recursive: true });
 
   let fetched = 0;
   let done = 0;
@@ -197,9 +198,9 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
     const url = `${endpoint}/${repo}/resolve/${encodeURIComponent(pinned)}/${encodePath(name)}`;
     const what = `${name} of ${repo}`;
     const startDone = done;
-    let pos = 0; // bytes of this file in its .part file
+    let pos = -1; // bytes of this file in its .part file (-1 until the first report: resumed bytes are not fetched ones)
     const onPos = (p: number): void => {
-      if (p > pos) fetched += p - pos;
+      if (pos >= 0 && p > pos) fetched += p - pos;
       pos = p;
       done = startDone + p;
       report();
