@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { MugptError } from '../errors.js';
 import { register as registerData } from './data.js';
 import { register as registerPull } from './pull.js';
+import { register as registerQuantize } from './quantize.js';
 import { register as registerTrain } from './train.js';
 
 const program = new Command('mugpt')
@@ -12,7 +13,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerPull, registerTrain];
+const commands: Array<(p: Command) => void> = [registerData, registerPull, registerQuantize, registerTrain];
 for (const register of commands) register(program);
 
 try {

@@ -10,6 +10,8 @@ import { dequantize } from '../quant/blocks.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
 import { llamaAlibiSlopes } from './gguf-map.js';
+import { parseTokenizerJson } from '../tokenizer/load.js';
+import type { BpeSpec } from '../tokenizer/bpe.js';
 
 /** A weight as imported: floats in HF layout, or ggml blocks in [out, in] layout. */
 export type ImportedTensor = { kind: 'f32'; shape: number[]; data: Float32Array } | { kind: 'quant'; matrix: QuantMatrix };
@@ -17,9 +19,34 @@ export type ImportedTensor = { kind: 'f32'; shape: number[]; data: Float32Array 
 export interface ImportedModel {
   config: ModelConfig;
   tensors: Map<string, ImportedTensor>;
-  /** Tokenizer vocabulary and merges from the file (byte-level token strings). */
-  tokens: string[] | null;
-  merges: string[] | null;
+  /** The file's byte-level BPE tokenizer (tokenizer.ggml.*), or null when it has none. */
+  tokenizer: BpeSpec | null;
+}
+
+/**
+ * tokenizer.ggml.{tokens, token_type, merges} → a BPE spec, through the tokenizer.json parser
+ * (so a GGUF vocabulary is validated exactly like an HF one). Token type 3 (control) and 4
+ * (user-defined) become added tokens.
+ */
+function ggufTokenizer(file: GgufFile, eos: number | null): BpeSpec | null {
+  if (!file.metadata.has('tokenizer.ggml.tokens')) return null;
+  const model = file.metadata.get('tokenizer.ggml.model');
+  if (model !== 'gpt2') throw new MugptError(`${file.path}: tokenizer.ggml.model "${String(model)}" is not supported (mugpt reads "gpt2" byte-level BPE)`);
+  const tokens = ggufGet(file, 'tokenizer.ggml.tokens', 'string[]');
+  const merges = ggufGet(file, 'tokenizer.ggml.merges', 'string[]');
+  const types = (file.metadata.get('tokenizer.ggml.token_type') ?? []) as number[];
+  const vocab: Record<string, number> = {};
+  const added: Array<{ id: number; content: string; special: boolean }> = [];
+  tokens.forEach((t, id) => {
+    if (types[id] === 3 || types[id] === 4) added.push({ id, content: t, special: types[id] === 3 });
+    else if (!(t in vocab)) vocab[t] = id;
+  });
+  const spec = parseTokenizerJson({
+    model: { type: 'BPE', vocab, merges },
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, use_regex: true },
+    added_tokens: added,
+  }, `${file.path} (tokenizer.ggml.*)`);
+  return eos === null ? spec : { ...spec, eosTokenId: eos };
 }
 
 function floats(file: GgufFile, name: string): Float32Array {
@@ -156,7 +183,5 @@ export function importGguf(path: string, opts: { dequantizeAll?: boolean } = {})
   vec('transformer.ln_f.bias', 'output_norm.bias', D);
   if (hasOutput) mat('lm_head.weight', 'output.weight', V, D, false);
 
-  const tokens = file.metadata.has('tokenizer.ggml.tokens') ? ggufGet(file, 'tokenizer.ggml.tokens', 'string[]') : null;
-  const merges = file.metadata.has('tokenizer.ggml.merges') ? ggufGet(file, 'tokenizer.ggml.merges', 'string[]') : null;
-  return { config, tensors, tokens, merges };
+  return { config, tensors, tokenizer: ggufTokenizer(file, eos) };
 }
