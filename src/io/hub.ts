@@ -252,7 +252,10 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
     try {
       let r: Response;
       try {
-        r = await fetch(url, { headers: have > 0 ? { ...headers, range: `bytes=${have}-` } : headers, signal: ac.signal });
+        // identity encoding: sizes, hashes and Range offsets all refer to the stored bytes.
+        const h: Record<string, string> = { ...headers, 'accept-encoding': 'identity' };
+        if (have > 0) h.range = `bytes=${have}-`;
+        r = await fetch(url, { headers: h, signal: ac.signal });
       } catch (err) {
         throw new TransientError(`network failure: ${describeFetchError(err)}`);
       }
