@@ -9,6 +9,8 @@ import { cliPath, scratch } from './helpers.js';
 import { MugptError } from '../src/errors.js';
 import { BuildStopped, buildCorpus, type CorpusStats } from '../src/data/build.js';
 import { parseCorpusConfig } from '../src/data/corpus-config.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import { saveTokenizerJson } from '../src/tokenizer/save.js';
 import { readShard, readShardIndex, verifyShards, type ShardIndex } from '../src/data/shards.js';
 import { formatCorpusStats, readCorpusStats, writeCorpusPlots } from '../src/data/stats.js';
 
@@ -132,6 +134,16 @@ test('build: the same config gives byte-identical shards (deterministic mix and 
   assert.deepEqual(r.index.splits, index.splits);
   const r3 = await buildCorpus(config(corpus, 'out3', { split: { heldout_fraction: 0.2, seed: 8 } }), quiet);
   assert.notDeepEqual(r3.index.splits, index.splits);
+});
+
+test('build: a tokenizer.json path gives the same shards as the bundled gpt2 and is named in the index', async () => {
+  const tokPath = join(corpus.dir, 'tok', 'tokenizer.json');
+  mkdirSync(join(corpus.dir, 'tok'));
+  saveTokenizerJson(loadTokenizer('gpt2'), tokPath);
+  const r = await buildCorpus(config(corpus, 'outtok', { tokenizer: 'tok/tokenizer.json', workers: 1 }), quiet);
+  assert.equal(r.index.tokenizer, tokPath);
+  assert.equal(r.index.vocab_size, 50257);
+  assert.deepEqual(r.index.splits, index.splits);
 });
 
 test('build: an interrupted build resumes, skipping finished stages and intact shards', async () => {

@@ -53,6 +53,13 @@ test('shard dtype: uint16 when the vocabulary fits in 16 bits, else uint32; litt
   const b32 = encodeShard(t32, 'uint32');
   assert.deepEqual([...b32.subarray(0, 4)], [0x04, 0x03, 0x02, 0x01]);
   assert.deepEqual([...decodeShard(b32, 'uint32')], [...t32]);
+  const dir = scratch();
+  const e = writeShard(dir, 'train-00000.bin', Uint32Array.from([70000, 1, 65536, 2]), 2, 'uint32');
+  assert.equal(e.sequences, 2);
+  const idx: ShardIndex = { format: 'mugpt-shards', version: 1, dtype: 'uint32', seq_len: 2, vocab_size: 100000, eos_token_id: 99999, tokenizer: 't.json', splits: { train: [e], val: [] } };
+  writeShardIndex(dir, idx);
+  assert.deepEqual([...readShard(dir, readShardIndex(dir), e)], [70000, 1, 65536, 2]);
+  assert.deepEqual(verifyShards(dir), []);
 });
 
 test('shard folder: written files match index.json; tampering and bad indexes are reported', () => {

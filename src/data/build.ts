@@ -422,7 +422,8 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
       const tokensBySource: Record<string, number> = { ...(last?.tokensBySource ?? {}) };
       let sequences = sr.shards.reduce((a, s) => a + s.entry.sequences, 0);
       const packer = new Packer(cfg.seqLen, eos, start);
-      const shardBuf = new Uint32Array(cfg.shardSequences * cfg.seqLen); // [shardSequences · seqLen]
+      // [shardSequences · seqLen] in the shard's dtype (ids are < vocabSize, so uint16 holds them when dtype says so)
+      const shardBuf = dtype === 'uint16' ? new Uint16Array(cfg.shardSequences * cfg.seqLen) : new Uint32Array(cfg.shardSequences * cfg.seqLen);
       let inShard = 0;
       let cursor = start;
       const flush = (): void => {

@@ -39,8 +39,8 @@ export function shardFileName(split: SplitName, n: number): string {
 const littleEndian = endianness() === 'LE';
 
 /** The bytes of a shard: tokens ([sequences·seqLen]) as little-endian dtype. */
-export function encodeShard(tokens: Uint32Array, dtype: ShardDType): Uint8Array {
-  const arr = dtype === 'uint16' ? Uint16Array.from(tokens) : tokens;
+export function encodeShard(tokens: Uint16Array | Uint32Array, dtype: ShardDType): Uint8Array {
+  const arr = dtype === 'uint16' ? (tokens instanceof Uint16Array ? tokens : Uint16Array.from(tokens)) : (tokens instanceof Uint32Array ? tokens : Uint32Array.from(tokens));
   const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
   if (littleEndian) return bytes;
   const out = new Uint8Array(bytes.length);
@@ -66,7 +66,7 @@ export function sha256Bytes(bytes: Uint8Array): string {
 }
 
 /** Writes one shard atomically and returns its index entry. */
-export function writeShard(dir: string, file: string, tokens: Uint32Array, seqLen: number, dtype: ShardDType): ShardEntry {
+export function writeShard(dir: string, file: string, tokens: Uint16Array | Uint32Array, seqLen: number, dtype: ShardDType): ShardEntry {
   if (tokens.length % seqLen !== 0) throw new MugptError(`shard ${file}: ${tokens.length} tokens is not a multiple of seq_len ${seqLen}`);
   const bytes = encodeShard(tokens, dtype);
   writeFileAtomic(join(dir, file), bytes);
