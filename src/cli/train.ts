@@ -13,6 +13,22 @@ function duration(s: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
+/**
+ * SIGINT/SIGTERM → an abort signal the trainer checks after each step (it then saves and returns);
+ * a second signal exits at once without saving.
+ */
+export function interruptOnSignals(): { signal: AbortSignal; dispose(): void } {
+  const ctl = new AbortController();
+  const on = (sig: NodeJS.Signals) => {
+    if (ctl.signal.aborted) process.exit(130);
+    process.stderr.write(`\nmugpt: ${sig}: saving a checkpoint after this step (send it again to quit without saving)\n`);
+    ctl.abort();
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return { signal: ctl.signal, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
+}
+
 export function register(program: Command): void {
   program
     .command('train')
@@ -21,15 +37,7 @@ export function register(program: Command): void {
     .option('--resume', 'continue from the last checkpoint in the run\'s out_dir')
     .action(async (file: string, o: { resume?: boolean }) => {
       const run = loadRunConfig(file);
-      const ctl = new AbortController();
-      const onSignal = (sig: string) => {
-        if (ctl.signal.aborted) process.exit(130); // a second Ctrl-C: leave at once
-        process.stderr.write(`\nmugpt: ${sig}: saving a checkpoint after this step (press again to quit without saving)\n`);
-        ctl.abort();
-      };
-      const sigint = () => onSignal('SIGINT'), sigterm = () => onSignal('SIGTERM');
-      process.on('SIGINT', sigint);
-      process.on('SIGTERM', sigterm);
+      const interrupt = interruptOnSignals();
       const bar = new cliProgress.SingleBar({
         format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
         hideCursor: true, clearOnComplete: false, stream: process.stderr,
@@ -40,7 +48,7 @@ export function register(program: Command): void {
         + `${run.totalSteps} steps, ${(run.tokens / 1e6).toFixed(1)}M tokens → ${run.outDir}`);
       try {
         const r = await train(run, {
-          resume: o.resume, signal: ctl.signal, log: note,
+          resume: o.resume, signal: interrupt.signal, log: note,
           onStep: (s) => {
             const payload = { loss: s.loss.toFixed(4), val: s.valLoss === null ? '-' : s.valLoss.toFixed(4), lr: s.lr.toExponential(2),
               tps: Math.round(s.tokensPerSec), eta: duration(s.etaSec) };
@@ -53,8 +61,7 @@ export function register(program: Command): void {
           + (r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}`));
       } finally {
         bar.stop();
-        process.off('SIGINT', sigint);
-        process.off('SIGTERM', sigterm);
+        interrupt.dispose();
       }
     });
 }
