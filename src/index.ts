@@ -48,3 +48,4 @@ export { DataLoader, openShards } from './train/loader.js';
 export { train } from './train/trainer.js';
 export type { TrainOptions, TrainResult, TrainableModel, ModelFactory, StepInfo } from './train/trainer.js';
 export { loadCheckpoint as loadTrainingCheckpoint, latestCheckpoint } from './train/checkpoint.js';
+export { trainBpe, type TrainBpeOptions } from './tokenizer/train.js';

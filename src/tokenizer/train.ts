@@ -1,0 +1,167 @@
+// Byte-level BPE training (GPT-2 style), written by hand: no npm package trains BPE with options
+// (HF `tokenizers` exposes only train(files) with defaults).
+//
+// 1. Count pre-tokenized pieces ("words") over the corpus: memory grows with distinct words only.
+// 2. Each word is a sequence of byte-token ids (ids 0…255, in GPT-2's byte order). Repeat until the
+//    vocabulary is full: take the most frequent adjacent pair (ties: smaller left id, then smaller
+//    right id), give it the next id, rewrite the words that contain it, and update the pair counts
+//    of just those words (count(pair) = Σ over words of occurrences × word count). A max-heap with
+//    lazy deletion finds the best pair; each pair keeps the list of words it occurs in.
+import { MugptError, check } from '../errors.js';
+import { BpeTokenizer, type AddedToken } from './bpe.js';
+import { gpt2ByteOrder } from './bytes.js';
+import { gpt2Regex } from './pretokenize.js';
+
+export interface TrainBpeOptions {
+  /** Total vocabulary: 256 byte tokens + merges + special tokens. */
+  vocabSize: number;
+  /** Special tokens, given the last ids; `<|endoftext|>` is always among them (and is the EOS). */
+  specialTokens?: string[];
+  /** Pairs seen fewer times than this are never merged (default 2). */
+  minFrequency?: number;
+  /** Progress: while counting (texts and characters read so far), then while merging (merges done, merges wanted). */
+  onProgress?: (p: { phase: 'count'; texts: number; chars: number } | { phase: 'merge'; merges: number; total: number }) => void;
+}
+
+const EOT = '<|endoftext|>';
+const KEY = 2 ** 21; // pair key = a · KEY + b, exact in a double for ids < 2^21
+
+/** Trains a byte-level BPE tokenizer on texts. */
+export async function trainBpe(texts: AsyncIterable<string> | Iterable<string>, opts: TrainBpeOptions): Promise<BpeTokenizer> {
+  const specials = [EOT, ...(opts.specialTokens ?? []).filter((s) => s !== EOT)];
+  const minFrequency = opts.minFrequency ?? 2;
+  check(Number.isInteger(opts.vocabSize) && opts.vocabSize >= 256 + specials.length && opts.vocabSize < KEY,
+    `trainBpe: vocabSize ${opts.vocabSize} must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special tokens) to ${KEY - 1}`);
+  check(Number.isInteger(minFrequency) && minFrequency >= 1, `trainBpe: minFrequency ${minFrequency} must be an integer ≥ 1`);
+  specials.forEach((s, i) => check(typeof s === 'string' && s !== '' && specials.indexOf(s) === i, `trainBpe: specialTokens[${i}] ${JSON.stringify(s)} must be a non-empty string, listed once`));
+
+  const wordCounts = await countWords(texts, specials, opts.onProgress);
+  const nMerges = opts.vocabSize - 256 - specials.length;
+  const { pairs, results } = learnMerges(wordCounts, nMerges, minFrequency, opts.onProgress);
+
+  const byteToId = new Int32Array(256);
+  const tokenBytes: Uint8Array[] = gpt2ByteOrder.map((b, id) => { byteToId[b] = id; return Uint8Array.of(b); });
+  for (let r = 0; r < results.length; r++) {
+    const a = tokenBytes[pairs[2 * r]], b = tokenBytes[pairs[2 * r + 1]];
+    const t = new Uint8Array(a.length + b.length);
+    t.set(a); t.set(b, a.length);
+    tokenBytes.push(t);
+  }
+  const added: AddedToken[] = specials.map((content) => ({ id: tokenBytes.push(new Uint8Array(Buffer.from(content, 'utf8'))) - 1, content, special: true }));
+  return new BpeTokenizer({ tokenBytes, mergePairs: pairs, mergeResults: results, byteToId, added, eosTokenId: added[0].id });
+}
+
+/** Pre-tokenized piece → occurrences; special-token strings in the text are cut out first. */
+async function countWords(texts: AsyncIterable<string> | Iterable<string>, specials: string[], onProgress: TrainBpeOptions['onProgress']): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const re = gpt2Regex();
+  let n = 0, chars = 0;
+  for await (const text of texts) {
+    if (typeof text !== 'string') throw new MugptError(`trainBpe: text ${n} is ${typeof text}, expected a string`);
+    let parts = [text];
+    for (const s of specials) if (text.includes(s)) parts = parts.flatMap((p) => p.split(s));
+    for (const part of parts) {
+      re.lastIndex = 0;
+      for (let m = re.exec(part); m !== null; m = re.exec(part)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+    }
+    n++;
+    chars += text.length;
+    if (onProgress && (n & 63) === 0) onProgress({ phase: 'count', texts: n, chars });
+  }
+  onProgress?.({ phase: 'count', texts: n, chars });
+  return counts;
+}
+
+/** The merge loop: returns merge pairs (left, right ids) and the id each merge creates (256, 257, …). */
+function learnMerges(wordCounts: Map<string, number>, nMerges: number, minFrequency: number, onProgress: TrainBpeOptions['onProgress']): { pairs: Int32Array; results: Int32Array } {
+  const byteToId = new Int32Array(256);
+  gpt2ByteOrder.forEach((b, id) => { byteToId[b] = id; });
+  // Words as byte-token ids; words of one symbol can never merge and are dropped.
+  const words: Int32Array[] = [];
+  const lens: number[] = [];
+  const counts: number[] = [];
+  for (const [w, c] of wordCounts) {
+    const b = Buffer.from(w, 'utf8');
+    if (b.length < 2) continue;
+    const syms = new Int32Array(b.length);
+    for (let i = 0; i < b.length; i++) syms[i] = byteToId[b[i]];
+    words.push(syms); lens.push(b.length); counts.push(c);
+  }
+  wordCounts.clear();
+
+  const pairCount = new Map<number, number>();
+  const pairWords = new Map<number, number[]>();   // may list a word twice, or words that lost the pair
+  const addPair = (key: number, w: number, c: number): void => {
+    pairCount.set(key, (pairCount.get(key) ?? 0) + c);
+    const list = pairWords.get(key);
+    if (list === undefined) pairWords.set(key, [w]);
+    else if (list[list.length - 1] !== w) list.push(w);
+  };
+  for (let w = 0; w < words.length; w++) {
+    const s = words[w];
+    for (let i = 0; i + 1 < lens[w]; i++) addPair(s[i] * KEY + s[i + 1], w, counts[w]);
+  }
+
+  // Max-heap of (count, key); larger count first, then smaller key (= smaller left, then right id).
+  const hc: number[] = [], hk: number[] = [];
+  const above = (i: number, j: number): boolean => hc[i] > hc[j] || (hc[i] === hc[j] && hk[i] < hk[j]);
+  const swap = (i: number, j: number): void => {
+    let t = hc[i]; hc[i] = hc[j]; hc[j] = t;
+    t = hk[i]; hk[i] = hk[j]; hk[j] = t;
+  };
+  const push = (c: number, k: number): void => {
+    hc.push(c); hk.push(k);
+    for (let i = hc.length - 1; i > 0;) { const up = (i - 1) >> 1; if (!above(i, up)) break; swap(i, up); i = up; }
+  };
+  const pop = (): void => {
+    swap(0, hc.length - 1); hc.pop(); hk.pop();
+    for (let i = 0; ;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < hc.length && above(l, m)) m = l;
+      if (r < hc.length && above(r, m)) m = r;
+      if (m === i) break;
+      swap(i, m); i = m;
+    }
+  };
+  for (const [k, c] of pairCount) push(c, k);
+
+  const pairs = new Int32Array(2 * nMerges);
+  const results = new Int32Array(nMerges);
+  const stamp = new Int32Array(words.length).fill(-1);
+  let done = 0;
+  while (done < nMerges && hc.length > 0) {
+    const c = hc[0], key = hk[0];
+    pop();
+    const cur = pairCount.get(key) ?? 0;
+    if (cur !== c) { if (cur > 0 && cur < c) push(cur, key); continue; } // stale entry
+    if (c < minFrequency) break;
+    const a = Math.floor(key / KEY), b = key - a * KEY, id = 256 + done;
+    pairs[2 * done] = a; pairs[2 * done + 1] = b; results[done] = id;
+    const before = new Map<number, number>();  // counts of the pairs this merge touches, before it
+    const touch = (k: number): void => { if (!before.has(k)) before.set(k, pairCount.get(k) ?? 0); };
+    for (const w of pairWords.get(key)!) {
+      if (stamp[w] === done) continue;
+      stamp[w] = done;
+      const s = words[w], n = lens[w], cw = counts[w];
+      let has = false;
+      for (let i = 0; i + 1 < n; i++) if (s[i] === a && s[i + 1] === b) { has = true; break; }
+      if (!has) continue;
+      for (let i = 0; i + 1 < n; i++) { const k = s[i] * KEY + s[i + 1]; touch(k); pairCount.set(k, pairCount.get(k)! - cw); }
+      let j = 0;
+      for (let i = 0; i < n;) {
+        if (i + 1 < n && s[i] === a && s[i + 1] === b) { s[j++] = id; i += 2; } else s[j++] = s[i++];
+      }
+      lens[w] = j;
+      for (let i = 0; i + 1 < j; i++) { const k = s[i] * KEY + s[i + 1]; touch(k); addPair(k, w, cw); }
+    }
+    for (const [k, was] of before) {
+      const now = pairCount.get(k)!;
+      if (now <= 0) { pairCount.delete(k); pairWords.delete(k); } else if (now > was) push(now, k);
+    }
+    done++;
+    if (onProgress && (done & 31) === 0) onProgress({ phase: 'merge', merges: done, total: nMerges });
+  }
+  onProgress?.({ phase: 'merge', merges: done, total: nMerges });
+  return { pairs: pairs.slice(0, 2 * done), results: results.slice(0, done) };
+}
