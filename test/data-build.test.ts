@@ -150,10 +150,12 @@ test('build: an interrupted build resumes, skipping finished stages and intact s
   const cfg = config(corpus, 'resume');
   const dir = join(corpus.dir, 'resume');
   await assert.rejects(buildCorpus(cfg, { ...quiet, stopAfterShards: 2 }), BuildStopped);
+  writeFileSync(join(dir, 'work', '.train.jsonl.tmp-1-0'), 'left by a killed run');
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.bin')).sort(), ['train-00000.bin', 'train-00001.bin']);
   const r = await buildCorpus(cfg, quiet);
   assert.deepEqual(r.skipped, ['clean', 'dedup', 'mix', 'decontaminate']);
   assert.equal(r.reusedShards, 2);
+  assert.deepEqual(readdirSync(join(dir, 'work')).filter((f) => f.includes('.tmp-')), []);
   assert.deepEqual(r.index, index);
   assert.deepEqual(withoutSeconds(r.stats), withoutSeconds(stats));
 

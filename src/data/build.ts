@@ -1,6 +1,6 @@
 // `mugpt data build corpus.yaml`: the SlimPajama pipeline end to end, resumable.
 //
-//   read → NFC → short filter      work/clean-<source>.jsonl            (stage 'clean')
+//   read → NFC → short filter      clean/<source>.jsonl                 (stage 'clean')
 //   global exact + near dedup      work/keep.bin (1 byte per document)  (stage 'dedup')
 //   mix → 2-pass shuffle → split   work/mixed-train.jsonl, work/val.jsonl (stage 'mix')
 //   decontaminate train vs val     work/train.jsonl                     (stage 'decontaminate')
@@ -10,7 +10,7 @@
 // stage's key (a hash of the config it depends on and of the previous stage's key). A rerun skips a stage
 // whose key matches and whose outputs are intact, and resumes tokenization after the last intact shard,
 // from the packing cursor recorded with it. Statistics per source go to stats.json.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { MugptError } from '../errors.js';
@@ -105,6 +105,11 @@ class Build {
     this.out = cfg.output;
     this.work = join(this.out, 'work');
     mkdirSync(this.work, { recursive: true });
+    mkdirSync(join(this.out, 'clean'), { recursive: true });
+    // Temp files of a killed run (see stage-io.ts / io/atomic.ts) are never resumed from.
+    for (const d of [this.out, this.work, join(this.out, 'clean')]) {
+      for (const f of readdirSync(d)) if (f.startsWith('.') && f.includes('.tmp-')) rmSync(join(d, f), { force: true });
+    }
     this.manifestPath = join(this.out, 'manifest.json');
     this.manifest = { format: 'mugpt-corpus-manifest', stages: {} };
     if (existsSync(this.manifestPath)) {
@@ -116,6 +121,11 @@ class Build {
     const bars = opts.progress ?? Boolean(process.stderr.isTTY);
     this.progress = new Progress(bars);
     this.log = opts.log ?? (bars ? (l) => this.progress.log(l) : (l) => { process.stderr.write(`${l}\n`); });
+  }
+
+  /** The cleaned documents of a source: JSONL {"source", "text"}, also an input for `mugpt tokenizer train`. */
+  cleanPath(source: string): string {
+    return join(this.out, 'clean', `${source}.jsonl`);
   }
 
   saveManifest(): void {
@@ -178,7 +188,7 @@ async function stageClean(b: Build): Promise<{ key: string; data: CleanData }> {
     const bar = b.progress.stage(`read ${src.name}`, inputs[si].total);
     const stats: ReadStats = emptyReadStats();
     let shown = 0;
-    const w = new AtomicFileWriter(join(b.work, `clean-${src.name}.jsonl`));
+    const w = new AtomicFileWriter(b.cleanPath(src.name));
     let normalized = 0;
     const short = zeroCount();
     const clean = zeroCount();
@@ -225,7 +235,7 @@ async function stageDedup(b: Build, prevKey: string, clean: CleanData): Promise<
   const done = await b.reuse('dedup', key);
   if (done) return { key, data: done.data as DedupData };
 
-  const files = cfg.sources.map((s) => join(b.work, `clean-${s.name}.jsonl`));
+  const files = cfg.sources.map((s) => b.cleanPath(s.name));
   const total = clean.sources.reduce((a, s) => a + s.clean.bytes, 0);
   const nDocs = clean.sources.reduce((a, s) => a + s.clean.documents, 0);
   const bar = b.progress.stage('dedup', total);
@@ -298,7 +308,7 @@ async function stageMix(b: Build, prevKey: string, dd: DedupData): Promise<{ key
   try {
     for (const [si, src] of cfg.sources.entries()) {
       let j = 0;
-      for await (const doc of stageDocs(join(b.work, `clean-${src.name}.jsonl`))) {
+      for await (const doc of stageDocs(b.cleanPath(src.name))) {
         const k = keep[docIndex++];
         const doc_j = j++;
         if (!k) continue;
@@ -519,8 +529,10 @@ export async function buildCorpus(config: string | CorpusConfig, opts: BuildOpti
     const mix = await b.timed('mix', () => stageMix(b, dd.key, dd.data));
     const dc = await b.timed('decontaminate', () => stageDecontaminate(b, mix.key));
     const tk = await b.timed('tokenize', () => stageTokenize(b, dc.key, dc.data.trainFile));
-    if (tk.index.splits.train.length === 0) {
-      b.log(`warning: the train split is shorter than one sequence of ${cfg.seqLen} tokens; no train shard was written`);
+    for (const split of SPLITS) {
+      if (tk.index.splits[split].length === 0 && (split === 'train' || cfg.split.heldoutFraction > 0)) {
+        b.log(`warning: the ${split} split is shorter than one sequence of ${cfg.seqLen} tokens; no ${split} shard was written`);
+      }
     }
     const stats: CorpusStats = {
       format: 'mugpt-corpus-stats', version: 1,
