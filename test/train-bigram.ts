@@ -56,12 +56,12 @@ export function bigram(cfg: ModelConfig, tensors: NamedTensor[], nanAtCall = -1)
 export const factory: ModelFactory = (cfg, t) => bigram(cfg, t);
 
 /** A shard folder of a repetitive token stream the bigram model can learn. */
-export function bigramShards(): string {
+export function bigramShards(valSequences = 4): string {
   const dir = scratch();
   const toks = (n: number, off: number) => Uint32Array.from({ length: n }, (_, i) => ((i * 7 + off + (i % 5 === 0 ? 3 : 0)) % V));
   writeShardIndex(dir, { format: 'mugpt-shards', version: 1, dtype: 'uint16', seq_len: 32, vocab_size: V, eos_token_id: 0, tokenizer: 'test',
     splits: { train: [writeShard(dir, 'train-00000.bin', toks(64 * 32, 0), 32, 'uint16'), writeShard(dir, 'train-00001.bin', toks(32 * 32, 1), 32, 'uint16')],
-      val: [writeShard(dir, 'val-00000.bin', toks(4 * 32, 2), 32, 'uint16')] } });
+      val: [writeShard(dir, 'val-00000.bin', toks(valSequences * 32, 2), 32, 'uint16')] } });
   return dir;
 }
 

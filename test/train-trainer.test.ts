@@ -7,6 +7,7 @@ import { train } from '../src/train/trainer.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { openCheckpoint, readConfigJson } from '../src/io/hf.js';
 import { MugptError } from '../src/errors.js';
+import { initModel } from '../src/model/init.js';
 import { bigram, bigramShards as shards, bigramRun as runConfig, factory, V } from './train-bigram.js';
 
 const trainLosses = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
@@ -106,4 +107,29 @@ test('gradient accumulation over 2 micro-batches follows the same trajectory as 
   const a = trainLosses(one.metrics), b = trainLosses(two.metrics);
   assert.equal(a.length, 6);
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i][1] - b[i][1]) < 1e-5, `step ${i + 1}: ${a[i][1]} vs ${b[i][1]}`);
+});
+
+test('the stand-in model\'s gradient matches central finite differences', () => {
+  const cfg = runConfig(shards(), scratch()).model;
+  const tensors = initModel(cfg, { seed: 5, parameterization: 'sp' });
+  const m = bigram(cfg, tensors);
+  const ids = [[1, 5, 9, 2, 7], [3, 3, 8, 1, 0]];
+  const { grads } = m.lossAndGrad(ids);
+  const g = { wte: grads['transformer.wte.weight'].slice(), b: grads['transformer.ln_f.bias'].slice() };
+  const p = m.parameters();
+  for (const [name, key, i] of [['transformer.wte.weight', 'wte', 5 * 8 + 3], ['transformer.wte.weight', 'wte', 60 * 8], ['transformer.ln_f.bias', 'b', 2]] as const) {
+    const x = p[name][i], h = 1e-2;
+    p[name][i] = x + h; const up = m.loss!(ids);
+    p[name][i] = x - h; const down = m.loss!(ids);
+    p[name][i] = x;
+    const fd = (up - down) / (2 * h);
+    assert.ok(Math.abs(fd - g[key][i]) < 1e-4 * Math.max(1, Math.abs(fd)) + 1e-6, `${name}[${i}]: ${g[key][i]} vs ${fd}`);
+  }
+});
+
+test('a val split too short for the longest context fails before training starts', async () => {
+  const out = scratch();
+  await assert.rejects(train(runConfig(shards(1), out, { seq_len: 64, batch_size: 2, grad_accum: 1 }), { createModel: factory }),
+    /\(val\): 32 tokens, fewer than one sequence of 64 for validation \(set eval.interval: 0/);
+  assert.equal(latestCheckpoint(out), null);
 });

@@ -122,6 +122,7 @@ export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<Tr
   const data = openRunData(run.data, run.model.vocab_size, run.seed);
   const unit = Math.max(...run.stages.map((s) => s.seqLen));
   const loader = new DataLoader(data.train, data.val, unit, run.seed);
+  if (run.eval.interval > 0) loader.valBatches(1, 1, unit); // fail now, not at the first evaluation, when val is too short
   let step = 0, tokens = 0, priorElapsed = 0;
   if (resumed) {
     opt.importState(resumed.optimizer);
