@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -164,6 +164,22 @@ test('an interrupted download keeps its .part file and the next run resumes it w
   assert.deepEqual(resumed.map((l) => l.range), [`bytes=${have}-`]);
   assert.deepEqual(readFileSync(join(folder, shard)), files.get(shard));
   assert.ok(!existsSync(part));
+});
+
+test('bytes kept in a .part file are verified too: a damaged partial file is caught on resume', async () => {
+  reset();
+  const cacheDir = scratch();
+  const shard = shardNames[0];
+  faults.cut.add(shard);
+  await rejectsMugpt(pullModel('acme/tiny', { ...fast, cacheDir, maxAttempts: 1 }), /interrupted/);
+  const part = join(cacheDir, 'acme--tiny', COMMIT, `${shard}.part`);
+  const bytes = readFileSync(part);
+  bytes[0] ^= 1;
+  writeFileSync(part, bytes);
+  await rejectsMugpt(pullModel('acme/tiny', { ...fast, cacheDir }), new RegExp(`${shard.replace(/\./g, '\\.')} of acme/tiny: checksum mismatch: expected sha256`));
+  assert.ok(!existsSync(part));
+  const folder = await pullModel('acme/tiny', { ...fast, cacheDir });
+  assert.deepEqual(readFileSync(join(folder, shard)), files.get(shard));
 });
 
 test('within one run, a cut connection or a stall is retried from where it stopped', async () => {

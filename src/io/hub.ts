@@ -4,9 +4,10 @@
 //   file:       GET {endpoint}/{repo}/resolve/{rev}/{path}   (may redirect to a CDN; Range is honoured)
 // Only the files a model needs are fetched, into {cache}/{OWNER--NAME}/{commit}/. Each file goes to
 // `<name>.part`, resumed with a Range request after an interruption (in the same run, or the next),
-// verified by size and by sha256 (LFS files) or git blob sha1 (small files), then renamed into place.
+// verified by size and by sha256 (LFS files) or git blob sha1 (small files), hashed as the bytes stream in,
+// then renamed into place.
 // A file present under its final name was verified before its rename, so reruns skip it.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -92,18 +93,29 @@ function encodePath(p: string): string {
   return p.split('/').map(encodeURIComponent).join('/');
 }
 
-/** Hash of a file as the Hub records it: sha256 of the content (LFS) or git's blob sha1. */
-function hashFile(path: string, kind: 'sha256' | 'git-sha1', size: number): string {
+type HashKind = 'sha256' | 'git-sha1';
+
+/** A hash as the Hub records it: sha256 of the content (LFS), or git's blob sha1 (header "blob SIZE\0"). */
+function startHash(kind: HashKind, size: number): Hash {
   const h = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
   if (kind === 'git-sha1') h.update(`blob ${size}\0`);
+  return h;
+}
+
+/** Feeds the first `length` bytes of a file (the part kept from an earlier attempt) into a hash. */
+function hashPrefix(h: Hash, path: string, length: number): void {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 22);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+    for (let off = 0; off < length;) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, length - off), off);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      off += n;
+    }
   } finally {
     closeSync(fd);
   }
-  return h.digest('hex');
 }
 
 function fsyncDir(dir: string): void {
@@ -187,7 +199,8 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
     const part = `${dest}.part`;
     const size = sib.lfs?.size ?? sib.size;
     const sha256 = sib.lfs?.sha256;
-    const blobId = !sib.lfs && typeof sib.blobId === 'string' && /^[0-9a-f]{40}$/.test(sib.blobId) ? sib.blobId : undefined;
+    const blobId = !sib.lfs && size !== undefined && typeof sib.blobId === 'string' && /^[0-9a-f]{40}$/.test(sib.blobId) ? sib.blobId : undefined;
+    const hashKind: HashKind | null = sha256 ? 'sha256' : blobId ? 'git-sha1' : null;
     current = name;
     if (existsSync(dest) && (size === undefined || fileSize(dest) === size)) {
       done += size ?? 0;
@@ -206,9 +219,10 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
       report();
     };
 
+    let digest: string | null = null;
     for (let attempt = 1; ; attempt++) {
       try {
-        await downloadRange(url, part, size, what, onPos);
+        digest = await downloadRange(url, part, size, what, onPos, hashKind && (() => startHash(hashKind, size ?? 0)));
         break;
       } catch (err) {
         if (!(err instanceof TransientError)) throw err;
@@ -227,24 +241,29 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
       throw new MugptError(`${what}: ${msg}; the bad download was deleted, rerun \`mugpt pull ${repoSpec}\` to fetch it again`);
     };
     if (size !== undefined && got !== size) bad(`size mismatch: expected ${size} bytes, got ${got}`);
-    if (sha256) {
-      const h = hashFile(part, 'sha256', got);
-      if (h !== sha256) bad(`checksum mismatch: expected sha256 ${sha256}, got ${h}`);
-    } else if (blobId) {
-      const h = hashFile(part, 'git-sha1', got);
-      if (h !== blobId) bad(`checksum mismatch: expected git blob sha1 ${blobId}, got ${h}`);
-    }
+    if (sha256 && digest !== sha256) bad(`checksum mismatch: expected sha256 ${sha256}, got ${digest}`);
+    if (blobId && digest !== blobId) bad(`checksum mismatch: expected git blob sha1 ${blobId}, got ${digest}`);
     renameSync(part, dest);
     fsyncDir(dirname(dest));
     return dest;
   };
 
-  /** Fetches the rest of `url` into `part` (resuming with Range from its current size); reports the part's size. */
-  const downloadRange = async (url: string, part: string, size: number | undefined, what: string, onPos: (pos: number) => void): Promise<void> => {
+  /**
+   * Fetches the rest of `url` into `part` (resuming with Range from its current size), reporting the
+   * part's size; returns the hex digest of the whole part (kept bytes re-read, new bytes hashed as they
+   * stream in) when `newHash` is given, else null.
+   */
+  const downloadRange = async (url: string, part: string, size: number | undefined, what: string,
+    onPos: (pos: number) => void, newHash: (() => Hash) | null): Promise<string | null> => {
     let have = Math.max(0, fileSize(part));
     if (size !== undefined && have > size) { rmSync(part, { force: true }); have = 0; }
     onPos(have);
-    if (size !== undefined && have === size) return;
+    const hashKept = (): Hash | null => {
+      const h = newHash?.() ?? null;
+      if (h && have > 0) hashPrefix(h, part, have);
+      return h;
+    };
+    if (size !== undefined && have === size) return hashKept()?.digest('hex') ?? null;
     const ac = new AbortController();
     let timer = setTimeout(() => ac.abort(), stallMs);
     const poke = (): void => { clearTimeout(timer); timer = setTimeout(() => ac.abort(), stallMs); };
@@ -270,6 +289,7 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
         have = 0; // the server ignored Range and sends the whole file: start over
       }
       fd = openSync(part, have > 0 ? 'a' : 'w');
+      const hash = hashKept();
       let pos = have;
       onPos(pos);
       if (r.body) {
@@ -278,6 +298,7 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
             poke();
             let off = 0;
             while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+            hash?.update(chunk);
             pos += chunk.length;
             onPos(pos);
           }
@@ -289,6 +310,7 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
       fsyncSync(fd);
       const got = fileSize(part);
       if (size !== undefined && got < size) throw new TransientError(`connection closed after ${got} of ${size} bytes`);
+      return hash?.digest('hex') ?? null;
     } finally {
       clearTimeout(timer);
       if (fd !== null) closeSync(fd);
