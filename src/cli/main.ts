@@ -6,6 +6,7 @@ import { register as registerData } from './data.js';
 import { register as registerPull } from './pull.js';
 import { register as registerQuantize } from './quantize.js';
 import { register as registerTrain } from './train.js';
+import { register as registerTokenizer } from './tokenizer.js';
 
 const program = new Command('mugpt')
   .description('Cerebras-GPT and BTLM-3B-8K: data, μP training, evaluation, quantization, inference')
@@ -13,7 +14,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerPull, registerQuantize, registerTrain];
+const commands: Array<(p: Command) => void> = [registerData, registerPull, registerQuantize, registerTrain, registerTokenizer];
 for (const register of commands) register(program);
 
 try {
