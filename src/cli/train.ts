@@ -29,6 +29,12 @@ export function interruptOnSignals(): { signal: AbortSignal; dispose(): void } {
   return { signal: ctl.signal, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
 }
 
+/** 7.2M, 627.7B, 512: a count with a unit prefix. */
+function count(n: number): string {
+  for (const [v, u] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'k']] as const) if (n >= v) return `${(n / v).toFixed(1)}${u}`;
+  return String(n);
+}
+
 export function register(program: Command): void {
   program
     .command('train')
@@ -44,8 +50,8 @@ export function register(program: Command): void {
       }, cliProgress.Presets.shades_classic);
       let started = false;
       const note = (m: string) => process.stderr.write(`${started ? '\n' : ''}${m}\n`);
-      note(`${file}: ${run.model.model_type} ${(countParameters(run.model) / 1e6).toFixed(1)}M parameters (${run.parameterization}), `
-        + `${run.totalSteps} steps, ${(run.tokens / 1e6).toFixed(1)}M tokens → ${run.outDir}`);
+      note(`${file}: ${run.model.model_type} with ${count(countParameters(run.model))} parameters (${run.parameterization}), `
+        + `${run.totalSteps} steps, ${count(run.tokens)} tokens → ${run.outDir}`);
       try {
         const r = await train(run, {
           resume: o.resume, signal: interrupt.signal, log: note,
