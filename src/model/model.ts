@@ -1,0 +1,170 @@
+// A loaded gpt2 / btlm model: load from and save to a Hugging Face folder, full forward, and
+// incremental decoding over a KV cache (the DecodeModel generation runs on).
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MugptError, check } from '../errors.js';
+import { generate, type Generation } from '../generate/generate.js';
+import type { GenerateOptions } from '../generate/options.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
+import { getKernels } from '../kernels/index.js';
+import type { BackendName, Kernels } from '../kernels/kernels.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/bpe.js';
+import { parseConfig, toHfConfig, usesAlibi, type ModelConfig } from './config.js';
+import type { DecodeModel, KVCache } from './decode.js';
+import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
+import { LayerKVCache } from './kvcache.js';
+import { namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params } from './params.js';
+
+export interface ModelOptions {
+  /** Kernels: 'js' or 'native'; default MUGPT_BACKEND, else native where it built. */
+  backend?: BackendName;
+}
+
+export interface ForwardResult {
+  /** [B, T, V] row-major. */
+  logits: Float32Array;
+  shape: [number, number, number];
+}
+
+const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
+
+export class Model implements DecodeModel {
+  readonly config: ModelConfig;
+  readonly params: Params;
+  readonly kernels: Kernels;
+  /** The folder the model was loaded from (its tokenizer files are used by generate), or null. */
+  readonly dir: string | null;
+  private readonly ctx: GptContext;
+  private readonly acts: Activations;
+  private tokenizerCache: Tokenizer | null = null;
+
+  private constructor(config: ModelConfig, params: Params, opts: ModelOptions, dir: string | null) {
+    this.config = config;
+    this.params = params;
+    this.kernels = getKernels(opts.backend);
+    this.dir = dir;
+    this.ctx = gptContext(config, this.kernels, params);
+    this.acts = new Activations(this.ctx);
+  }
+
+  /**
+   * A model from a config and tensors by HF name (`transformer.`-prefixed; Conv1D weights [in, out]),
+   * used as they are (not copied). Missing ALiBi slopes come from the formula.
+   */
+  static fromTensors(config: ModelConfig, tensors: Map<string, Float32Array> | Record<string, Float32Array>, opts: ModelOptions = {}): Model {
+    const named = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
+    return new Model(config, paramsFromTensors(config, named, 'Model.fromTensors'), opts, null);
+  }
+
+  /** Loads a HF folder (config.json + model.safetensors or a sharded index), tensor by tensor. */
+  static load(dir: string, opts: ModelOptions = {}): Model {
+    const configPath = join(dir, 'config.json');
+    const config = parseConfig(readConfigJson(dir), configPath);
+    const reader = openCheckpoint(dir);
+    try {
+      validateCheckpoint(reader, config, configPath);
+      return new Model(config, readParams(reader, config), opts, dir);
+    } finally {
+      reader.close();
+    }
+  }
+
+  get vocabSize(): number { return this.config.vocab_size; }
+  get eosTokenId(): number | null { return this.config.eos_token_id; }
+  /** n_positions with learned positions; ALiBi extrapolates, so no limit. */
+  get maxContext(): number { return usesAlibi(this.config) ? Infinity : this.config.n_positions; }
+
+  /** Checks token ids: integers in [0, V). */
+  private checkIds(ids: ArrayLike<number>, what: (i: number) => string): void {
+    const V = this.config.vocab_size;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new MugptError(`${what(i)} is ${String(id)}: token ids must be integers in [0, ${V}) (vocab_size)`);
+      }
+    }
+  }
+
+  private checkContext(total: number, what: string): void {
+    check(total <= this.maxContext, () => `${what} has ${total} positions, more than the model's context of `
+      + `${this.maxContext} (n_positions, learned position embeddings)`);
+  }
+
+  /** Full forward of B rows of equal length T: logits [B, T, V]. */
+  forward(ids: number[][]): ForwardResult {
+    check(Array.isArray(ids) && ids.length > 0 && ids.every((r) => Array.isArray(r)),
+      'forward: ids must be a non-empty array of rows of token ids (number[][])');
+    const B = ids.length, T = ids[0].length;
+    check(T > 0, 'forward: rows must not be empty');
+    ids.forEach((row, b) => {
+      check(row.length === T, () => `forward: all rows must have the same length; row 0 has ${T} tokens, row ${b} has ${row.length}`);
+      this.checkIds(row, (t) => `forward: ids[${b}][${t}]`);
+    });
+    this.checkContext(T, 'forward: each row');
+    const M = B * T, V = this.config.vocab_size, a = this.acts;
+    a.ensure(M);
+    embedForward(this.ctx, a.h, ids.flat(), M, 0, T);
+    blocksForward(this.ctx, a, B, T, 0, null);
+    const logits = new Float32Array(M * V);
+    lmHeadForward(this.ctx, logits, a.h, a.ln, M);
+    return { logits, shape: [B, T, V] };
+  }
+
+  newCache(): KVCache {
+    const max = this.maxContext;
+    return new LayerKVCache(this, this.config.n_layer, this.config.n_embd, max);
+  }
+
+  /**
+   * Appends ids to the cache and returns the logits [V] at the last new position. Only that
+   * position goes through ln_f and the LM head (a prompt needs logits at its end only).
+   */
+  step(cache: KVCache, ids: number[]): Float32Array {
+    check(cache instanceof LayerKVCache && cache.owner === this, 'step: the cache must come from this model\'s newCache()');
+    check(Array.isArray(ids) && ids.length > 0, 'step: ids must be a non-empty array of token ids');
+    this.checkIds(ids, (i) => `step: ids[${i}]`);
+    const past = cache.length, T = ids.length;
+    this.checkContext(past + T, 'step: the sequence');
+    cache.reserve(past + T);
+    const a = this.acts, D = this.config.n_embd;
+    a.ensure(T);
+    embedForward(this.ctx, a.h, ids, T, past, T);
+    blocksForward(this.ctx, a, 1, T, past, cache.k.map((k, l) => ({ k, v: cache.v[l] })));
+    cache.length = past + T;
+    const logits = new Float32Array(this.config.vocab_size);
+    lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
+    return logits;
+  }
+
+  /** The tokenizer of the model folder when it has one, else the bundled GPT-2 tokenizer. */
+  get tokenizer(): Tokenizer {
+    if (this.tokenizerCache === null) {
+      const d = this.dir;
+      const own = d !== null && (existsSync(join(d, 'tokenizer.json')) || (existsSync(join(d, 'vocab.json')) && existsSync(join(d, 'merges.txt'))));
+      this.tokenizerCache = loadTokenizer(own ? d : 'gpt2');
+    }
+    return this.tokenizerCache;
+  }
+
+  /** Streams a continuation of prompt (text or ids); see src/generate/generate.ts for the options. */
+  generate(prompt: string | number[], opts: GenerateOptions = {}): Generation {
+    return generate(this, this.tokenizer, prompt, opts);
+  }
+
+  /** Writes config.json and the checkpoint (F32 by default); HF loads the folder, and so does loadModel, bit-identically for F32. */
+  save(dir: string, opts: { dtype?: 'F32' | 'F16' | 'BF16'; maxShardBytes?: number } = {}): void {
+    const dtype = opts.dtype ?? 'F32';
+    check(dtype in TORCH_DTYPE, () => `save: dtype must be F32, F16 or BF16, got ${String(dtype)}`);
+    mkdirSync(dir, { recursive: true });
+    writeCheckpoint(dir, namedTensors(this.config, this.params), { dtype, maxShardBytes: opts.maxShardBytes });
+    const hf = { ...toHfConfig(this.config), torch_dtype: TORCH_DTYPE[dtype] };
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
+  }
+}
+
+/** Loads a Hugging Face model folder: config.json + model.safetensors (or a sharded index). */
+export function loadModel(dir: string, opts: ModelOptions = {}): Model {
+  return Model.load(dir, opts);
+}

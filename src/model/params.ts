@@ -1,0 +1,160 @@
+// The parameters of a gpt2/btlm model: HF tensor names and shapes from a config, validation of a
+// checkpoint against them, and the typed per-layer views the forward uses.
+// Conv1D weights are stored [in, out]: y = x·W + b.
+import { MugptError, check } from '../errors.js';
+import type { CheckpointReader } from '../io/hf.js';
+import { alibiSlopes } from './alibi.js';
+import { innerSize, usesAlibi, type ModelConfig } from './config.js';
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+}
+
+export interface LayerParams {
+  ln1W: Float32Array; // [D]
+  ln1B: Float32Array; // [D]
+  attnW: Float32Array; // [D, 3D] columns [q | k | v]
+  attnB: Float32Array; // [3D]
+  attnProjW: Float32Array; // [D, D]
+  attnProjB: Float32Array; // [D]
+  ln2W: Float32Array; // [D]
+  ln2B: Float32Array; // [D]
+  fcW: Float32Array; // [D, I]
+  fcB: Float32Array; // [I]
+  /** SwiGLU gate branch (btlm swiglu only). */
+  fc2W: Float32Array | null; // [D, I]
+  fc2B: Float32Array | null; // [I]
+  mlpProjW: Float32Array; // [I, D]
+  mlpProjB: Float32Array; // [D]
+}
+
+export interface Params {
+  wte: Float32Array; // [V, D], also the LM head
+  wpe: Float32Array | null; // [P, D], learned positions only
+  layers: LayerParams[];
+  lnfW: Float32Array; // [D]
+  lnfB: Float32Array; // [D]
+  /** ALiBi slopes [H]: the checkpoint's when stored (HF uses them), else the formula's. null without ALiBi. */
+  slopes: Float32Array | null;
+  /** Every tensor by HF name, the same arrays as above (slopes included for ALiBi models). */
+  tensors: Map<string, Float32Array>;
+}
+
+const SLOPES = 'transformer.relative_pe.slopes';
+
+/** The HF tensors of a config, `transformer.`-prefixed, in checkpoint order. */
+export function expectedTensors(cfg: ModelConfig): TensorSpec[] {
+  const D = cfg.n_embd, I = innerSize(cfg), out: TensorSpec[] = [];
+  const add = (name: string, shape: number[]): void => { out.push({ name: `transformer.${name}`, shape }); };
+  add('wte.weight', [cfg.vocab_size, D]);
+  if (!usesAlibi(cfg)) add('wpe.weight', [cfg.n_positions, D]);
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const h = `h.${i}`;
+    add(`${h}.ln_1.weight`, [D]); add(`${h}.ln_1.bias`, [D]);
+    add(`${h}.attn.c_attn.weight`, [D, 3 * D]); add(`${h}.attn.c_attn.bias`, [3 * D]);
+    add(`${h}.attn.c_proj.weight`, [D, D]); add(`${h}.attn.c_proj.bias`, [D]);
+    add(`${h}.ln_2.weight`, [D]); add(`${h}.ln_2.bias`, [D]);
+    add(`${h}.mlp.c_fc.weight`, [D, I]); add(`${h}.mlp.c_fc.bias`, [I]);
+    if (cfg.activation_function === 'swiglu') { add(`${h}.mlp.c_fc2.weight`, [D, I]); add(`${h}.mlp.c_fc2.bias`, [I]); }
+    add(`${h}.mlp.c_proj.weight`, [I, D]); add(`${h}.mlp.c_proj.bias`, [D]);
+  }
+  add('ln_f.weight', [D]); add('ln_f.bias', [D]);
+  if (usesAlibi(cfg)) add('relative_pe.slopes', [cfg.n_head, 1]);
+  return out;
+}
+
+/** Tensors a checkpoint may omit (HF then computes them). */
+function optional(name: string): boolean {
+  return name === SLOPES;
+}
+
+const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const showShape = (s: number[]): string => `[${s.join(', ')}]`;
+
+/**
+ * Checks a checkpoint against its config: every expected tensor present with the config's shape,
+ * nothing unexpected. Errors name the tensor, the file and config.json.
+ */
+export function validateCheckpoint(reader: CheckpointReader, cfg: ModelConfig, configPath: string): void {
+  const present = new Set(reader.names());
+  const expected = expectedTensors(cfg);
+  for (const { name, shape } of expected) {
+    if (!present.has(name)) {
+      if (optional(name)) continue;
+      throw new MugptError(`${reader.dir}: checkpoint has no tensor "${name}" ${showShape(shape)}, which ${configPath} requires`
+        + ` (model_type ${cfg.model_type}, n_layer ${cfg.n_layer}, activation ${cfg.activation_function})`);
+    }
+    const info = reader.info(name);
+    // The slopes may also be stored flat [H].
+    const ok = sameShape(info.shape, shape) || (name === SLOPES && sameShape(info.shape, [cfg.n_head]));
+    check(ok, () => `${info.file}: tensor "${name}" has shape ${showShape(info.shape)}, but ${configPath} implies ${showShape(shape)}`);
+  }
+  const known = new Set(expected.map((t) => t.name));
+  for (const name of present) {
+    if (!known.has(name)) {
+      const file = reader.info(name).file;
+      throw new MugptError(`${file}: unexpected tensor "${name}" for ${configPath} (model_type ${cfg.model_type}, `
+        + `position_embedding_type ${cfg.position_embedding_type}, activation ${cfg.activation_function}, n_layer ${cfg.n_layer})`);
+    }
+  }
+}
+
+/**
+ * Typed views over named tensors (HF names, `transformer.`-prefixed). Every expected tensor must be
+ * there with the right element count; `where` names the source in errors. The arrays are used as they
+ * are, not copied. Missing ALiBi slopes come from the formula.
+ */
+export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Array>, where: string): Params {
+  const tensors = new Map<string, Float32Array>();
+  for (const { name, shape } of expectedTensors(cfg)) {
+    const t = named.get(name);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (t === undefined) {
+      if (name === SLOPES) { tensors.set(name, alibiSlopes(cfg.n_head)); continue; }
+      throw new MugptError(`${where}: missing tensor "${name}" ${showShape(shape)}`);
+    }
+    check(t instanceof Float32Array, () => `${where}: tensor "${name}" must be a Float32Array`);
+    check(t.length === n, () => `${where}: tensor "${name}" has ${t.length} elements, but its shape ${showShape(shape)} needs ${n}`);
+    tensors.set(name, t);
+  }
+  const known = new Set(expectedTensors(cfg).map((t) => t.name));
+  for (const name of named.keys()) check(known.has(name), () => `${where}: unexpected tensor "${name}" for this config`);
+
+  const get = (name: string): Float32Array => tensors.get(`transformer.${name}`)!;
+  const swiglu = cfg.activation_function === 'swiglu';
+  const layers: LayerParams[] = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const h = `h.${i}`;
+    layers.push({
+      ln1W: get(`${h}.ln_1.weight`), ln1B: get(`${h}.ln_1.bias`),
+      attnW: get(`${h}.attn.c_attn.weight`), attnB: get(`${h}.attn.c_attn.bias`),
+      attnProjW: get(`${h}.attn.c_proj.weight`), attnProjB: get(`${h}.attn.c_proj.bias`),
+      ln2W: get(`${h}.ln_2.weight`), ln2B: get(`${h}.ln_2.bias`),
+      fcW: get(`${h}.mlp.c_fc.weight`), fcB: get(`${h}.mlp.c_fc.bias`),
+      fc2W: swiglu ? get(`${h}.mlp.c_fc2.weight`) : null, fc2B: swiglu ? get(`${h}.mlp.c_fc2.bias`) : null,
+      mlpProjW: get(`${h}.mlp.c_proj.weight`), mlpProjB: get(`${h}.mlp.c_proj.bias`),
+    });
+  }
+  return {
+    wte: get('wte.weight'),
+    wpe: usesAlibi(cfg) ? null : get('wpe.weight'),
+    layers,
+    lnfW: get('ln_f.weight'),
+    lnfB: get('ln_f.bias'),
+    slopes: usesAlibi(cfg) ? get('relative_pe.slopes') : null,
+    tensors,
+  };
+}
+
+/** Reads a validated checkpoint tensor by tensor (F16/BF16 upcast by the reader). */
+export function readParams(reader: CheckpointReader, cfg: ModelConfig): Params {
+  const named = new Map<string, Float32Array>();
+  for (const name of reader.names()) named.set(name, reader.read(name));
+  return paramsFromTensors(cfg, named, reader.dir);
+}
+
+/** The tensors to save, HF names and shapes, in checkpoint order (ALiBi slopes always written, as HF does). */
+export function namedTensors(cfg: ModelConfig, p: Params): Array<{ name: string; shape: number[]; data: Float32Array }> {
+  return expectedTensors(cfg).map(({ name, shape }) => ({ name, shape, data: p.tensors.get(name)! }));
+}

@@ -1,0 +1,77 @@
+// The forward, incremental decoding and greedy tokens of every fixture against the PyTorch reference
+// (tools/torch_reference.py): logits within max|a−b| ≤ 1e-4·max|b| (model-semantics.md), identical tokens.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadModel, type Model } from '../src/model/model.js';
+import { fixture } from './helpers.js';
+
+interface Expected {
+  checkpoint_dtype: string;
+  ids: number[][];
+  forward: { offset: number; shape: [number, number, number] };
+  decode: { offset: number; shape: [number, number]; prompt: number[]; greedy: number[] };
+}
+
+const root = fixture('model');
+const names = readdirSync(root).filter((n) => !n.startsWith('.')).sort();
+
+function load(name: string): { exp: Expected; bin: Float32Array } {
+  const exp = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8')) as Expected;
+  const buf = readFileSync(join(root, name, 'expected.bin'));
+  const bin = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return { exp, bin };
+}
+
+/** max|a−b| / max|b|. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+const argmax = (x: Float32Array): number => x.reduce((best, v, i) => (v > x[best] ? i : best), 0);
+
+function greedyDecode(model: Model, prompt: number[], steps: number): { logits: Float32Array[]; tokens: number[] } {
+  const cache = model.newCache();
+  const logits = [model.step(cache, prompt)];
+  const tokens: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    tokens.push(argmax(logits[logits.length - 1]));
+    logits.push(model.step(cache, [tokens[tokens.length - 1]]));
+  }
+  tokens.push(argmax(logits[logits.length - 1]));
+  return { logits, tokens };
+}
+
+test('there are model fixtures', () => {
+  assert.ok(names.length >= 7, `expected the fixtures of tools/torch_reference.py in ${root}`);
+});
+
+for (const name of names) {
+  test(`fixture ${name}: full forward, incremental decode and greedy tokens match PyTorch`, () => {
+    const { exp, bin } = load(name);
+    const model = loadModel(join(root, name), { backend: 'js' });
+
+    const [B, T, V] = exp.forward.shape;
+    const { logits, shape } = model.forward(exp.ids);
+    assert.deepEqual(shape, [B, T, V]);
+    const want = bin.subarray(exp.forward.offset / 4, exp.forward.offset / 4 + B * T * V);
+    const e1 = relErr(logits, want);
+    assert.ok(e1 <= 1e-4, `${name}: forward logits off by ${e1.toExponential(2)} (relative)`);
+
+    const [S] = exp.decode.shape;
+    const dec = greedyDecode(model, exp.decode.prompt, S - 1);
+    for (let s = 0; s < S; s++) {
+      const off = exp.decode.offset / 4 + s * V;
+      const e = relErr(dec.logits[s], bin.subarray(off, off + V));
+      assert.ok(e <= 1e-4, `${name}: decode step ${s} logits off by ${e.toExponential(2)} (relative)`);
+    }
+    assert.deepEqual(dec.tokens, exp.decode.greedy, `${name}: greedy tokens`);
+  });
+}
