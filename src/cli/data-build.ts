@@ -12,7 +12,7 @@ export function registerBuild(data: Command): void {
     .description('build token shards from the sources of a corpus.yaml (resumes an interrupted build)')
     .argument('[config]', 'corpus.yaml (see examples/corpus.yaml)')
     .option('--preset <name>', "a built-in corpus instead of a config: 'sotu' (State of the Union addresses)")
-    .option('--output <dir>', 'output folder (overrides the config\'s output)')
+    .option('--output <dir>', "output folder (overrides the config's output; --preset default: runs-out/sotu)")
     .option('--seq-len <n>', 'tokens per sequence (overrides seq_len)')
     .option('--workers <n>', 'worker threads (default: all cores)')
     .option('--no-progress', 'no progress bars')
@@ -22,7 +22,7 @@ export function registerBuild(data: Command): void {
       let cfg;
       if (o.preset) {
         if (o.preset !== 'sotu') throw new MugptError(`--preset: unknown preset '${o.preset}' (known: sotu)`);
-        cfg = sotuCorpusConfig({ output: o.output ?? 'data/sotu' });
+        cfg = sotuCorpusConfig({ output: o.output ?? 'runs-out/sotu' });
       } else cfg = loadCorpusConfig(config!);
       if (o.output) cfg.output = o.output;
       const int = (v: string, flag: string, min: number): number => {
