@@ -69,7 +69,7 @@ test('exported state resumes the same trajectory; the stored ALiBi slopes stay f
   const grad = (k: number) => ({ 'x.weight': Float32Array.from([k, -1, 0.5, 2 - k]), 'x.bias': Float32Array.from([1, k]) });
   const a = modelOf(init);
   const oa = new AdamW(a, { lr: 0.01, betas: [0.9, 0.95], weightDecay: 0.1 });
-  for (let k = 0; k < 6; k++) oa.step(grad(k));
+  for (let k = 0; k < 6; k++) oa.step({ ...grad(k), 'transformer.relative_pe.slopes': Float32Array.from([1, 1]) });
   const b = modelOf(init);
   const ob = new AdamW(b, { lr: 0.01, betas: [0.9, 0.95], weightDecay: 0.1 });
   for (let k = 0; k < 3; k++) ob.step(grad(k));
@@ -91,7 +91,7 @@ test('bad gradients and state are MugptErrors naming the tensor', () => {
   const opt = new AdamW({ parameters: () => params }, { lr: 0.1 });
   assert.throws(() => opt.step({}), (e: unknown) => e instanceof MugptError && /no gradient for 'x.weight'/.test(e.message));
   assert.throws(() => opt.step({ 'x.weight': new Float32Array(3) }), /'x.weight' has 3 elements/);
-  assert.throws(() => opt.step({ 'x.weight': new Float32Array(4), 'y': new Float32Array(1) }), /unknown or frozen tensor 'y'/);
+  assert.throws(() => opt.step({ 'x.weight': new Float32Array(4), 'y': new Float32Array(1) }), /unknown tensor 'y'/);
   assert.throws(() => opt.importState({ step: 1, lr: 0.1, m: {}, v: {} }), /no 'm' buffer for tensor 'x.weight'/);
   assert.throws(() => new AdamW({ parameters: () => params }, { lr: -1 }), /lr must be/);
   assert.throws(() => new AdamW({ parameters: () => params }, { lr: 1, lrMultipliers: { nope: 2 } }), /unknown tensor 'nope'/);

@@ -107,10 +107,10 @@ export class AdamW {
   /** Whether a tensor gets weight decay (rank ≥ 2). */
   decayed(name: string): boolean { return this.decays[name]; }
 
-  /** One update of every trainable tensor from grads (same names and lengths as the parameters). */
+  /** One update of every trainable tensor from grads (same names and lengths; gradients of frozen tensors are ignored). */
   step(grads: Record<string, Float32Array>): void {
     for (const name of Object.keys(grads)) {
-      if (!(name in this.m)) throw new MugptError(`AdamW.step: gradient for unknown or frozen tensor '${name}'`);
+      if (!(name in this.params)) throw new MugptError(`AdamW.step: gradient for unknown tensor '${name}'`);
     }
     for (const name of this.names) {
       const g = grads[name];

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { toHfConfig, type ModelConfig } from '../model/config.js';
 import { hfTensorShapes, initModel, type NamedTensor } from '../model/init.js';
 import { mupLrMultipliers, mupMultipliers } from '../model/mup.js';
-import { AdamW, clipGradNorm, type HasParameters } from './adamw.js';
+import { AdamW, clipGradNorm, isTrainableName, type HasParameters } from './adamw.js';
 import { checkSameArchitecture, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { DataLoader, openRunData } from './loader.js';
 import { MetricsLog } from './metrics.js';
@@ -180,6 +180,7 @@ export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<Tr
         if (!Number.isFinite(r.loss)) stop(`the training loss is ${r.loss}`);
         loss += r.loss / run.gradAccum;
         for (const [name, g] of Object.entries(r.grads)) {
+          if (!isTrainableName(name)) continue; // stored ALiBi slopes: not trained, not in the clipping norm
           const a = (accum[name] ??= new Float32Array(g.length));
           if (k === 0) for (let i = 0; i < g.length; i++) a[i] = g[i] / run.gradAccum;
           else for (let i = 0; i < g.length; i++) a[i] += g[i] / run.gradAccum;
