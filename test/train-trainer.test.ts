@@ -133,3 +133,38 @@ test('a val split too short for the longest context fails before training starts
     /\(val\): 32 tokens, fewer than one sequence of 64 for validation \(set eval.interval: 0/);
   assert.equal(latestCheckpoint(out), null);
 });
+
+test('a disk that fills during a save: ENOSPC stops the run and the last good checkpoint still resumes', async () => {
+  const out = scratch();
+  const data = shards();
+  const fsMod = (await import('node:fs')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const realWriteSync = fsMod.writeSync;
+  let budget = Infinity; // bytes the "disk" still takes
+  (fsMod as { writeSync: unknown }).writeSync = (fd: number, buf: NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+    const n = typeof rest[1] === 'number' ? rest[1] : buf.byteLength;
+    if (n > budget) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    budget -= n;
+    return (realWriteSync as (...a: unknown[]) => number)(fd, buf, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    // without evaluations, the first write after step 5 is the save of step 8, which runs out of space midway
+    await assert.rejects(train(runConfig(data, out, { eval: { interval: 0 } }), { createModel: factory, plots: false,
+      onStep: (s) => { if (s.step === 5) budget = 1500; } }),
+    (e: unknown) => e instanceof MugptError && /saving the checkpoint of step 8 .*ENOSPC.*the last good checkpoint .*step-00000004 is untouched/.test(e.message));
+    // with them, the metrics log written at step 8's evaluation is what fails: a clear error too
+    const out2 = scratch();
+    budget = Infinity;
+    await assert.rejects(train(runConfig(data, out2), { createModel: factory, plots: false,
+      onStep: (s) => { if (s.step === 5) budget = 1500; } }),
+    (e: unknown) => e instanceof MugptError && /after step 8: ENOSPC: no space left on device, write; training stopped\. The last good checkpoint is .*step-00000004/.test(e.message));
+  } finally {
+    (fsMod as { writeSync: unknown }).writeSync = realWriteSync;
+    syncBuiltinESMExports();
+  }
+  assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['latest', 'step-00000004']);
+  const r = await train(runConfig(data, out, { eval: { interval: 0 } }), { createModel: factory, plots: false, resume: true });
+  const full = await train(runConfig(data, scratch(), { eval: { interval: 0 } }), { createModel: factory, plots: false });
+  assert.deepEqual(trainLosses(r.metrics), trainLosses(full.metrics));
+});

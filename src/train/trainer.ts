@@ -209,6 +209,12 @@ export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<Tr
     save();
     if (status === 'interrupted') log(`interrupted after step ${step}: saved ${lastCheckpoint}; continue with --resume`);
     if (opts.plots ?? true) await metrics.plot(outDir, title);
+  } catch (err) {
+    // a system error while writing (a full disk, say): name where the run stands and what survives
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof MugptError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
+    throw new MugptError(`after step ${step}: ${(err as Error).message}; training stopped. `
+      + (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}.` : 'No checkpoint was saved yet.'));
   } finally {
     data.close();
   }
