@@ -1,9 +1,7 @@
-// A seeded, serializable random number generator: xoshiro128** (32-bit state words, so it runs on
-// plain uint32 arithmetic), seeded through splitmix32. Its state is four integers, saved in
-// checkpoints so a resumed run draws the same numbers as an uninterrupted one.
+// A seeded random number generator: xoshiro128** (32-bit state words, so it runs on plain uint32
+// arithmetic), seeded through splitmix32. Used for parameter init and the held-out document draw;
+// a training step draws no random numbers (dropout is 0), so checkpoints need no RNG state.
 import { check } from '../errors.js';
-
-export type RngState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
   let s = seed >>> 0;
@@ -24,18 +22,6 @@ export class Rng {
     const sm = splitmix32(seed);
     this.s = new Uint32Array([sm(), sm(), sm(), sm()]);
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
-  }
-
-  static fromState(state: RngState): Rng {
-    check(Array.isArray(state) && state.length === 4 && state.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff),
-      `RNG state must be four uint32 integers, got ${JSON.stringify(state)}`);
-    const r = new Rng(0);
-    r.s = Uint32Array.from(state);
-    return r;
-  }
-
-  state(): RngState {
-    return [this.s[0], this.s[1], this.s[2], this.s[3]];
   }
 
   /** A uniform uint32. */
