@@ -13,7 +13,7 @@ import { hfTensorShapes, initModel, type NamedTensor } from '../model/init.js';
 import { mupLrMultipliers, mupMultipliers } from '../model/mup.js';
 import { AdamW, clipGradNorm, isTrainableName, type HasParameters } from './adamw.js';
 import { checkSameArchitecture, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { DataLoader, openRunData } from './loader.js';
+import { DataLoader, openRunData, type TokenStream } from './loader.js';
 import { MetricsLog } from './metrics.js';
 import type { RunConfig, Stage } from './runconfig.js';
 import { lrAt } from './schedule.js';
@@ -89,9 +89,18 @@ function stageAt(stages: Stage[], step: number): Stage {
 
 /** Trains (or resumes) the run described by a validated run config. */
 export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  mkdirSync(run.outDir, { recursive: true });
+  const data = openRunData(run.data, run.model.vocab_size, run.seed);
+  try {
+    return await trainOn(run, opts, data);
+  } finally {
+    data.close();
+  }
+}
+
+async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenStream; val: TokenStream }): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   const outDir = run.outDir;
-  mkdirSync(outDir, { recursive: true });
 
   const prev = latestCheckpoint(outDir);
   let tensors: NamedTensor[];
@@ -119,7 +128,6 @@ export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<Tr
   const opt = new AdamW(model, { lr: run.optimizer.lr, betas: run.optimizer.betas, eps: run.optimizer.eps,
     weightDecay: run.optimizer.weightDecay, lrMultipliers, shapes });
 
-  const data = openRunData(run.data, run.model.vocab_size, run.seed);
   const unit = Math.max(...run.stages.map((s) => s.seqLen));
   const loader = new DataLoader(data.train, data.val, unit, run.seed);
   if (run.eval.interval > 0) loader.valBatches(1, 1, unit); // fail now, not at the first evaluation, when val is too short
@@ -215,8 +223,6 @@ export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<Tr
     if (err instanceof MugptError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
     throw new MugptError(`after step ${step}: ${(err as Error).message}; training stopped. `
       + (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}.` : 'No checkpoint was saved yet.'));
-  } finally {
-    data.close();
   }
   return { status, step, checkpoint: lastCheckpoint, trainLoss, valLoss, metrics: metrics.path };
 }
