@@ -212,7 +212,15 @@ async function* fileChunks(file: string, onDiskBytes: (n: number) => void): Asyn
   }
 }
 
-/** Decompresses a .zst byte stream chunk by chunk with fzstd's streaming decoder. */
+/** Compressed bytes pushed into the decoder at a time: its output for one push is held until consumed. */
+const ZSTD_SLICE = 16 * 1024;
+
+/**
+ * Decompresses a .zst byte stream with fzstd's streaming decoder. The input goes in 16 KiB slices and
+ * each slice's output is consumed before the next, so memory is bounded by what one slice expands to
+ * (about 60 KiB for text at zstd's usual 3–4×), not by the file: a 1 MiB read of highly repetitive
+ * input would otherwise expand to hundreds of MB in one synchronous push.
+ */
 async function* zstdChunks(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let out: Uint8Array[] = [];
   const dec = new Decompress((data) => { out.push(data); });
@@ -225,9 +233,11 @@ async function* zstdChunks(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Ui
   for await (const chunk of chunks) {
     if (chunk.length === 0) continue;
     sawInput = true;
-    push(chunk, false);
-    const ready = out; out = [];
-    yield* ready;
+    for (let o = 0; o < chunk.length; o += ZSTD_SLICE) {
+      push(chunk.subarray(o, Math.min(chunk.length, o + ZSTD_SLICE)), false);
+      const ready = out; out = [];
+      yield* ready;
+    }
   }
   if (!sawInput) return;
   push(new Uint8Array(0), true);
