@@ -6,7 +6,8 @@ import { getEncoding, Tiktoken } from 'js-tiktoken';
 import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
 import { encode as gtEncode } from 'gpt-tokenizer/encoding/r50k_base';
 import { loadTokenizer, MugptError } from '../src/index.js';
-import { GPT2_PATTERN } from '../src/tokenizer/pretokenize.js';
+import { GPT2_PATTERN, pretokenize } from '../src/tokenizer/pretokenize.js';
+import { scanPieces } from '../src/tokenizer/scan.js';
 import { EDGE_CASES, generatedTexts, sotuTexts, spamTexts } from './tokenizer-texts.js';
 
 const tok = loadTokenizer('gpt2');
@@ -28,6 +29,7 @@ function compare(texts: string[], what: string, peers: { tiktoken: boolean; gptT
       if (peers.gptTokenizer) assert.deepEqual(ids, gtEncode(text, { disallowedSpecial: new Set() }), `${what}: gpt-tokenizer differs on ${show}`);
     }
     assert.equal(tok.decode(ids), text, `${what}: decode does not round-trip ${show}`);
+    assert.deepEqual(scanPieces(text), pretokenize(text), `${what}: the scanner and the regex split ${show} differently`);
   }
 }
 
@@ -61,6 +63,16 @@ test('long pieces (heap merge path) equal the reference', () => {
     'x' + '\u0301'.repeat(1000), Array.from({ length: 2000 }, (_, i) => String.fromCharCode(0x4e00 + (i * 7919) % 20000)).join('')];
   compare(long, 'long', { tiktoken: false, gptTokenizer: true });
   compare(['a'.repeat(1500), 'ab'.repeat(700)], 'long', { tiktoken: true, gptTokenizer: false });
+});
+
+test('the piece cache stays right when it fills up and starts over', () => {
+  // 70,000 distinct pieces overflow the 65,536-entry cache; the second pass hits and misses it.
+  const words = Array.from({ length: 70000 }, (_, i) => ' w' + (i * 7919).toString(36));
+  const text = words.join('');
+  const ref = gtEncode(text, { disallowedSpecial: new Set() });
+  const fresh = loadTokenizer('gpt2');
+  assert.deepEqual(fresh.encode(text), ref);
+  assert.deepEqual(fresh.encode(text), ref);
 });
 
 test('U+0085 and U+FEFF follow Unicode White_Space, not JavaScript \\s', () => {

@@ -7,7 +7,7 @@
 // Results are cached per piece (most pieces of real text repeat).
 import { MugptError } from '../errors.js';
 import { bytesToTokenString } from './bytes.js';
-import { gpt2Regex } from './pretokenize.js';
+import { pieceEnd } from './scan.js';
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -49,7 +49,7 @@ export interface BpeSpec {
 const NONE = 0x7fffffff;
 /** Pieces longer than this (in bytes) use the heap-based merge loop (O(n log n) instead of O(n²)). */
 const LONG = 96;
-const CACHE_LIMIT = 1 << 18;
+const CACHE_BITS = 17;                       // piece-cache slots: 2^17; cleared when half full
 
 export class BpeTokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -64,8 +64,15 @@ export class BpeTokenizer implements Tokenizer {
   private readonly hKeyB: Int32Array;
   private readonly hRank: Int32Array;
   private readonly hShift: number;
-  private readonly re: RegExp;
-  private readonly cache = new Map<string, number | number[]>();
+  // Piece cache (piece → ids), open addressing on a hash of the piece's UTF-16 code units, so a
+  // hit needs no substring: cKey holds the piece, cStart/cLen its ids in pool.
+  private cKey: Array<string | undefined> = new Array(1 << CACHE_BITS);
+  private readonly cHash = new Int32Array(1 << CACHE_BITS);
+  private readonly cStart = new Int32Array(1 << CACHE_BITS);
+  private readonly cLen = new Int32Array(1 << CACHE_BITS);
+  private pool = new Int32Array(1 << 18);
+  private poolLen = 0;
+  private cCount = 0;
   private readonly ordinarySplit: RegExp | null;  // non-special added tokens
   private readonly specialSplit: RegExp | null;   // all added tokens
   private readonly addedIds: Map<string, number>;
@@ -102,7 +109,6 @@ export class BpeTokenizer implements Tokenizer {
       if (this.hKeyA[h] === -1) { this.hKeyA[h] = a; this.hKeyB[h] = b; this.hRank[h] = r; } // a repeated pair keeps its first rank
     }
 
-    this.re = gpt2Regex();
     this.addedIds = new Map(spec.added.map((t) => [t.content, t.id]));
     this.ordinarySplit = splitRegex(spec.added.filter((t) => !t.special).map((t) => t.content));
     this.specialSplit = splitRegex(spec.added.map((t) => t.content));
@@ -144,23 +150,55 @@ export class BpeTokenizer implements Tokenizer {
 
   private encodeOrdinary(text: string, out: number[]): void {
     if (this.spec.addPrefixSpace && !text.startsWith(' ')) text = ' ' + text;
-    if (this.spec.useRegex === false) { this.encodePiece(text, out); return; }
-    const re = this.re;
-    re.lastIndex = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) this.encodePiece(m[0], out);
+    if (this.spec.useRegex === false) { if (text.length > 0) this.encodeSpan(text, 0, text.length, out); return; }
+    for (let i = 0; i < text.length;) {
+      const e = pieceEnd(text, i);
+      this.encodeSpan(text, i, e, out);
+      i = e;
+    }
   }
 
-  private encodePiece(piece: string, out: number[]): void {
-    const hit = this.cache.get(piece);
-    if (hit !== undefined) {
-      if (typeof hit === 'number') out.push(hit);
-      else for (let i = 0; i < hit.length; i++) out.push(hit[i]);
-      return;
+  /** Appends the ids of the piece text[i, e) to out, through the piece cache. */
+  private encodeSpan(text: string, i: number, e: number, out: number[]): void {
+    const len = e - i;
+    let h = 0x811c9dc5 ^ len;
+    for (let k = i; k < e; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+    h ^= h >>> 15;
+    const mask = (1 << CACHE_BITS) - 1;
+    let slot = h & mask;
+    for (let key = this.cKey[slot]; key !== undefined; key = this.cKey[slot]) {
+      if (this.cHash[slot] === h && key.length === len) {
+        let k = 0;
+        while (k < len && key.charCodeAt(k) === text.charCodeAt(i + k)) k++;
+        if (k === len) {
+          const s = this.cStart[slot], n = this.cLen[slot], pool = this.pool;
+          for (let q = 0; q < n; q++) out.push(pool[s + q]);
+          return;
+        }
+      }
+      slot = (slot + 1) & mask;
     }
+    const piece = text.slice(i, e);
     const ids = this.bpe(piece);
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(piece, ids.length === 1 ? ids[0] : ids);
-    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+    for (let q = 0; q < ids.length; q++) out.push(ids[q]);
+    if (this.cCount >= (1 << (CACHE_BITS - 1)) || this.poolLen + ids.length > 1 << 22) {
+      this.cKey = new Array(1 << CACHE_BITS);   // full: start over (slot may now be any free one)
+      this.cCount = 0;
+      this.poolLen = 0;
+      slot = h & mask;
+    }
+    if (this.poolLen + ids.length > this.pool.length) {
+      const grown = new Int32Array(Math.max(this.pool.length * 2, this.poolLen + ids.length));
+      grown.set(this.pool.subarray(0, this.poolLen));
+      this.pool = grown;
+    }
+    this.pool.set(ids, this.poolLen);
+    this.cKey[slot] = piece;
+    this.cHash[slot] = h;
+    this.cStart[slot] = this.poolLen;
+    this.cLen[slot] = ids.length;
+    this.poolLen += ids.length;
+    this.cCount++;
   }
 
   /** BPE of one piece. */

@@ -10,7 +10,7 @@
 import { MugptError, check } from '../errors.js';
 import { BpeTokenizer, type AddedToken } from './bpe.js';
 import { gpt2ByteOrder } from './bytes.js';
-import { gpt2Regex } from './pretokenize.js';
+import { pieceEnd } from './scan.js';
 
 export interface TrainBpeOptions {
   /** Total vocabulary: 256 byte tokens + merges + special tokens. */
@@ -54,15 +54,18 @@ export async function trainBpe(texts: AsyncIterable<string> | Iterable<string>, 
 /** Pre-tokenized piece → occurrences; special-token strings in the text are cut out first. */
 async function countWords(texts: AsyncIterable<string> | Iterable<string>, specials: string[], onProgress: TrainBpeOptions['onProgress']): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const re = gpt2Regex();
   let n = 0, chars = 0;
   for await (const text of texts) {
     if (typeof text !== 'string') throw new MugptError(`trainBpe: text ${n} is ${typeof text}, expected a string`);
     let parts = [text];
     for (const s of specials) if (text.includes(s)) parts = parts.flatMap((p) => p.split(s));
     for (const part of parts) {
-      re.lastIndex = 0;
-      for (let m = re.exec(part); m !== null; m = re.exec(part)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+      for (let i = 0; i < part.length;) {
+        const e = pieceEnd(part, i);
+        const w = part.slice(i, e);
+        counts.set(w, (counts.get(w) ?? 0) + 1);
+        i = e;
+      }
     }
     n++;
     chars += text.length;
