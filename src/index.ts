@@ -42,7 +42,7 @@ export type { AdamWOptions, AdamWState } from './train/adamw.js';
 export { lrAt } from './train/schedule.js';
 export type { LrSchedule, DecayKind } from './train/schedule.js';
 export { countParameters, chinchillaTokens, chinchillaFromFlops, trainingFlops, stepsForTokens } from './train/chinchilla.js';
-export { initModel, initStd, hfTensorShapes } from './model/init.js';
+export { initModel, initStd } from './model/init.js';
 export type { NamedTensor, InitOptions, Parameterization } from './model/init.js';
 export { withMup, mupLrMultipliers, mupMultipliers } from './model/mup.js';
 export type { MupBase } from './model/mup.js';

@@ -14,7 +14,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { parseConfig, toHfConfig, type ModelConfig } from '../model/config.js';
-import { hfTensorShapes, type NamedTensor } from '../model/init.js';
+import type { NamedTensor } from '../model/init.js';
+import { expectedTensors } from '../model/params.js';
 import type { AdamWState } from './adamw.js';
 import type { LoaderPosition } from './loader.js';
 
@@ -120,7 +121,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const reader = openCheckpoint(dir);
   const tensors: NamedTensor[] = [];
   try {
-    for (const { name, shape } of hfTensorShapes(config)) {
+    for (const { name, shape } of expectedTensors(config)) {
       check(reader.names().includes(name), `${dir}: checkpoint has no tensor "${name}"`);
       const info = reader.info(name);
       check(info.shape.join() === shape.join(), `${info.file}: "${name}" has shape [${info.shape}], config.json implies [${shape}]`);

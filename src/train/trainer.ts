@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { toHfConfig, type ModelConfig } from '../model/config.js';
-import { hfTensorShapes, initModel, type NamedTensor } from '../model/init.js';
+import { initModel, type NamedTensor } from '../model/init.js';
+import { Model } from '../model/model.js';
+import { expectedTensors } from '../model/params.js';
 import { mupLrMultipliers, mupMultipliers } from '../model/mup.js';
 import { AdamW, clipGradNorm, isTrainableName, type HasParameters } from './adamw.js';
 import { checkSameArchitecture, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
@@ -43,7 +45,7 @@ export interface StepInfo {
 }
 
 export interface TrainOptions {
-  /** Default: `trainableModel` of src/model/model.ts (the model with its backward pass). */
+  /** Default: the Model of src/model/model.ts over the tensors (it needs its backward pass). */
   createModel?: ModelFactory;
   /** Continue from the last checkpoint in out_dir (required when one exists). */
   resume?: boolean;
@@ -68,19 +70,15 @@ export interface TrainResult {
 }
 
 /**
- * The model's factory: src/model/model.ts exports `trainableModel(config, tensors)`. Imported lazily
- * so the training machinery loads (and is tested with stand-in models) without the model.
+ * The default factory: the model of src/model/model.ts over the tensors, used in place (not copied),
+ * so AdamW's updates are the model's weights. It needs the model's backward pass.
  */
-async function defaultModelFactory(): Promise<ModelFactory> {
-  const spec = '../model/model.js';
-  let mod: Record<string, unknown> = {};
-  try { mod = (await import(spec)) as Record<string, unknown>; } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-  }
-  check(typeof mod.trainableModel === 'function',
-    'training needs the model with its backward pass (trainableModel in src/model/model.ts), which this build does not have yet');
-  return mod.trainableModel as ModelFactory;
-}
+const modelFactory: ModelFactory = (config, tensors) => {
+  const m = Model.fromTensors(config, new Map(tensors.map((t) => [t.name, t.data]))) as unknown as Partial<TrainableModel>;
+  check(typeof m.lossAndGrad === 'function' && typeof m.parameters === 'function',
+    'training needs the model\'s backward pass (Model.parameters and Model.lossAndGrad), which this build does not have yet');
+  return m as TrainableModel;
+};
 
 function stageAt(stages: Stage[], step: number): Stage {
   for (const s of stages) if (step < s.startStep + s.steps) return s;
@@ -119,10 +117,9 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
     writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(toHfConfig(run.model), null, 2)}\n`);
   }
 
-  const createModel = opts.createModel ?? (await defaultModelFactory());
-  const model = createModel(run.model, tensors);
+  const model = (opts.createModel ?? modelFactory)(run.model, tensors);
   const params = model.parameters();
-  const shapes = Object.fromEntries(hfTensorShapes(run.model).map((t) => [t.name, t.shape]));
+  const shapes = Object.fromEntries(expectedTensors(run.model).map((t) => [t.name, t.shape]));
   const lrMultipliers = run.parameterization === 'mup'
     ? mupLrMultipliers(Object.keys(params), mupMultipliers(run.model, run.mupBase)) : undefined;
   const opt = new AdamW(model, { lr: run.optimizer.lr, betas: run.optimizer.betas, eps: run.optimizer.eps,
