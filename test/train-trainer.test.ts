@@ -168,3 +168,24 @@ test('a disk that fills during a save: ENOSPC stops the run and the last good ch
   const full = await train(runConfig(data, scratch(), { eval: { interval: 0 } }), { createModel: factory, plots: false });
   assert.deepEqual(trainLosses(r.metrics), trainLosses(full.metrics));
 });
+
+test('a checkpoint of a fresh μP BTLM loads in the model and its forward is finite', async () => {
+  const { Model } = await import('../src/model/model.js');
+  const { makeConfig } = await import('../src/model/config.js');
+  const { withMup } = await import('../src/model/mup.js');
+  const { AdamW } = await import('../src/train/adamw.js');
+  const cfg = withMup(makeConfig({ model_type: 'btlm', vocab_size: 96, n_embd: 32, n_layer: 2, n_head: 4, n_inner: 85, n_positions: 64,
+    activation_function: 'swiglu', position_embedding_type: 'alibi', initializer_range: 0.073 }),
+  { base: { width: 16 }, embeddingsScale: 14.6, outputAlpha: 2.22 });
+  const tensors = initModel(cfg, { seed: 1, parameterization: 'mup', mupBase: { width: 16 } });
+  const params = Object.fromEntries(tensors.map((t) => [t.name, t.data]));
+  const opt = new AdamW({ parameters: () => params }, { lr: 0.01 });
+  const out = scratch();
+  const dir = saveCheckpoint(out, { config: cfg, tensors, optimizer: opt.exportState(),
+    state: { format: 'mugpt-train-state', version: 1, step: 0, tokens: 0, seed: 1, data: { epoch: 0, unit: 0, offset: 0 }, optimizer: { step: 0, lr: 0.01 }, elapsed: 0 } });
+  const model = Model.load(dir, { backend: 'js' });
+  assert.equal(model.config.mup_width_scale, 0.5);
+  const { logits, shape } = model.forward([[1, 2, 3, 4, 5]]);
+  assert.deepEqual(shape, [1, 5, 96]);
+  assert.ok(logits.every(Number.isFinite));
+});
