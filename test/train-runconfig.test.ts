@@ -43,7 +43,7 @@ test('cerebras-gpt-111m recipes: SP and μP (btlm with learned positions, m = 3)
   assert.deepEqual(mup.mupBase, { width: 256, ffnWidth: 1024 });
   const tiny = recipe('btlm-tiny.yaml');
   assert.equal(tiny.data.kind, 'corpus');
-  assert.deepEqual(tiny.stages.map((s) => [s.seqLen, s.batchSize, s.steps]), [[256, 8, 300], [512, 4, 100]]);
+  assert.deepEqual(tiny.stages.map((s) => [s.seqLen, s.batchSize, s.steps]), [[128, 8, 180], [256, 4, 60]]);
 });
 
 const base = () => ({ model: 'gpt2-tiny', data: { text: 'c.txt' }, batch_size: 4, seq_len: 64, steps: 10,
