@@ -75,3 +75,27 @@ for (const name of names) {
     assert.deepEqual(dec.tokens, exp.decode.greedy, `${name}: greedy tokens`);
   });
 }
+
+test('the fixtures cover every checkpoint feature (legacy buffers, unprefixed names, shards, F16/BF16, slopes stored or not)', () => {
+  const stored = new Map<string, { names: string[]; dtypes: Set<string> }>();
+  for (const name of names) {
+    const d = join(root, name);
+    const files = readdirSync(d).filter((f) => f.endsWith('.safetensors'));
+    const info = { names: [] as string[], dtypes: new Set<string>() };
+    for (const f of files) {
+      const buf = readFileSync(join(d, f));
+      const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype?: string }>;
+      for (const [k, v] of Object.entries(header)) if (k !== '__metadata__') { info.names.push(k); info.dtypes.add(v.dtype!); }
+    }
+    stored.set(name, info);
+  }
+  const some = (pred: (i: { names: string[]; dtypes: Set<string> }, n: string) => boolean): boolean =>
+    [...stored].some(([n, i]) => pred(i, n));
+  assert.ok(some((i) => i.names.includes('lm_head.weight') && i.names.some((n) => n.endsWith('.attn.bias')) && i.names.some((n) => n.endsWith('.attn.masked_bias'))));
+  assert.ok(some((i) => i.names.includes('wte.weight') && !i.names.some((n) => n.startsWith('transformer.'))));
+  assert.ok(some((_, n) => readdirSync(join(root, n)).includes('model.safetensors.index.json')));
+  assert.ok(some((i) => i.dtypes.has('BF16')) && some((i) => i.dtypes.has('F16')));
+  const alibi = names.filter((n) => JSON.parse(readFileSync(join(root, n, 'config.json'), 'utf8')).position_embedding_type === 'alibi');
+  assert.ok(alibi.some((n) => stored.get(n)!.names.includes('transformer.relative_pe.slopes')));
+  assert.ok(alibi.some((n) => !stored.get(n)!.names.includes('transformer.relative_pe.slopes')));
+});
