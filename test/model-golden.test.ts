@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { nativeAvailable } from '../src/kernels/index.js';
+import type { BackendName } from '../src/kernels/kernels.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import { fixture } from './helpers.js';
 
@@ -53,10 +55,13 @@ test('there are model fixtures', () => {
   assert.ok(names.length >= 7, `expected the fixtures of tools/torch_reference.py in ${root}`);
 });
 
-for (const name of names) {
-  test(`fixture ${name}: full forward, incremental decode and greedy tokens match PyTorch`, () => {
+// Every backend that runs here (native where the addon built).
+const backends: BackendName[] = nativeAvailable() ? ['js', 'native'] : ['js'];
+
+for (const name of names) for (const backend of backends) {
+  test(`fixture ${name} (${backend}): full forward, incremental decode and greedy tokens match PyTorch`, () => {
     const { exp, bin } = load(name);
-    const model = loadModel(join(root, name), { backend: 'js' });
+    const model = loadModel(join(root, name), { backend });
 
     const [B, T, V] = exp.forward.shape;
     const { logits, shape } = model.forward(exp.ids);
