@@ -34,16 +34,19 @@ export async function main(passes = 3): Promise<void> {
     { name: 'js-tiktoken 1.0.21', encode: (s) => tiktoken.encode(s, [], []), decode: (ids) => tiktoken.decode(ids) },
   ];
   console.log(`GPT-2 tokenizer: ${texts.length} texts, ${mb.toFixed(2)} MB UTF-8; best of ${passes} passes; node ${process.version}`);
-  const enc: number[] = [];
+  const enc: number[] = [], dec: number[] = [];
   for (const p of peers) {
     let ids: number[][] = [];
     const te = best(p.name.startsWith('js-tiktoken') ? Math.min(passes, 2) : passes, () => { ids = texts.map((t) => p.encode(t)); });
     const tokens = ids.reduce((s, a) => s + a.length, 0);
     const td = best(passes, () => { for (const a of ids) p.decode(a); });
     enc.push(mb / te);
+    dec.push(mb / td);
     console.log(`${p.name.padEnd(20)} encode ${(mb / te).toFixed(2).padStart(6)} MB/s   decode ${(mb / td).toFixed(1).padStart(6)} MB/s   ${tokens} tokens`);
   }
-  for (let i = 1; i < peers.length; i++) console.log(`mugpt / ${peers[i].name}: encode ×${(enc[0] / enc[i]).toFixed(2)}`);
+  for (let i = 1; i < peers.length; i++) {
+    console.log(`mugpt / ${peers[i].name}: encode ×${(enc[0] / enc[i]).toFixed(2)}, decode ×${(dec[0] / dec[i]).toFixed(2)}`);
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main(process.argv[2] ? Number(process.argv[2]) : 3);

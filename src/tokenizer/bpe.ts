@@ -299,11 +299,10 @@ export class BpeTokenizer implements Tokenizer {
       total += this.byteOff[id + 1] - this.byteOff[id];
     }
     const out = new Uint8Array(total);
+    const data = this.byteData, off = this.byteOff;
     let o = 0;
     for (let i = 0; i < ids.length; i++) {
-      const s = this.byteOff[ids[i]], e = this.byteOff[ids[i] + 1];
-      out.set(this.byteData.subarray(s, e), o);
-      o += e - s;
+      for (let k = off[ids[i]], e = off[ids[i] + 1]; k < e; k++) out[o++] = data[k];  // tokens are short: a loop beats subarray+set
     }
     return out;
   }

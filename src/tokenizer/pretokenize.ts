@@ -8,7 +8,8 @@
 // and HF tokenizers' Oniguruma. JavaScript's own `\s` differs on two characters (it lacks U+0085
 // NEXT LINE and adds U+FEFF BYTE ORDER MARK), so the class is spelled out.
 
-const WS = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
+/** Unicode White_Space, as a regex character-class body. */
+export const WS = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
 
 /** The GPT-2 pattern source, with `\s` spelled as Unicode White_Space. */
 export const GPT2_PATTERN =

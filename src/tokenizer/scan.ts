@@ -3,10 +3,11 @@
 // with V8's own \p{L} and \p{N} tables, cached per code point) and returns piece boundaries as
 // indices, so that the tokenizer can look pieces up in its cache without slicing strings.
 // It follows the regex's alternation order exactly; tests compare the two on every test text.
+import { WS } from './pretokenize.js';
 
 const L = 1, N = 2, W = 3, O = 4;
 const RE_L = /^\p{L}$/u, RE_N = /^\p{N}$/u;
-const RE_W = /^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]$/u;
+const RE_W = new RegExp(`^[${WS}]$`, 'u');
 
 const bmpClass = new Uint8Array(0x10000);   // 0 = not classified yet
 const astralClass = new Map<number, number>();
