@@ -1,8 +1,8 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { cliPath, scratch } from './helpers.js';
@@ -68,6 +68,7 @@ const allTokens = (dir: string, index: ShardIndex, split: 'train' | 'val'): numb
 const withoutSeconds = (s: CorpusStats): unknown => ({ ...s, seconds: null, dedup: { ...(s.dedup as object), seconds: null, stageSeconds: null } });
 
 const corpus = makeCorpus();
+after(() => rmSync(corpus.dir, { recursive: true, force: true }));
 const out = join(corpus.dir, 'out');
 let stats: CorpusStats;
 let index: ShardIndex;
@@ -173,6 +174,25 @@ test('build: an interrupted build resumes, skipping finished stages and intact s
   const r3 = await buildCorpus(cfg, quiet);
   assert.deepEqual(r3.skipped, ['clean', 'dedup', 'decontaminate']);
   assert.deepEqual(r3.index, index);
+});
+
+test('build: a build killed with SIGKILL during tokenization resumes to the same shards', async () => {
+  const extra = { shard_sequences: 4, workers: 1 };
+  const ref = await buildCorpus(config(corpus, 'killref', extra), quiet);
+  const cfg = config(corpus, 'killed', extra);
+  const dir = join(corpus.dir, 'killed');
+  const child = spawn(process.execPath, [cliPath, 'data', 'build', cfg, '--no-progress'], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  // Kill once the second shard is on disk: the first is then recorded in manifest.json (saved after each shard).
+  while (child.exitCode === null && !existsSync(join(dir, 'train-00001.bin'))) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  assert.equal(existsSync(join(dir, 'index.json')), false); // index.json is written last
+  const r = await buildCorpus(cfg, quiet);
+  assert.deepEqual(r.skipped, ['clean', 'dedup', 'mix', 'decontaminate']);
+  assert.ok(r.reusedShards >= 1);
+  assert.deepEqual(r.index, ref.index);
+  assert.deepEqual(verifyShards(dir), []);
 });
 
 test('stats: per-source summary, table and SVG plots', async () => {
