@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanCodePoints } from '../src/data/clean.js';
-import { estimateJaccard, fmix32, minhashFromHashes, minhashParams, shingleHashes } from '../src/data/minhash.js';
+import { estimateJaccard, fmix32, minhashFromHashes, minhashFromHashesJs, minhashParams, shingleHashes } from '../src/data/minhash.js';
+import { simdMinhash } from '../src/data/minhash-simd.js';
 import { jaccard, ngramSet } from '../src/data/jaccard.js';
 import { rng, words } from './data-dedup-testlib.js';
 
@@ -28,6 +29,18 @@ test('minhashFromHashes equals the definition min_x (a_i·x + b_i) mod 2^32 (the
     assert.equal(sig[i], m, `permutation ${i}`);
   }
   for (let i = 0; i < 131; i++) assert.equal(p.a[i] & 1, 1, 'multipliers are odd (bijections mod 2^32)');
+});
+
+test('the WebAssembly SIMD kernel is available on Node 20 and equals the JS loop bit for bit', () => {
+  assert.ok(simdMinhash(), 'WebAssembly SIMD assembled and instantiated');
+  for (const [P, n] of [[128, 1000], [131, 77], [8, 50], [256, 3], [128, 0], [32, 70_000]]) {
+    const p = minhashParams(13, P, P + n);
+    const hashes = Int32Array.from({ length: n }, (_, i) => fmix32(i ^ (P << 20)));
+    const viaSimd = new Uint32Array(P), viaJs = new Uint32Array(P);
+    minhashFromHashes(hashes, n, p, viaSimd);
+    minhashFromHashesJs(hashes, n, p, viaJs);
+    assert.deepEqual(viaSimd, viaJs, `P = ${P}, n = ${n}`);
+  }
 });
 
 test('the shingle hashes equal a direct hash of each n-gram window (rolling update is exact)', () => {
