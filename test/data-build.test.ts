@@ -174,6 +174,14 @@ test('build: an interrupted build resumes, skipping finished stages and intact s
   const r3 = await buildCorpus(cfg, quiet);
   assert.deepEqual(r3.skipped, ['clean', 'dedup', 'decontaminate']);
   assert.deepEqual(r3.index, index);
+
+  // Another shard size reuses every stage but no shard, and leaves no stale shard file behind.
+  const r4 = await buildCorpus(config(corpus, 'resume', { shard_sequences: 64 }), quiet);
+  assert.deepEqual(r4.skipped, ['clean', 'dedup', 'mix', 'decontaminate']);
+  assert.equal(r4.reusedShards, 0);
+  const listed = [...r4.index.splits.train, ...r4.index.splits.val].map((e) => e.file).sort();
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.bin')).sort(), listed);
+  assert.deepEqual(allTokens(dir, r4.index, 'train'), allTokens(out, index, 'train'));
 });
 
 test('build: a build killed with SIGKILL during tokenization resumes to the same shards', async () => {

@@ -84,7 +84,7 @@ export interface BuildResult {
 interface FileRecord { file: string; bytes: number; sha256: string }
 interface StageRecord { key: string; outputs: FileRecord[]; data: unknown }
 interface ShardRecord { entry: ShardEntry; next: PackCursor; documents: number; tokensBySource: Record<string, number> }
-interface TokenizeRecord { key: string; splits: Record<SplitName, { shards: ShardRecord[]; done: boolean; final?: unknown }> }
+interface TokenizeRecord { key: string; splits: Record<SplitName, { done: boolean; final?: unknown }> }
 interface Manifest { format: 'mugpt-corpus-manifest'; stages: Record<string, StageRecord>; tokenize?: TokenizeRecord }
 
 const keyOf = (...parts: unknown[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
@@ -405,7 +405,7 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
   const key = keyOf('tokenize', prevKey, tokId, tok.vocabSize, cfg.seqLen, cfg.shardSequences);
   let rec = b.manifest.tokenize;
   if (!rec || rec.key !== key) {
-    rec = { key, splits: { train: { shards: [], done: false }, val: { shards: [], done: false } } };
+    rec = { key, splits: { train: { done: false }, val: { done: false } } };
     b.manifest.tokenize = rec;
   }
   const inputs: Record<SplitName, string> = { train: join(b.out, trainFile), val: join(b.work, 'val.jsonl') };
@@ -413,24 +413,31 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
   let reused = 0;
   let written = 0;
   const finals = {} as Record<SplitName, PackFinal>;
+  const shardRecords = {} as Record<SplitName, ShardRecord[]>;
+  // One small record per shard in work/shards/ (not in manifest.json, which would make a build O(shards²)).
+  const recordDir = join(b.work, 'shards');
+  mkdirSync(recordDir, { recursive: true });
+  const recordPath = (split: SplitName, n: number): string => join(recordDir, shardFileName(split, n).replace(/\.bin$/, '.json'));
   try {
     for (const split of SPLITS) {
       const sr = rec.splits[split];
-      // Keep the shards that are still intact, up to the first one that is not.
-      let good = 0;
-      for (const s of sr.shards) {
-        const p = join(b.out, s.entry.file);
-        if (!existsSync(p) || (await fileDigest(p)).sha256 !== s.entry.sha256) break;
-        good++;
+      // Keep the shards of this key that are still intact, up to the first one that is not.
+      const shards: ShardRecord[] = shardRecords[split] = [];
+      for (let n = 0; existsSync(recordPath(split, n)); n++) {
+        let r: ShardRecord & { key: string };
+        try { r = JSON.parse(readFileSync(recordPath(split, n), 'utf8')) as ShardRecord & { key: string }; } catch { break; }
+        const p = join(b.out, r.entry.file);
+        if (r.key !== key || !existsSync(p) || (await fileDigest(p)).sha256 !== r.entry.sha256) break;
+        shards.push({ entry: r.entry, next: r.next, documents: r.documents, tokensBySource: r.tokensBySource });
       }
-      if (good < sr.shards.length) { sr.shards = sr.shards.slice(0, good); sr.done = false; }
-      reused += good;
+      for (let n = shards.length; existsSync(recordPath(split, n)); n++) { rmSync(recordPath(split, n)); sr.done = false; }
+      reused += shards.length;
       if (sr.done) { finals[split] = sr.final as PackFinal; continue; }
 
-      const last = sr.shards[sr.shards.length - 1];
+      const last = shards[shards.length - 1];
       const start: PackCursor = last ? last.next : { doc: 0, offset: 0 };
       const tokensBySource: Record<string, number> = { ...(last?.tokensBySource ?? {}) };
-      let sequences = sr.shards.reduce((a, s) => a + s.entry.sequences, 0);
+      let sequences = shards.reduce((a, s) => a + s.entry.sequences, 0);
       const packer = new Packer(cfg.seqLen, eos, start);
       // [shardSequences · seqLen] in the shard's dtype (ids are < vocabSize, so uint16 holds them when dtype says so)
       const shardBuf = dtype === 'uint16' ? new Uint16Array(cfg.shardSequences * cfg.seqLen) : new Uint32Array(cfg.shardSequences * cfg.seqLen);
@@ -438,13 +445,14 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
       let cursor = start;
       const flush = (): void => {
         if (inShard === 0) return;
-        const entry = writeShard(b.out, shardFileName(split, sr.shards.length), shardBuf.subarray(0, inShard * cfg.seqLen), cfg.seqLen, dtype);
+        const entry = writeShard(b.out, shardFileName(split, shards.length), shardBuf.subarray(0, inShard * cfg.seqLen), cfg.seqLen, dtype);
         sequences += inShard;
         // Token counts up to the cursor: whole documents pushed so far plus the current one's packed part.
         const snapshot = { ...tokensBySource };
         if (cursor.doc === curDoc) snapshot[curSrc] = (snapshot[curSrc] ?? 0) + cursor.offset - (curDoc === start.doc ? start.offset : 0);
-        sr.shards.push({ entry, next: cursor, documents: cursor.doc, tokensBySource: snapshot });
-        b.saveManifest();
+        const record: ShardRecord = { entry, next: cursor, documents: cursor.doc, tokensBySource: snapshot };
+        writeFileAtomic(recordPath(split, shards.length), JSON.stringify({ key, ...record }));
+        shards.push(record);
         inShard = 0;
         written++;
         if (b.opts.stopAfterShards !== undefined && written >= b.opts.stopAfterShards) throw new BuildStopped();
@@ -496,6 +504,8 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
       // Tokens counted before the resume point came from the shard record; the tail is what did not fill a sequence.
       const tokens = sequences * cfg.seqLen;
       const final: PackFinal = { documents: docs, sequences, tokens, droppedTailTokens: packer.pending, tokensBySource };
+      // Shard files beyond the last one (left by an earlier build with other parameters) are not part of this build.
+      for (let n = shards.length; existsSync(join(b.out, shardFileName(split, n))); n++) rmSync(join(b.out, shardFileName(split, n)));
       sr.final = final;
       sr.done = true;
       b.saveManifest();
@@ -507,7 +517,7 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
   const index: ShardIndex = {
     format: 'mugpt-shards', version: 1, dtype, seq_len: cfg.seqLen, vocab_size: tok.vocabSize, eos_token_id: eos,
     tokenizer: cfg.tokenizer === 'gpt2' ? 'gpt2' : b.rel(cfg.tokenizer),
-    splits: { train: rec.splits.train.shards.map((s) => s.entry), val: rec.splits.val.shards.map((s) => s.entry) },
+    splits: { train: shardRecords.train.map((s) => s.entry), val: shardRecords.val.map((s) => s.entry) },
   };
   writeShardIndex(b.out, index);
   return { index, finals, reused };
