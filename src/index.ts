@@ -53,3 +53,8 @@ export { train } from './train/trainer.js';
 export type { TrainOptions, TrainResult, TrainableModel, ModelFactory, StepInfo } from './train/trainer.js';
 export { loadCheckpoint as loadTrainingCheckpoint, latestCheckpoint } from './train/checkpoint.js';
 export { trainBpe, type TrainBpeOptions } from './tokenizer/train.js';
+export { generate, Generation } from './generate/generate.js';
+export type { GeneratedToken, GenerationStats, FinishReason, GenerateTokenizer } from './generate/generate.js';
+export type { GenerateOptions } from './generate/options.js';
+export { Rng } from './generate/rng.js';
+export { Sampler, type SamplingParams } from './generate/sampler.js';

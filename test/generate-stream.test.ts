@@ -184,6 +184,8 @@ test('prompts: text is encoded, ids are checked, an empty prompt starts from EOS
     assert.throws(() => generate(model, bytes, bad as number[]), /prompt token 0 is .*integers in \[0, 257\)/);
   }
   assert.throws(() => generate(model, bytes, 42 as unknown as string), /prompt must be a string or an array/);
+  const small = new FakeModel(() => new Float32Array(100), Infinity, 100);
+  assert.throws(() => generate(small, bytes, 'az'), /tokenizer gives token id 122 \(token 1\), outside the model's vocabulary \[0, 100\)/);
   const empty = scripted(utf8('x'), 1);
   await collect(generate(empty, bytes, '', { maxNewTokens: 1 }));
   assert.deepEqual(empty.calls[0], [EOS]);

@@ -104,6 +104,11 @@ function promptIds(model: DecodeModel, tokenizer: GenerateTokenizer, prompt: str
   let ids: number[];
   if (typeof prompt === 'string') {
     ids = tokenizer.encode(prompt, { allowSpecial: true });
+    const bad = ids.findIndex((id) => id >= model.vocabSize);
+    if (bad >= 0) {
+      throw new MugptError(`prompt: the tokenizer gives token id ${ids[bad]} (token ${bad}), outside the model's vocabulary `
+        + `[0, ${model.vocabSize}); the tokenizer does not match the model`);
+    }
   } else if (Array.isArray(prompt)) {
     ids = [...prompt];
     for (let i = 0; i < ids.length; i++) {

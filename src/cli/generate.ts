@@ -1,0 +1,121 @@
+// `mugpt generate --model DIR --prompt TEXT [...]`: stream a continuation to stdout.
+// The prompt is printed first, then each token's text as it is produced; a stats line goes to stderr.
+import { Option, type Command } from 'commander';
+import { MugptError } from '../errors.js';
+import type { Generation } from '../generate/generate.js';
+import { resolveOptions, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions } from '../generate/options.js';
+import type { BackendName } from '../kernels/kernels.js';
+import { loadModel } from '../model/model.js';
+
+interface Flags {
+  model: string;
+  prompt: string;
+  maxTokens?: string;
+  temperature?: string;
+  topK?: string;
+  topP?: string;
+  repetitionPenalty?: string;
+  seed?: string;
+  stop?: string[];
+  ignoreEos?: boolean;
+  backend?: BackendName;
+}
+
+/** The flag that sets each generate option, for error messages. */
+const FLAG: Record<keyof GenerateOptions, string> = {
+  maxNewTokens: '--max-tokens', temperature: '--temperature', topK: '--top-k', topP: '--top-p',
+  repetitionPenalty: '--repetition-penalty', seed: '--seed', stop: '--stop', ignoreEos: '--ignore-eos', signal: 'signal',
+};
+
+export function register(program: Command): void {
+  program
+    .command('generate')
+    .description('generate text from a Hugging Face model folder, streamed to stdout (greedy unless --temperature > 0)')
+    .requiredOption('--model <dir>', 'model folder: config.json + model.safetensors (or a sharded index)')
+    .requiredOption('--prompt <text>', 'the text to continue ("" starts from <|endoftext|>)')
+    .option('--max-tokens <n>', `most new tokens (default ${DEFAULT_MAX_NEW_TOKENS})`)
+    .option('--temperature <t>', 'sampling temperature; 0 is greedy (default 0)')
+    .option('--top-k <k>', 'keep the K most likely tokens; 0 is off (default 0)')
+    .option('--top-p <p>', 'nucleus sampling mass in (0, 1]; 1 is off (default 1)')
+    .option('--repetition-penalty <r>', 'HF repetition penalty > 0; 1 is off (default 1)')
+    .option('--seed <s>', 'sampling seed, an integer (default: random, printed in the stats)')
+    .option('--stop <str...>', 'stop strings: the text ends before the first one generated')
+    .option('--ignore-eos', 'keep generating past <|endoftext|>')
+    .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native']))
+    .action(async (flags: Flags) => {
+      const opts = optionsFromFlags(flags);
+      const model = loadModel(flags.model, flags.backend === undefined ? undefined : { backend: flags.backend });
+      const controller = new AbortController();
+      const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
+      await stream(gen, flags.prompt, controller);
+    });
+}
+
+/** Parses and checks the flags' values; errors name the flag. */
+export function optionsFromFlags(flags: Omit<Flags, 'model' | 'prompt' | 'backend'>): GenerateOptions {
+  const opts: GenerateOptions = {
+    maxNewTokens: integer(flags.maxTokens, '--max-tokens'),
+    temperature: number(flags.temperature, '--temperature'),
+    topK: integer(flags.topK, '--top-k'),
+    topP: number(flags.topP, '--top-p'),
+    repetitionPenalty: number(flags.repetitionPenalty, '--repetition-penalty'),
+    seed: integer(flags.seed, '--seed'),
+    stop: flags.stop,
+    ignoreEos: flags.ignoreEos,
+  };
+  for (const k of Object.keys(opts) as Array<keyof GenerateOptions>) if (opts[k] === undefined) delete opts[k];
+  resolveOptions(opts, (k) => FLAG[k]);
+  return opts;
+}
+
+function number(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new MugptError(`${flag} expects a number, got ${JSON.stringify(v)}`);
+  return x;
+}
+
+function integer(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\s*\d+\s*$/.test(v)) throw new MugptError(`${flag} expects a non-negative integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/**
+ * Writes the prompt and the tokens to stdout as they come and the stats to stderr. Ctrl-C (exit code
+ * 130) or a closed pipe (EPIPE, e.g. `| head`; exit code 0) stops generation; the stats line is still written.
+ */
+async function stream(gen: Generation, prompt: string, controller: AbortController): Promise<void> {
+  let stoppedBy: 'SIGINT' | 'EPIPE' | null = null;
+  const onSigint = (): void => {
+    stoppedBy = 'SIGINT';
+    controller.abort();
+  };
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+    stoppedBy ??= 'EPIPE';
+    controller.abort();
+  };
+  process.once('SIGINT', onSigint);
+  process.stdout.on('error', onStdoutError);
+  try {
+    process.stdout.write(prompt);
+    for await (const { text } of gen) if (text) process.stdout.write(text);
+    process.stdout.write('\n');
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  process.stderr.write(`${statsLine(gen, stoppedBy)}\n`);
+  if (stoppedBy === 'SIGINT') process.exitCode = 130;
+}
+
+function statsLine(gen: Generation, stoppedBy: string | null): string {
+  const s = gen.stats;
+  const rate = (n: number, ms: number): string => (ms > 0 ? (n / (ms / 1000)).toFixed(1) : '-');
+  const end = stoppedBy ?? s.finishReason;
+  return `mugpt: ${s.promptTokens} prompt tokens, prefill ${rate(s.promptTokens, s.prefillMs)} tokens/s; ` +
+    `${s.generatedTokens} generated, decode ${rate(s.decodeTokens, s.decodeMs)} tokens/s; ` +
+    `seed ${s.seed}, end: ${end}`;
+}
