@@ -60,6 +60,9 @@ const CP_SEED = 0x5bd1e995 | 0;
 
 const simd = simdMinhash();
 
+/** mix32 of the first 256 code points, precomputed (most text is Latin-1). */
+const MIX_LATIN1 = Int32Array.from({ length: 256 }, (_, c) => fmix32(c ^ CP_SEED));
+
 let mixed: Int32Array = new Int32Array(4096);
 
 /**
@@ -74,7 +77,10 @@ export function shingleHashes(cps: Uint32Array, length: number, ngram: number, o
   if (out.length < count) out = new Int32Array(Math.max(count, out.length * 2));
   if (mixed.length < length) mixed = new Int32Array(Math.max(length, mixed.length * 2));
   const u = mixed;
-  for (let k = 0; k < length; k++) u[k] = fmix32(cps[k] ^ CP_SEED);
+  for (let k = 0; k < length; k++) {
+    const c = cps[k];
+    u[k] = c < 256 ? MIX_LATIN1[c] : fmix32(c ^ CP_SEED);
+  }
   let pow = 1;  // B^n mod 2^32, to drop the word leaving the window
   for (let j = 0; j < n; j++) pow = Math.imul(pow, ROLL_BASE);
   let h = 0;
