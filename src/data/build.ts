@@ -11,7 +11,7 @@
 // whose key matches and whose outputs are intact, and resumes tokenization after the last intact shard,
 // from the packing cursor recorded with it. Statistics per source go to stats.json.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { MugptError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -115,7 +115,7 @@ class Build {
     if (existsSync(this.manifestPath)) {
       try {
         const m = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as Manifest;
-        if (m.format === 'mugpt-corpus-manifest') this.manifest = m;
+        if (m?.format === 'mugpt-corpus-manifest' && m.stages !== null && typeof m.stages === 'object') this.manifest = m;
       } catch { /* unreadable: start over */ }
     }
     const bars = opts.progress ?? Boolean(process.stderr.isTTY);
@@ -156,7 +156,7 @@ class Build {
 
   /** Stage files are named relative to the output folder in the manifest. */
   rel(file: string): string {
-    return file.startsWith(this.out) ? file.slice(this.out.length + 1) : file;
+    return file.startsWith(this.out + sep) ? file.slice(this.out.length + 1) : file;
   }
 }
 
