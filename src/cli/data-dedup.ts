@@ -140,9 +140,10 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
       if (!isDoc[line]) continue;
       if (keep[doc++]) { emit(bytes); emit(newline); }
     }
+    // Thrown inside the writer, so the temp file is removed and nothing replaces --output.
+    check(doc === keep.length, `--input ${input} changed while it was being deduplicated (${doc} documents on the second read, ${keep.length} on the first)`);
   });
   write.stop();
-  check(doc === keep.length, `--input ${input} changed while it was being deduplicated (${doc} documents on the second read, ${keep.length} on the first)`);
   return { stats, lines, skippedLines, blankLines };
 }
 
