@@ -119,12 +119,12 @@ test('bad configs: errors name the field and the value', () => {
   throwsNaming({ model_type: 'gpt2', scale_attn_weights: 'yes' }, 'scale_attn_weights', 'yes');
   throwsNaming({ model_type: 'btlm', mup_width_scale: -0.1 }, 'mup_width_scale', '-0.1');
   throwsNaming({ model_type: 'btlm', mup_output_alpha: 'big' }, 'mup_output_alpha', 'big');
-  throwsNaming({ model_type: 'gpt2', tie_word_embeddings: false }, 'tie_word_embeddings');
+  throwsNaming({ model_type: 'gpt2', tie_word_embeddings: 0 }, 'tie_word_embeddings');
   throwsNaming({ model_type: 'gpt2', eos_token_id: -1 }, 'eos_token_id', '-1');
 });
 
 test('toHfConfig round-trips every config (the real ones and every fixture)', () => {
-  const raws: Record<string, unknown>[] = [BTLM_3B, CGPT_111M, { model_type: 'gpt2' }, { model_type: 'btlm' },
+  const raws: Record<string, unknown>[] = [BTLM_3B, CGPT_111M, { model_type: 'gpt2' }, { model_type: 'btlm', tie_word_embeddings: false },
     { model_type: 'btlm', position_embedding_type: 'alibi', alibi_scaling: { type: 'linear', train_seq_len: 4096 } }];
   const root = fixture('model');
   for (const n of readdirSync(root)) raws.push(JSON.parse(readFileSync(join(root, n, 'config.json'), 'utf8')));

@@ -123,6 +123,33 @@ test('Model.fromTensors builds the same model in memory; missing or mis-sized te
   assert.deepEqual(Model.fromTensors(one.config, noSlopes).params.slopes, Float32Array.from([0.25, 0.0625, 0.015625, 0.00390625]));
 });
 
+test('an untied head (tie_word_embeddings false) uses lm_head.weight; it saves and reloads', () => {
+  const name = 'btlm-alibi-h4-stored-slopes';
+  const tied = loadModel(dir(name), { backend: 'js' });
+  const cfg = { ...tied.config, tie_word_embeddings: false };
+  const wte = tied.params.tensors.get('transformer.wte.weight')!;
+  const head = wte.map((x) => 2 * x); // a power of 2: the logits double exactly
+  const untied = Model.fromTensors(cfg, new Map([...tied.params.tensors, ['lm_head.weight', head]]), { backend: 'js' });
+  const ids = expected(name).ids;
+  assert.deepEqual(untied.forward(ids).logits, tied.forward(ids).logits.map((x) => 2 * x));
+  assertMugptError(() => Model.fromTensors(cfg, tied.params.tensors), 'lm_head.weight');
+
+  for (const maxShardBytes of [undefined, 6000]) {
+    const out = join(scratch(), 'untied');
+    untied.save(out, { maxShardBytes });
+    const back = loadModel(out, { backend: 'js' });
+    assert.equal(back.config.tie_word_embeddings, false);
+    assert.deepEqual(back.params.lmHead, head);
+    assert.deepEqual(back.forward(ids).logits, untied.forward(ids).logits);
+  }
+  // Without its lm_head.weight, the checkpoint of an untied config is refused.
+  const out = join(scratch(), 'untied-missing');
+  tied.save(out);
+  const cj = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  writeFileSync(join(out, 'config.json'), JSON.stringify({ ...cj, tie_word_embeddings: false }));
+  assertMugptError(() => loadModel(out), 'model.safetensors', 'lm_head.weight', 'tie_word_embeddings');
+});
+
 test('model.generate: greedy tokens of the PyTorch fixture, streamed', async () => {
   const name = 'btlm-alibi-h6-factor-sharded';
   const model = loadModel(dir(name), { backend: 'js' });

@@ -203,8 +203,8 @@ export function parseConfig(raw: Record<string, unknown>, where: Where = 'config
       () => `${where}: unsupported "position_embedding_type" ${JSON.stringify(pe)} (expected "learned" or "alibi")`);
     position_embedding_type = pe;
   }
+  // false: a separate lm_head.weight [V, D] (GGUF imports with the μP logit scale folded in).
   const tie = bool(where, 'tie_word_embeddings', get('tie_word_embeddings', c.tie_word_embeddings));
-  check(tie, `${where}: "tie_word_embeddings" is false, but mugpt supports tied embeddings only (the LM head is wte)`);
 
   const b = BTLM_DEFAULTS;
   const cfg: ModelConfig = {

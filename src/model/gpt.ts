@@ -148,11 +148,11 @@ export function mlpForward(ctx: GptContext, lp: LayerParams, a: Activations, M: 
   addLinear(k, a.h, a.fc, lp.mlpProjW, lp.mlpProjB, M, I, D);
 }
 
-/** logits[M, V] = ln_f(h[M, D]) · wteᵀ · logitScale (tied head; μP logit multiplier for btlm). */
+/** logits[M, V] = ln_f(h[M, D]) · headᵀ · logitScale (head = wte when tied; μP logit multiplier for btlm). */
 export function lmHeadForward(ctx: GptContext, logits: Float32Array, h: Float32Array, ln: Float32Array, M: number): void {
   const { cfg, k, p, D, V } = ctx;
   k.layerNorm(ln, h, p.lnfW, p.lnfB, M, D, cfg.layer_norm_epsilon);
-  k.gemm(false, true, M, V, D, ctx.logitScale, ln, p.wte, 0, logits);
+  k.gemm(false, true, M, V, D, ctx.logitScale, ln, p.lmHead, 0, logits);
 }
 
 /** Runs the blocks over a.h [B·T, D] (T new tokens per sequence after `past` cached positions). */

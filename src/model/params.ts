@@ -30,7 +30,9 @@ export interface LayerParams {
 }
 
 export interface Params {
-  wte: Float32Array; // [V, D], also the LM head
+  wte: Float32Array; // [V, D]
+  /** The LM head [V, D]: wte when tied (tie_word_embeddings), else lm_head.weight. */
+  lmHead: Float32Array;
   wpe: Float32Array | null; // [P, D], learned positions only
   layers: LayerParams[];
   lnfW: Float32Array; // [D]
@@ -42,8 +44,9 @@ export interface Params {
 }
 
 const SLOPES = 'transformer.relative_pe.slopes';
+export const LM_HEAD = 'lm_head.weight';
 
-/** The HF tensors of a config, `transformer.`-prefixed, in checkpoint order. */
+/** The HF tensors of a config, `transformer.`-prefixed (lm_head.weight of an untied head aside), in checkpoint order. */
 export function expectedTensors(cfg: ModelConfig): TensorSpec[] {
   const D = cfg.n_embd, I = innerSize(cfg), out: TensorSpec[] = [];
   const add = (name: string, shape: number[]): void => { out.push({ name: `transformer.${name}`, shape }); };
@@ -61,6 +64,7 @@ export function expectedTensors(cfg: ModelConfig): TensorSpec[] {
   }
   add('ln_f.weight', [D]); add('ln_f.bias', [D]);
   if (usesAlibi(cfg)) add('relative_pe.slopes', [cfg.n_head, 1]);
+  if (!cfg.tie_word_embeddings) out.push({ name: LM_HEAD, shape: [cfg.vocab_size, D] });
   return out;
 }
 
@@ -78,7 +82,7 @@ const showShape = (s: number[]): string => `[${s.join(', ')}]`;
  */
 export function validateCheckpoint(reader: CheckpointReader, cfg: ModelConfig, configPath: string): void {
   const present = new Set(reader.names());
-  const expected = expectedTensors(cfg);
+  const expected = expectedTensors(cfg).filter((t) => t.name !== LM_HEAD);
   for (const { name, shape } of expected) {
     if (!present.has(name)) {
       if (optional(name)) continue;
@@ -138,6 +142,7 @@ export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Ar
   }
   return {
     wte: get('wte.weight'),
+    lmHead: cfg.tie_word_embeddings ? get('wte.weight') : tensors.get(LM_HEAD)!,
     wpe: usesAlibi(cfg) ? null : get('wpe.weight'),
     layers,
     lnfW: get('ln_f.weight'),
@@ -147,10 +152,14 @@ export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Ar
   };
 }
 
-/** Reads a validated checkpoint tensor by tensor (F16/BF16 upcast by the reader). */
-export function readParams(reader: CheckpointReader, cfg: ModelConfig): Params {
+/**
+ * Reads a validated checkpoint tensor by tensor (F16/BF16 upcast by the reader); an untied head
+ * comes from readHead (the reader drops lm_head.weight, which is a duplicate of wte when tied).
+ */
+export function readParams(reader: CheckpointReader, cfg: ModelConfig, readHead: () => Float32Array): Params {
   const named = new Map<string, Float32Array>();
   for (const name of reader.names()) named.set(name, reader.read(name));
+  if (!cfg.tie_word_embeddings) named.set(LM_HEAD, readHead());
   return paramsFromTensors(cfg, named, reader.dir);
 }
 
