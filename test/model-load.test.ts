@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MugptError } from '../src/errors.js';
 import { writeCheckpoint } from '../src/io/hf.js';
+import { saveTokenizerJson } from '../src/tokenizer/save.js';
+import { trainBpe } from '../src/tokenizer/train.js';
 import { makeConfig } from '../src/model/config.js';
 import { loadModel, Model } from '../src/model/model.js';
 import { expectedTensors } from '../src/model/params.js';
@@ -157,6 +159,19 @@ test('model.generate: greedy tokens of the PyTorch fixture, streamed', async () 
   const ids: number[] = [];
   for await (const tok of model.generate(prompt, { maxNewTokens: greedy.length, temperature: 0, ignoreEos: true })) ids.push(tok.id);
   assert.deepEqual(ids, greedy);
+});
+
+test('model.tokenizer: the folder\'s own tokenizer when it has one, else the bundled GPT-2', async () => {
+  assert.equal(loadModel(dir('gpt2-gelu'), { backend: 'js' }).tokenizer.vocabSize, 50257);
+  const d = copyOf('gpt2-gelu');
+  const own = await trainBpe(['abc abd abe'], { vocabSize: 260 });
+  saveTokenizerJson(own, join(d, 'tokenizer.json'));
+  const model = loadModel(d, { backend: 'js' });
+  assert.equal(model.tokenizer.vocabSize, own.vocabSize);
+  assert.ok(own.vocabSize < 300);
+  const ids: number[] = [];
+  for await (const t of model.generate([1, 2, 3], { maxNewTokens: 3, ignoreEos: true })) ids.push(t.id);
+  assert.equal(ids.length, 3);
 });
 
 test('bad checkpoints: shape mismatch, missing or unexpected tensor, unknown model_type or activation', () => {
