@@ -2,7 +2,7 @@
 """Independent PyTorch reference of HF `gpt2` (Cerebras-GPT) and `btlm` (BTLM-3B-8K) and the
 generator of the model fixtures in test/fixtures/model/.
 
-Written from docs in shared reference model-semantics.md, not from mugpt's TypeScript. Runs with
+Written from the model-semantics reference (HF maths, tolerances), not from mugpt's TypeScript. Runs with
 Debian's python3-torch only (no transformers, no safetensors package): safetensors files are written
 by hand with struct + json.
 
