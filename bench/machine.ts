@@ -1,0 +1,29 @@
+// The machine's limits, measured by microbenchmarks in the native addon: FMA throughput (the
+// compute peak our AVX2 kernels can reach) and streaming-read memory bandwidth.
+
+import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+
+export interface MachineLimits {
+  simd: string;
+  threads: number;
+  /** GFLOP/s of back-to-back FMAs on every thread (8-wide AVX2 where available). */
+  peakGflops: number;
+  /** GB/s of a parallel streaming read of a buffer far larger than the caches. */
+  bandwidthGBs: number;
+}
+
+/** Measures the peak and bandwidth; null (with a printed reason) when the addon is missing. */
+export function measureMachine(bufferBytes = 512 * 2 ** 20): MachineLimits | null {
+  const addon = loadNativeAddon();
+  if (!addon) {
+    console.log(`machine limits: skipped, the native addon did not load (${nativeLoadError()})`);
+    return null;
+  }
+  const { simd, threads } = addon.info();
+  return {
+    simd,
+    threads,
+    peakGflops: addon.peakGflops(0.5),
+    bandwidthGBs: addon.readBandwidth(bufferBytes, 5),
+  };
+}
