@@ -149,6 +149,7 @@ test('temperature divides; argmax takes the lowest id among ties', () => {
   const s = Float32Array.from([1, -3, 0.5]);
   applyTemperature(s, 0.5);
   assert.deepEqual(Array.from(s), [2, -6, 1]);
+  assert.throws(() => applyTemperature(Float32Array.from([0, 5]), 1e-39), /temperature 1e-39 is too small/);
   assert.equal(argmax(Float32Array.from([1, 5, 5, 2])), 1);
   assert.equal(argmax(Float32Array.from([-Infinity, -Infinity])), 0);
 });

@@ -34,7 +34,14 @@ export function applyRepetitionPenalty(scores: Float32Array, uniqueIds: ArrayLik
 /** HF TemperatureLogitsWarper: scores / temperature (temperature > 0). */
 export function applyTemperature(scores: Float32Array, temperature: number): void {
   const t = Math.fround(temperature);
-  for (let i = 0; i < scores.length; i++) scores[i] = scores[i] / t;
+  for (let i = 0; i < scores.length; i++) {
+    const x = scores[i];
+    scores[i] = x / t;
+    // A positive logit overflowing to +Infinity would turn the softmax into NaN.
+    if (scores[i] === Infinity && x !== Infinity) {
+      throw new MugptError(`temperature ${temperature} is too small: logit ${x} / temperature overflows float32`);
+    }
+  }
 }
 
 /**
