@@ -1,7 +1,7 @@
 // Streaming generation over a DecodeModel: prefill the prompt in one step, then one token per step,
 // until EOS, a stop string, maxNewTokens, or the model's context is full.
 //
-// What is yielded: every generated token as { id, text }, in order. `text` is the text that token made
+// What is yielded: every generated token as { id, text }, in order. `text` is the text this token
 // decided: '' while a multi-byte character or a possible stop string is incomplete, more than the
 // token's own text when held-back text is released. Without stop strings the texts concatenate to
 // decode(ids) (ids without the end-of-text token). The end-of-text token that ends a text is yielded
