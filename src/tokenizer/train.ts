@@ -79,16 +79,22 @@ async function countWords(texts: AsyncIterable<string> | Iterable<string>, speci
 function learnMerges(wordCounts: Map<string, number>, nMerges: number, minFrequency: number, onProgress: TrainBpeOptions['onProgress']): { pairs: Int32Array; results: Int32Array } {
   const byteToId = new Int32Array(256);
   gpt2ByteOrder.forEach((b, id) => { byteToId[b] = id; });
-  // Words as byte-token ids; words of one symbol can never merge and are dropped.
-  const words: Int32Array[] = [];
-  const lens: number[] = [];
-  const counts: number[] = [];
+  // Words as byte-token ids, packed in one array (word w: syms[start[w] … start[w] + lens[w]));
+  // words of one byte can never merge and are dropped.
+  let nWords = 0, total = 0;
+  for (const w of wordCounts.keys()) {
+    const n = Buffer.byteLength(w, 'utf8');
+    if (n >= 2) { nWords++; total += n; }
+  }
+  const syms = new Int32Array(total);
+  const start = new Int32Array(nWords), lens = new Int32Array(nWords);
+  const counts = new Float64Array(nWords);
+  let nw = 0, o = 0;
   for (const [w, c] of wordCounts) {
     const b = Buffer.from(w, 'utf8');
     if (b.length < 2) continue;
-    const syms = new Int32Array(b.length);
-    for (let i = 0; i < b.length; i++) syms[i] = byteToId[b[i]];
-    words.push(syms); lens.push(b.length); counts.push(c);
+    start[nw] = o; lens[nw] = b.length; counts[nw] = c; nw++;
+    for (let i = 0; i < b.length; i++) syms[o++] = byteToId[b[i]];
   }
   wordCounts.clear();
 
@@ -100,9 +106,9 @@ function learnMerges(wordCounts: Map<string, number>, nMerges: number, minFreque
     if (list === undefined) pairWords.set(key, [w]);
     else if (list[list.length - 1] !== w) list.push(w);
   };
-  for (let w = 0; w < words.length; w++) {
-    const s = words[w];
-    for (let i = 0; i + 1 < lens[w]; i++) addPair(s[i] * KEY + s[i + 1], w, counts[w]);
+  for (let w = 0; w < nWords; w++) {
+    const s0 = start[w], e = s0 + lens[w] - 1;
+    for (let i = s0; i < e; i++) addPair(syms[i] * KEY + syms[i + 1], w, counts[w]);
   }
 
   // Max-heap of (count, key); larger count first, then smaller key (= smaller left, then right id).
@@ -131,7 +137,7 @@ function learnMerges(wordCounts: Map<string, number>, nMerges: number, minFreque
 
   const pairs = new Int32Array(2 * nMerges);
   const results = new Int32Array(nMerges);
-  const stamp = new Int32Array(words.length).fill(-1);
+  const stamp = new Int32Array(nWords).fill(-1);
   let done = 0;
   while (done < nMerges && hc.length > 0) {
     const c = hc[0], key = hk[0];
@@ -146,17 +152,17 @@ function learnMerges(wordCounts: Map<string, number>, nMerges: number, minFreque
     for (const w of pairWords.get(key)!) {
       if (stamp[w] === done) continue;
       stamp[w] = done;
-      const s = words[w], n = lens[w], cw = counts[w];
+      const s0 = start[w], e = s0 + lens[w], cw = counts[w];
       let has = false;
-      for (let i = 0; i + 1 < n; i++) if (s[i] === a && s[i + 1] === b) { has = true; break; }
+      for (let i = s0; i + 1 < e; i++) if (syms[i] === a && syms[i + 1] === b) { has = true; break; }
       if (!has) continue;
-      for (let i = 0; i + 1 < n; i++) { const k = s[i] * KEY + s[i + 1]; touch(k); pairCount.set(k, pairCount.get(k)! - cw); }
-      let j = 0;
-      for (let i = 0; i < n;) {
-        if (i + 1 < n && s[i] === a && s[i + 1] === b) { s[j++] = id; i += 2; } else s[j++] = s[i++];
+      for (let i = s0; i + 1 < e; i++) { const k = syms[i] * KEY + syms[i + 1]; touch(k); pairCount.set(k, pairCount.get(k)! - cw); }
+      let j = s0;
+      for (let i = s0; i < e;) {
+        if (i + 1 < e && syms[i] === a && syms[i + 1] === b) { syms[j++] = id; i += 2; } else syms[j++] = syms[i++];
       }
-      lens[w] = j;
-      for (let i = 0; i + 1 < j; i++) { const k = s[i] * KEY + s[i + 1]; touch(k); addPair(k, w, cw); }
+      lens[w] = j - s0;
+      for (let i = s0; i + 1 < j; i++) { const k = syms[i] * KEY + syms[i + 1]; touch(k); addPair(k, w, cw); }
     }
     for (const [k, was] of before) {
       const now = pairCount.get(k)!;
