@@ -17,11 +17,11 @@ function duration(s: number): string {
  * SIGINT/SIGTERM → an abort signal the trainer checks after each step (it then saves and returns);
  * a second signal exits at once without saving.
  */
-export function interruptOnSignals(): { signal: AbortSignal; dispose(): void } {
+export function interruptOnSignals(say: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): { signal: AbortSignal; dispose(): void } {
   const ctl = new AbortController();
   const on = (sig: NodeJS.Signals) => {
     if (ctl.signal.aborted) process.exit(130);
-    process.stderr.write(`\nmugpt: ${sig}: saving a checkpoint after this step (send it again to quit without saving)\n`);
+    say(`mugpt: ${sig}: saving a checkpoint after this step (send it again to quit without saving)`);
     ctl.abort();
   };
   process.on('SIGINT', on);
@@ -43,13 +43,20 @@ export function register(program: Command): void {
     .option('--resume', 'continue from the last checkpoint in the run\'s out_dir')
     .action(async (file: string, o: { resume?: boolean }) => {
       const run = loadRunConfig(file);
-      const interrupt = interruptOnSignals();
-      const bar = new cliProgress.SingleBar({
-        format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
-        hideCursor: true, clearOnComplete: false, stream: process.stderr,
+      // A MultiBar (of one bar) prints notes above the bar on a terminal; elsewhere notes go straight out.
+      const multi = new cliProgress.MultiBar({
+        format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {etaText}',
+        hideCursor: true, clearOnComplete: false, stream: process.stderr, gracefulExit: false, forceRedraw: true,
       }, cliProgress.Presets.shades_classic);
-      let started = false;
-      const note = (m: string) => process.stderr.write(`${started ? '\n' : ''}${m}\n`);
+      let bar: cliProgress.SingleBar | null = null;
+      const note = (m: string) => { if (bar && process.stderr.isTTY) multi.log(`${m}\n`); else process.stderr.write(`${m}\n`); };
+      const stopBar = () => {
+        if (bar === null) return;
+        multi.update(); // flush the notes still buffered above the bar
+        multi.stop();
+        bar = null;
+      };
+      const interrupt = interruptOnSignals(note);
       note(`${file}: ${run.model.model_type} with ${count(countParameters(run.model))} parameters (${run.parameterization}), `
         + `${run.totalSteps} steps, ${count(run.tokens)} tokens → ${run.outDir}`);
       try {
@@ -57,16 +64,15 @@ export function register(program: Command): void {
           resume: o.resume, signal: interrupt.signal, log: note,
           onStep: (s) => {
             const payload = { loss: s.loss.toFixed(4), val: s.valLoss === null ? '-' : s.valLoss.toFixed(4), lr: s.lr.toExponential(2),
-              tps: Math.round(s.tokensPerSec), eta: duration(s.etaSec) };
-            if (!started) { bar.start(s.totalSteps, s.step, payload); started = true; } else bar.update(s.step, payload);
+              tps: Math.round(s.tokensPerSec), etaText: duration(s.etaSec) };
+            if (bar === null) bar = multi.create(s.totalSteps, s.step, payload); else bar.update(s.step, payload);
           },
         });
-        bar.stop();
-        started = false;
-        note(`${r.status === 'done' ? 'done' : 'interrupted'} at step ${r.step}: checkpoint ${r.checkpoint}, metrics ${r.metrics}`
-          + (r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}`));
+        stopBar();
+        note(`${r.status === 'done' ? 'done' : 'interrupted (continue with --resume)'} at step ${r.step}: checkpoint ${r.checkpoint}, `
+          + `metrics ${r.metrics}${r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}`}`);
       } finally {
-        bar.stop();
+        stopBar();
         interrupt.dispose();
       }
     });

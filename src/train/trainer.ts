@@ -212,7 +212,6 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
       if (run.checkpointInterval > 0 && step % run.checkpointInterval === 0) save();
     }
     save();
-    if (status === 'interrupted') log(`interrupted after step ${step}: saved ${lastCheckpoint}; continue with --resume`);
     if (opts.plots ?? true) await metrics.plot(outDir, title);
   } catch (err) {
     // a system error while writing (a full disk, say): name where the run stands and what survives
