@@ -43,13 +43,15 @@ export function register(program: Command): void {
     .option('--resume', 'continue from the last checkpoint in the run\'s out_dir')
     .action(async (file: string, o: { resume?: boolean }) => {
       const run = loadRunConfig(file);
-      // A MultiBar (of one bar) prints notes above the bar on a terminal; elsewhere notes go straight out.
+      // On a terminal, a MultiBar (of one bar) prints the notes above the bar; elsewhere everything is plain lines.
       const multi = new cliProgress.MultiBar({
         format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {etaText}',
         hideCursor: true, clearOnComplete: false, stream: process.stderr, gracefulExit: false, forceRedraw: true,
       }, cliProgress.Presets.shades_classic);
       let bar: cliProgress.SingleBar | null = null;
-      const note = (m: string) => { if (bar && process.stderr.isTTY) multi.log(`${m}\n`); else process.stderr.write(`${m}\n`); };
+      const tty = process.stderr.isTTY === true;
+      const note = (m: string) => { if (bar) multi.log(`${m}\n`); else process.stderr.write(`${m}\n`); };
+      let lastLine = 0;
       const stopBar = () => {
         if (bar === null) return;
         multi.update(); // flush the notes still buffered above the bar
@@ -65,7 +67,12 @@ export function register(program: Command): void {
           onStep: (s) => {
             const payload = { loss: s.loss.toFixed(4), val: s.valLoss === null ? '-' : s.valLoss.toFixed(4), lr: s.lr.toExponential(2),
               tps: Math.round(s.tokensPerSec), etaText: duration(s.etaSec) };
-            if (bar === null) bar = multi.create(s.totalSteps, s.step, payload); else bar.update(s.step, payload);
+            if (!tty) { // a log file: a plain line every 10 s and at the end
+              if (Date.now() - lastLine < 10_000 && s.step < s.totalSteps) return;
+              lastLine = Date.now();
+              note(`step ${s.step}/${s.totalSteps} | loss ${payload.loss} | val ${payload.val} | lr ${payload.lr} | ${payload.tps} tok/s | ETA ${payload.etaText}`);
+            } else if (bar === null) bar = multi.create(s.totalSteps, s.step, payload);
+            else bar.update(s.step, payload);
           },
         });
         stopBar();
