@@ -6,6 +6,8 @@ import {
 } from '../src/generate/sampler.js';
 import { Rng } from '../src/generate/rng.js';
 import { MugptError } from '../src/errors.js';
+import { readFileSync } from 'node:fs';
+import { fixture } from './helpers.js';
 
 // ---- Straightforward re-implementations of Hugging Face's processors (transformers, generation/logits_process.py),
 // written line by line from the Python, on plain arrays.
@@ -215,4 +217,23 @@ test('non-finite logits from the model are an error, not a silent token', () => 
   assert.throws(() => sampler.next(Float32Array.from([0, NaN, 1])), /non-finite logit \(NaN\) for token 1/);
   assert.throws(() => sampler.next(Float32Array.from([0, Infinity, 1])), /non-finite/);
   assert.throws(() => sampler.next(Float32Array.from([0, 1])), /2 logits, expected .* 3/);
+});
+
+interface WarperCase {
+  logits: Array<number | null>; seen: number[]; repetition_penalty: number; temperature: number;
+  top_k: number; top_p: number; processed: Array<number | null>;
+}
+
+test('the processors give PyTorch\'s float32 results of HF\'s code, bit for bit (tools/hf_warpers_reference.py)', () => {
+  const { cases } = JSON.parse(readFileSync(fixture('generate', 'warpers.json'), 'utf8')) as { cases: WarperCase[] };
+  assert.ok(cases.length >= 80);
+  const inf = (a: Array<number | null>): number[] => a.map((x) => (x === null ? -Infinity : x));
+  cases.forEach((c, i) => {
+    const s = Float32Array.from(inf(c.logits));
+    if (c.repetition_penalty !== 1 && c.seen.length) applyRepetitionPenalty(s, [...new Set(c.seen)], c.repetition_penalty);
+    if (c.temperature !== 1) applyTemperature(s, c.temperature);
+    if (c.top_k > 0) applyTopK(s, c.top_k);
+    if (c.top_p < 1) applyTopP(s, c.top_p);
+    assert.deepEqual(Array.from(s), Array.from(Float32Array.from(inf(c.processed))), `case ${i}: ${JSON.stringify({ ...c, logits: undefined, processed: undefined })}`);
+  });
 });
