@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratch } from './helpers.js';
-import { train } from '../src/train/trainer.js';
+import { crossEntropy, train } from '../src/train/trainer.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { openCheckpoint, readConfigJson } from '../src/io/hf.js';
 import { MugptError } from '../src/errors.js';
@@ -188,4 +188,18 @@ test('a checkpoint of a fresh μP BTLM loads in the model and its forward is fin
   const { logits, shape } = model.forward([[1, 2, 3, 4, 5]]);
   assert.deepEqual(shape, [1, 5, 96]);
   assert.ok(logits.every(Number.isFinite));
+});
+
+test('validation through forward logits: crossEntropy equals the stand-in model\'s own loss', () => {
+  const cfg = runConfig(shards(), scratch()).model;
+  const m = bigram(cfg, initModel(cfg, { seed: 2, parameterization: 'sp' }));
+  const ids = [[1, 5, 9, 2, 7], [3, 3, 8, 1, 0]];
+  const p = m.parameters(), D = 8, wte = p['transformer.wte.weight'], bias = p['transformer.ln_f.bias'];
+  const logits = new Float32Array(2 * 5 * V);
+  ids.forEach((row, b) => row.forEach((x, t) => {
+    for (let v = 0; v < V; v++) { let s = 0; for (let d = 0; d < D; d++) s += wte[v * D + d] * (wte[x * D + d] + bias[d]); logits[(b * 5 + t) * V + v] = s; }
+  }));
+  assert.ok(Math.abs(crossEntropy(logits, [2, 5, V], ids) - m.loss!(ids)) < 1e-6);
+  // uniform logits: ln V
+  assert.ok(Math.abs(crossEntropy(new Float32Array(2 * 5 * V), [2, 5, V], ids) - Math.log(V)) < 1e-12);
 });

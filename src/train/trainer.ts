@@ -24,8 +24,27 @@ import { lrAt } from './schedule.js';
 export interface TrainableModel extends HasParameters {
   /** Mean next-token cross-entropy over ids ([B][T], HF's shift) and its gradient per HF tensor. */
   lossAndGrad(ids: number[][]): { loss: number; grads: Record<string, Float32Array> };
-  /** The loss alone (validation); lossAndGrad(ids).loss when absent. */
+  /** The loss alone (validation). Without it, the loss of forward's logits, else lossAndGrad(ids).loss. */
   loss?(ids: number[][]): number;
+  /** Logits [B, T, V] of a full forward. */
+  forward?(ids: number[][]): { logits: Float32Array; shape: [number, number, number] };
+}
+
+/** Mean next-token cross-entropy (HF's shift) of logits [B, T, V] for ids [B][T]: logsumexp − logit of the next id. */
+export function crossEntropy(logits: Float32Array, shape: [number, number, number], ids: number[][]): number {
+  const [B, T, V] = shape;
+  let sum = 0;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t + 1 < T; t++) {
+      const row = logits.subarray((b * T + t) * V, (b * T + t + 1) * V);
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) if (row[v] > max) max = row[v];
+      let z = 0;
+      for (let v = 0; v < V; v++) z += Math.exp(row[v] - max);
+      sum += Math.log(z) + max - row[ids[b][t + 1]];
+    }
+  }
+  return sum / (B * (T - 1));
 }
 
 /** Builds a model over the given tensors; parameters() must return those arrays (AdamW updates them in place). */
@@ -150,7 +169,11 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
     metrics.flush();
     return lastCheckpoint;
   };
-  const lossOf = (ids: number[][]) => (model.loss ? model.loss(ids) : model.lossAndGrad(ids).loss);
+  const lossOf = (ids: number[][]): number => {
+    if (model.loss) return model.loss(ids);
+    if (model.forward) { const { logits, shape } = model.forward(ids); return crossEntropy(logits, shape, ids); }
+    return model.lossAndGrad(ids).loss;
+  };
   const evaluate = (stage: Stage): number => {
     const batches = loader.valBatches(run.eval.batches, stage.batchSize / run.gradAccum, stage.seqLen);
     const v = batches.reduce((a, b) => a + lossOf(b), 0) / batches.length;
