@@ -39,6 +39,8 @@ test('parameter counts: BTLM-3B-8K 2,646,255,744 and Cerebras-GPT-111M 111,050,4
   assert.equal(countParameters(btlm, { embeddings: false }), 2_646_255_744 - 128_657_920);
   const c111 = makeConfig({ model_type: 'gpt2', n_embd: 768, n_layer: 10, n_head: 12, n_inner: 3072, n_positions: 2048, activation_function: 'gelu' });
   assert.equal(countParameters(c111), 111_050_496);
+  assert.equal(countParameters(makeConfig({ model_type: 'gpt2', n_embd: 768, n_layer: 10, n_head: 12, n_inner: 3072, n_positions: 2048,
+    tie_word_embeddings: false })), 111_050_496 + 50257 * 768);
   // The Cerebras-GPT table: 2.22e9 tokens, 9,037 steps of 120 × 2048.
   const tokens = chinchillaTokens(countParameters(c111));
   assert.ok(Math.abs(tokens / 2.22e9 - 1) < 0.005);

@@ -6,14 +6,15 @@ import { innerSize, type ModelConfig } from '../model/config.js';
 export const CHINCHILLA_TOKENS_PER_PARAM = 20;
 
 /**
- * Trainable parameters of a gpt2/btlm config: tied wte [V,D], wpe [P,D] when positions are learned,
+ * Trainable parameters of a gpt2/btlm config: wte [V,D] (and lm_head [V,D] if untied), wpe [P,D] when positions are learned,
  * per layer ln_1, c_attn [D,3D]+[3D], c_proj [D,D]+[D], ln_2, c_fc [D,I]+[I] (and c_fc2 for SwiGLU),
  * mlp.c_proj [I,D]+[D]; ln_f. The stored ALiBi slopes are not trainable and not counted.
  */
 export function countParameters(cfg: ModelConfig, opts: { embeddings?: boolean } = {}): number {
   const D = cfg.n_embd, I = innerSize(cfg);
   const learnedPos = cfg.model_type === 'gpt2' || cfg.position_embedding_type === 'learned';
-  const embeddings = cfg.vocab_size * D + (learnedPos ? cfg.n_positions * D : 0);
+  // an untied head (lm_head.weight [V, D], as GGUF imports have) counts with the embeddings
+  const embeddings = cfg.vocab_size * D * (cfg.tie_word_embeddings ? 1 : 2) + (learnedPos ? cfg.n_positions * D : 0);
   const ffnIn = (cfg.activation_function === 'swiglu' ? 2 : 1) * (D * I + I);
   const perLayer = 2 * D + (D * 3 * D + 3 * D) + (D * D + D) + 2 * D + ffnIn + (I * D + D);
   const body = cfg.n_layer * perLayer + 2 * D;
