@@ -58,6 +58,12 @@ test('tokenizer CLI errors name the flag, file and line', () => {
   fails(['tokenizer', 'train', '--vocab', '300', '--input', join(dir, 'in'), '-o', join(dir, 'no', 'dir', 't.json')], /--output: folder .* does not exist/);
   writeFileSync(join(dir, 'in', 'b.jsonl'), '{"text": "ok"}\n{"text": broken\n');
   fails(['tokenizer', 'train', '--vocab', '300', '--input', join(dir, 'in'), '-o', join(dir, 't.json')], /b\.jsonl:2/);
+  fails(['tokenizer', 'train', '--vocab', '300', '--input', join(dir, 'in'), '--on-error', 'ignore'], /--on-error: expected 'stop' or 'skip'/);
+  // --on-error skip: trains on the rest and says what it skipped.
+  const skip = mugpt('tokenizer', 'train', '--vocab', '270', '--input', join(dir, 'in'), '-o', join(dir, 't.json'), '--on-error', 'skip');
+  assert.equal(skip.status, 0, skip.stderr);
+  assert.match(skip.stdout, /from 2 documents/);
+  assert.match(skip.stdout, /skipped 1 pieces of bad input \(json: 1\); the first: .*b\.jsonl:2/);
   fails(['tokenizer', 'decode', '1', 'x'], /'x' is not a token id/);
   fails(['tokenizer', 'decode', '99999'], /outside the vocabulary/);
 });

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MugptError, check } from '../errors.js';
-import { emptyReadStats, listFiles, readSource } from '../data/readers.js';
+import { emptyReadStats, formatIssue, listFiles, readSource } from '../data/readers.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { saveTokenizerJson } from '../tokenizer/save.js';
 import { trainBpe } from '../tokenizer/train.js';
@@ -44,8 +44,10 @@ export function register(program: Command): void {
     .option('--min-frequency <n>', 'pairs seen fewer times are never merged', '2')
     .option('--special <tokens...>', 'special tokens besides <|endoftext|>')
     .option('--text-field <name>', 'JSONL field holding the text', 'text')
+    .option('--on-error <mode>', "bad input (invalid UTF-8, malformed JSON line, missing text field): 'stop' with its file and line, or 'skip' it and count", 'stop')
     .option('--no-progress', 'no progress bars')
-    .action(async (o: { vocab: string; input: string[]; output: string; minFrequency: string; special?: string[]; textField: string; progress: boolean }) => {
+    .action(async (o: { vocab: string; input: string[]; output: string; minFrequency: string; special?: string[]; textField: string; onError: string; progress: boolean }) => {
+      check(o.onError === 'stop' || o.onError === 'skip', `--on-error: expected 'stop' or 'skip', got '${o.onError}'`);
       const vocabSize = int(o.vocab, '--vocab', 1);
       const minFrequency = int(o.minFrequency, '--min-frequency', 1);
       const out = resolve(o.output);
@@ -61,9 +63,11 @@ export function register(program: Command): void {
       let mergeBar: cliProgress.SingleBar | undefined;
       const stats = emptyReadStats();
       let disk = 0;
+      let firstIssue = '';
       async function* texts(): AsyncGenerator<string> {
         const docs = readSource({ name: 'input', paths: files, textField: o.textField }, {
-          onError: 'stop', stats,
+          onError: o.onError as 'stop' | 'skip', stats,
+          onIssue: (i) => { firstIssue ||= formatIssue(i, true); },
           onDiskBytes: (n) => {
             disk += n;
             readBar?.update(Math.round(disk / MB * 10) / 10, { rate: `${(disk / MB / Math.max(1e-3, (Date.now() - t0) / 1000)).toFixed(1)} MB/s` });
@@ -83,6 +87,8 @@ export function register(program: Command): void {
       saveTokenizerJson(tok, out);
       const s = (Date.now() - t0) / 1000;
       console.log(`${o.output}: ${tok.vocabSize} tokens (${tok.spec.mergeResults.length} merges) from ${stats.documents} documents, ${(stats.bytes / MB).toFixed(1)} MB, in ${s.toFixed(1)} s`);
+      const issues = Object.values(stats.issues).reduce((a, b) => a + b, 0);
+      if (issues > 0) console.log(`skipped ${issues} pieces of bad input (${Object.entries(stats.issues).filter(([, n]) => n > 0).map(([k, n]) => `${k}: ${n}`).join(', ')}); the first: ${firstIssue}`);
       if (tok.vocabSize < vocabSize) console.log(`note: the corpus supports only ${tok.vocabSize} of the ${vocabSize} tokens asked for (no pair left with ≥ ${minFrequency} occurrences)`);
     });
 

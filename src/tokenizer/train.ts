@@ -24,20 +24,20 @@ export interface TrainBpeOptions {
 }
 
 const EOT = '<|endoftext|>';
-const KEY = 2 ** 21; // pair key = a · KEY + b, exact in a double for ids < 2^21
+const MAX_VOCAB = 2 ** 21; // pair keys a · K + b stay exact doubles
 
 /** Trains a byte-level BPE tokenizer on texts. */
 export async function trainBpe(texts: AsyncIterable<string> | Iterable<string>, opts: TrainBpeOptions): Promise<BpeTokenizer> {
   const specials = [EOT, ...(opts.specialTokens ?? []).filter((s) => s !== EOT)];
   const minFrequency = opts.minFrequency ?? 2;
-  check(Number.isInteger(opts.vocabSize) && opts.vocabSize >= 256 + specials.length && opts.vocabSize < KEY,
-    `trainBpe: vocabSize ${opts.vocabSize} must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special tokens) to ${KEY - 1}`);
+  check(Number.isInteger(opts.vocabSize) && opts.vocabSize >= 256 + specials.length && opts.vocabSize <= MAX_VOCAB,
+    `trainBpe: vocabSize ${opts.vocabSize} must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special tokens) to ${MAX_VOCAB}`);
   check(Number.isInteger(minFrequency) && minFrequency >= 1, `trainBpe: minFrequency ${minFrequency} must be an integer ≥ 1`);
   specials.forEach((s, i) => check(typeof s === 'string' && s !== '' && specials.indexOf(s) === i, `trainBpe: specialTokens[${i}] ${JSON.stringify(s)} must be a non-empty string, listed once`));
 
   const wordCounts = await countWords(texts, specials, opts.onProgress);
   const nMerges = opts.vocabSize - 256 - specials.length;
-  const { pairs, results } = learnMerges(wordCounts, nMerges, minFrequency, opts.onProgress);
+  const { pairs, results } = learnMerges(wordCounts, nMerges, opts.vocabSize, minFrequency, opts.onProgress);
 
   const byteToId = new Int32Array(256);
   const tokenBytes: Uint8Array[] = gpt2ByteOrder.map((b, id) => { byteToId[b] = id; return Uint8Array.of(b); });
@@ -76,7 +76,10 @@ async function countWords(texts: AsyncIterable<string> | Iterable<string>, speci
 }
 
 /** The merge loop: returns merge pairs (left, right ids) and the id each merge creates (256, 257, …). */
-function learnMerges(wordCounts: Map<string, number>, nMerges: number, minFrequency: number, onProgress: TrainBpeOptions['onProgress']): { pairs: Int32Array; results: Int32Array } {
+function learnMerges(wordCounts: Map<string, number>, nMerges: number, vocabSize: number, minFrequency: number, onProgress: TrainBpeOptions['onProgress']): { pairs: Int32Array; results: Int32Array } {
+  // Pair key a · KEY + b; KEY a power of two ≥ vocabSize, so keys order like (a, b) and, for
+  // vocabularies up to 2^15, are small integers (V8 Smis), which Maps hash much faster than doubles.
+  const KEY = 2 ** Math.ceil(Math.log2(vocabSize));
   const byteToId = new Int32Array(256);
   gpt2ByteOrder.forEach((b, id) => { byteToId[b] = id; });
   // Words as byte-token ids, packed in one array (word w: syms[start[w] … start[w] + lens[w]));
