@@ -74,15 +74,15 @@ test('BF16 weights upcast exactly (bits << 16), F16 by the IEEE half definition'
   }
 });
 
-test('save → load is bit-identical (F32; BF16 for a bf16 checkpoint); config.json round-trips', () => {
+test('save → load is bit-identical (F32; BF16 / F16 for checkpoints of that dtype); config.json round-trips', () => {
   for (const [name, dtype] of [['btlm-alibi-h4-stored-slopes', 'F32'], ['gpt2-gelu', 'F32'], ['btlm-alibi-dynamic-bf16', 'BF16'],
-    ['btlm-alibi-h6-factor-sharded', 'F32']] as const) {
+    ['btlm-alibi-h6-factor-sharded', 'F32'], ['gpt2-unscaled-f16', 'F16']] as const) {
     const a = loadModel(dir(name), { backend: 'js' });
     const out = join(scratch(), 'saved');
     a.save(out, { dtype });
     const b = loadModel(out, { backend: 'js' });
     assert.deepEqual({ ...b.config, extra: {} }, { ...a.config, extra: {} });
-    assert.equal(b.config.extra.torch_dtype, dtype === 'F32' ? 'float32' : 'bfloat16');
+    assert.equal(b.config.extra.torch_dtype, { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype]);
     assert.deepEqual([...b.params.tensors.keys()].sort(), [...a.params.tensors.keys()].sort());
     for (const [n, t] of a.params.tensors) {
       const u = b.params.tensors.get(n)!;
