@@ -7,7 +7,7 @@
 // Results are cached per piece (most pieces of real text repeat).
 import { MugptError } from '../errors.js';
 import { bytesToTokenString } from './bytes.js';
-import { pieceEnd } from './scan.js';
+import { pieceEnd, spanEquals, spanHash } from './scan.js';
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -161,16 +161,12 @@ export class BpeTokenizer implements Tokenizer {
   /** Appends the ids of the piece text[i, e) to out, through the piece cache. */
   private encodeSpan(text: string, i: number, e: number, out: number[]): void {
     const len = e - i;
-    let h = 0x811c9dc5 ^ len;
-    for (let k = i; k < e; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
-    h ^= h >>> 15;
+    const h = spanHash(text, i, e);
     const mask = (1 << CACHE_BITS) - 1;
     let slot = h & mask;
     for (let key = this.cKey[slot]; key !== undefined; key = this.cKey[slot]) {
       if (this.cHash[slot] === h && key.length === len) {
-        let k = 0;
-        while (k < len && key.charCodeAt(k) === text.charCodeAt(i + k)) k++;
-        if (k === len) {
+        if (spanEquals(key, text, i)) {
           const s = this.cStart[slot], n = this.cLen[slot], pool = this.pool;
           for (let q = 0; q < n; q++) out.push(pool[s + q]);
           return;

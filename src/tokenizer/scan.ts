@@ -88,3 +88,16 @@ export function scanPieces(text: string): string[] {
   for (let i = 0; i < text.length;) { const e = pieceEnd(text, i); out.push(text.slice(i, e)); i = e; }
   return out;
 }
+
+/** FNV-1a over the UTF-16 code units of text[i, e), finished with a shift-xor (for open addressing). */
+export function spanHash(text: string, i: number, e: number): number {
+  let h = 0x811c9dc5 ^ (e - i);
+  for (let k = i; k < e; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+  return h ^ (h >>> 15);
+}
+
+/** Whether key equals text[i, i + key.length). */
+export function spanEquals(key: string, text: string, i: number): boolean {
+  for (let k = 0; k < key.length; k++) if (key.charCodeAt(k) !== text.charCodeAt(i + k)) return false;
+  return true;
+}

@@ -10,7 +10,7 @@
 import { MugptError, check } from '../errors.js';
 import { BpeTokenizer, type AddedToken } from './bpe.js';
 import { gpt2ByteOrder } from './bytes.js';
-import { pieceEnd } from './scan.js';
+import { pieceEnd, spanEquals, spanHash } from './scan.js';
 
 export interface TrainBpeOptions {
   /** Total vocabulary: 256 byte tokens + merges + special tokens. */
@@ -51,9 +51,60 @@ export async function trainBpe(texts: AsyncIterable<string> | Iterable<string>, 
   return new BpeTokenizer({ tokenBytes, mergePairs: pairs, mergeResults: results, byteToId, added, eosTokenId: added[0].id });
 }
 
-/** Pre-tokenized piece → occurrences; special-token strings in the text are cut out first. */
-async function countWords(texts: AsyncIterable<string> | Iterable<string>, specials: string[], onProgress: TrainBpeOptions['onProgress']): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
+/**
+ * Piece → occurrences, as an open-addressing table on a hash of the piece's code units, so that a
+ * piece already seen costs no substring (most pieces of a corpus repeat).
+ */
+class WordCounter {
+  keys: Array<string | undefined> = new Array(1 << 16);
+  hashes = new Int32Array(1 << 16);
+  counts = new Float64Array(1 << 16);
+  size = 0;
+
+  add(text: string, i: number, e: number): void {
+    const h = spanHash(text, i, e), len = e - i;
+    const mask = this.keys.length - 1;
+    let slot = h & mask;
+    for (let key = this.keys[slot]; key !== undefined; key = this.keys[slot]) {
+      if (this.hashes[slot] === h && key.length === len && spanEquals(key, text, i)) { this.counts[slot]++; return; }
+      slot = (slot + 1) & mask;
+    }
+    this.keys[slot] = text.slice(i, e);
+    this.hashes[slot] = h;
+    this.counts[slot] = 1;
+    if (++this.size * 2 > this.keys.length) this.grow();
+  }
+
+  private grow(): void {
+    const { keys, hashes, counts } = this;
+    this.keys = new Array(keys.length * 2);
+    this.hashes = new Int32Array(keys.length * 2);
+    this.counts = new Float64Array(keys.length * 2);
+    const mask = this.keys.length - 1;
+    for (let s = 0; s < keys.length; s++) {
+      if (keys[s] === undefined) continue;
+      let slot = hashes[s] & mask;
+      while (this.keys[slot] !== undefined) slot = (slot + 1) & mask;
+      this.keys[slot] = keys[s]; this.hashes[slot] = hashes[s]; this.counts[slot] = counts[s];
+    }
+  }
+
+  /** Frees the table. */
+  clear(): void {
+    this.keys = [];
+    this.hashes = new Int32Array(0);
+    this.counts = new Float64Array(0);
+    this.size = 0;
+  }
+
+  *entries(): Generator<[string, number]> {
+    for (let s = 0; s < this.keys.length; s++) if (this.keys[s] !== undefined) yield [this.keys[s]!, this.counts[s]];
+  }
+}
+
+/** Counts the pre-tokenized pieces of the corpus; special-token strings in the text are cut out first. */
+async function countWords(texts: AsyncIterable<string> | Iterable<string>, specials: string[], onProgress: TrainBpeOptions['onProgress']): Promise<WordCounter> {
+  const counter = new WordCounter();
   let n = 0, chars = 0;
   for await (const text of texts) {
     if (typeof text !== 'string') throw new MugptError(`trainBpe: text ${n} is ${typeof text}, expected a string`);
@@ -62,8 +113,7 @@ async function countWords(texts: AsyncIterable<string> | Iterable<string>, speci
     for (const part of parts) {
       for (let i = 0; i < part.length;) {
         const e = pieceEnd(part, i);
-        const w = part.slice(i, e);
-        counts.set(w, (counts.get(w) ?? 0) + 1);
+        counter.add(part, i, e);
         i = e;
       }
     }
@@ -72,11 +122,11 @@ async function countWords(texts: AsyncIterable<string> | Iterable<string>, speci
     if (onProgress && (n & 63) === 0) onProgress({ phase: 'count', texts: n, chars });
   }
   onProgress?.({ phase: 'count', texts: n, chars });
-  return counts;
+  return counter;
 }
 
 /** The merge loop: returns merge pairs (left, right ids) and the id each merge creates (256, 257, …). */
-function learnMerges(wordCounts: Map<string, number>, nMerges: number, vocabSize: number, minFrequency: number, onProgress: TrainBpeOptions['onProgress']): { pairs: Int32Array; results: Int32Array } {
+function learnMerges(wordCounts: WordCounter, nMerges: number, vocabSize: number, minFrequency: number, onProgress: TrainBpeOptions['onProgress']): { pairs: Int32Array; results: Int32Array } {
   // Pair key a · KEY + b; KEY a power of two ≥ vocabSize, so keys order like (a, b) and, for
   // vocabularies up to 2^15, are small integers (V8 Smis), which Maps hash much faster than doubles.
   const KEY = 2 ** Math.ceil(Math.log2(vocabSize));
@@ -85,7 +135,7 @@ function learnMerges(wordCounts: Map<string, number>, nMerges: number, vocabSize
   // Words as byte-token ids, packed in one array (word w: syms[start[w] … start[w] + lens[w]));
   // words of one byte can never merge and are dropped.
   let nWords = 0, total = 0;
-  for (const w of wordCounts.keys()) {
+  for (const [w] of wordCounts.entries()) {
     const n = Buffer.byteLength(w, 'utf8');
     if (n >= 2) { nWords++; total += n; }
   }
@@ -93,7 +143,7 @@ function learnMerges(wordCounts: Map<string, number>, nMerges: number, vocabSize
   const start = new Int32Array(nWords), lens = new Int32Array(nWords);
   const counts = new Float64Array(nWords);
   let nw = 0, o = 0;
-  for (const [w, c] of wordCounts) {
+  for (const [w, c] of wordCounts.entries()) {
     const b = Buffer.from(w, 'utf8');
     if (b.length < 2) continue;
     start[nw] = o; lens[nw] = b.length; counts[nw] = c; nw++;
