@@ -2,7 +2,7 @@
 // sets, on real corpora shipped through npm: the SpamAssassin mail corpus (12,092 mails with headers)
 // and the State of the Union addresses (233 speeches).
 //
-//   node dist/tools/dedup-eval.js [--sample 400] [--seed 1] [--json out.json]
+//   node dist/tools/dedup-eval.js [--sample 400] [--seed 1] [--json out.json] [--svg s-curve.svg]
 //
 // For each corpus:
 //  1. dedup() over all documents, in file order (SlimPajama settings: 13-grams, 128 permutations, 9 × 13
@@ -28,6 +28,7 @@ import { cleanText } from '../src/data/clean.js';
 import { normalizeText } from '../src/data/normalize.js';
 import { UnionFind } from '../src/data/components.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { lineChartSvg } from '../src/report/plot.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -294,6 +295,22 @@ export async function main(argv: string[]): Promise<void> {
     await evaluate('State of the Union', loadSotu(), Math.min(sampleSize, 233), seed),
   ];
   if (json) writeFileAtomic(json, `${JSON.stringify(reports, null, 1)}\n`);
+  const svg = arg('--svg', '');
+  if (svg) {
+    const o = resolveDedupOptions({});
+    const theory: Array<[number, number]> = [];
+    for (let k = 50; k <= 100; k++) theory.push([k / 100, candidateProbability(k / 100, o.bands, o.rows)]);
+    const measured = reports.map((r) => ({
+      name: r.corpus === 'SpamAssassin' ? 'mails (measured)' : 'speeches (measured)',
+      points: (r.injected as Array<{ from: number; to: number; pairs: number; candidates: number }>)
+        .filter((b) => b.pairs >= 5).map((b): [number, number] => [(b.from + b.to) / 2, b.candidates / b.pairs]),
+    }));
+    writeFileAtomic(svg, await lineChartSvg({
+      title: `LSH ${o.bands} × ${o.rows}: edited copies that are candidates, by exact 13-gram Jaccard`,
+      xLabel: 'exact Jaccard similarity', yLabel: 'fraction of pairs that are LSH candidates',
+      series: [{ name: `1 − (1 − s^${o.rows})^${o.bands}`, points: theory }, ...measured], points: true,
+    }));
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

@@ -1,6 +1,6 @@
 // The MinHash inner loop in WebAssembly SIMD (i32x4: 4 permutations per instruction, 16 per pass
 // with four accumulators), same arithmetic as the JS loop in minhash.ts: sig[i] = min_u over x of
-// (a_i·x + b_i) mod 2^32. The module is 200-odd bytes assembled below (no toolchain needed at build or
+// (a_i·x + b_i) mod 2^32. The module is 415 bytes, assembled below (no toolchain needed at build or
 // run time); where WebAssembly SIMD is unavailable, minhash.ts keeps its JS loop.
 //
 // Exported function mh(h, n, a, b, sig, groups): for g < groups, the 16 permutations at a/b/sig + 64·g
