@@ -114,3 +114,16 @@ test('data dedup: other thresholds choose bands × rows as datasketch does', () 
   assert.match(r.stdout, /1 near duplicates/);
   assert.equal(readFileSync(join(dir, 'o.jsonl'), 'utf8'), '{"text": "hello world, a short one"}\n');
 });
+
+test('data dedup: lines longer than the 1 MiB read chunk and a last line without a newline are copied intact', async () => {
+  const dir = scratch();
+  const r = rng(31);
+  const big = words(r, 400_000).join(' ');  // ≈ 2.4 MB: the line spans three read chunks
+  const other = words(r, 300).join(' ');
+  const lines = [JSON.stringify({ text: big }), JSON.stringify({ text: other }), JSON.stringify({ text: big, copy: true }), JSON.stringify({ text: 'tail é' })];
+  writeFileSync(join(dir, 'in.jsonl'), lines.join('\n'));  // no final newline
+  const res = await dedupJsonlFile(join(dir, 'in.jsonl'), join(dir, 'out.jsonl'), { threads: 0 });
+  assert.equal(res.stats.documents, 4);
+  assert.equal(res.stats.exactDuplicates, 1);
+  assert.equal(readFileSync(join(dir, 'out.jsonl'), 'utf8'), `${lines[0]}\n${lines[1]}\n${lines[3]}\n`);
+});
