@@ -118,6 +118,12 @@ test('decodeBytes streams partial UTF-8 that a streaming decoder reassembles', (
   assert.deepEqual(Buffer.from(tok.decodeBytes(ids)), Buffer.from(s, 'utf8'));
 });
 
+test('encode rejects what is not a string', () => {
+  for (const bad of [undefined, null, 42, ['a']]) {
+    assert.throws(() => tok.encode(bad as unknown as string), (e: unknown) => e instanceof MugptError && /encode: expected a string/.test(e.message));
+  }
+});
+
 test('decode rejects ids outside the vocabulary', () => {
   for (const bad of [50257, -1, 1.5, Number.NaN]) {
     assert.throws(() => tok.decode([1, bad]), (e: unknown) => e instanceof MugptError && /outside the vocabulary/.test(e.message) && /position 1/.test(e.message));

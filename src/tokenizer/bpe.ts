@@ -19,7 +19,10 @@ export interface Tokenizer {
    * them; with allowSpecial they become their ids. Non-special added tokens are always matched.
    */
   encode(text: string, opts?: { allowSpecial?: boolean }): number[];
-  /** ids → text, exactly (no clean-up of spaces); bytes that are not valid UTF-8 become U+FFFD. */
+  /**
+   * ids → text, exactly (no clean-up of spaces): decode(encode(s)) === s for every well-formed
+   * string (a lone surrogate is encoded as U+FFFD); bytes that are not valid UTF-8 become U+FFFD.
+   */
   decode(ids: ArrayLike<number>): string;
   /** ids → raw bytes, for streaming output that may end inside a UTF-8 character. */
   decodeBytes(ids: ArrayLike<number>): Uint8Array;
@@ -134,6 +137,7 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts?: { allowSpecial?: boolean }): number[] {
+    if (typeof text !== 'string') throw new MugptError(`encode: expected a string, got ${text === null ? 'null' : typeof text}`);
     const out: number[] = [];
     const split = opts?.allowSpecial ? this.specialSplit : this.ordinarySplit;
     if (split === null) { this.encodeOrdinary(text, out); return out; }
