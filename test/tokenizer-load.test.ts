@@ -84,6 +84,16 @@ test('the tiny fixture itself loads and encodes', () => {
   assert.equal(tok.vocabSize, 258);
   assert.deepEqual(tok.encode(' to'), [256, 78]);
   assert.equal(tok.eosTokenId, 257);
+  // tokenizer_config.json's eos_token names the EOS when present.
+  const t = tiny();
+  t.added_tokens.push({ id: 258, content: '</s>', special: true });
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(t));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: { content: '</s>' } }));
+  const withEos = loadTokenizer(dir);
+  assert.equal(withEos.eosTokenId, 258);
+  assert.deepEqual(withEos.encode('a</s>', { allowSpecial: true }), [64, 258]);
+  assert.ok(!withEos.encode('a</s>').includes(258), 'plain text without allowSpecial');
+  assert.equal(withEos.decode(withEos.encode('a</s>')), 'a</s>');
 });
 
 test('malformed tokenizer.json: each error names the file and the field', () => {

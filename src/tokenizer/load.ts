@@ -22,7 +22,7 @@ export function loadTokenizer(dirOrName: string): Tokenizer {
   check(existsSync(dirOrName), `tokenizer: ${dirOrName} does not exist (expected 'gpt2', a folder with tokenizer.json or vocab.json + merges.txt, or a tokenizer.json file)`);
   if (statSync(dirOrName).isFile()) return new BpeTokenizer(parseTokenizerJson(readJson(dirOrName), dirOrName));
   const tj = join(dirOrName, 'tokenizer.json');
-  if (existsSync(tj)) return new BpeTokenizer(parseTokenizerJson(readJson(tj), tj));
+  if (existsSync(tj)) return new BpeTokenizer(parseTokenizerJson(readJson(tj), tj, eosNameIn(dirOrName)));
   const vj = join(dirOrName, 'vocab.json'), mt = join(dirOrName, 'merges.txt');
   check(existsSync(vj) && existsSync(mt), `tokenizer: ${dirOrName} has neither tokenizer.json nor vocab.json + merges.txt`);
   return new BpeTokenizer(parseVocabMerges(dirOrName, vj, mt));
@@ -39,8 +39,12 @@ function readJson(path: string): unknown {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** An HF tokenizer.json with a BPE model and a ByteLevel pre-tokenizer. */
-export function parseTokenizerJson(json: unknown, file: string): BpeSpec {
+/**
+ * An HF tokenizer.json with a BPE model and a ByteLevel pre-tokenizer. Added tokens are matched as
+ * literal strings (their lstrip / rstrip / single_word / normalized flags are not applied). The EOS
+ * is eosName (from tokenizer_config.json) when given and present, else `<|endoftext|>`.
+ */
+export function parseTokenizerJson(json: unknown, file: string, eosName: string | null = null): BpeSpec {
   check(isObject(json), `${file}: expected a JSON object`);
   const model = json.model;
   check(isObject(model), `${file}: field "model" is missing or not an object`);
@@ -73,7 +77,7 @@ export function parseTokenizerJson(json: unknown, file: string): BpeSpec {
       () => `${file}: model.merges[${i}] must be a "left right" string or a [left, right] pair of strings`);
     return [m[0], m[1]];
   });
-  const eos = findEos(model.vocab as Record<string, unknown>, added, null);
+  const eos = findEos(model.vocab as Record<string, unknown>, added, eosName);
   return buildSpec(model.vocab as Record<string, unknown>, merges, added, eos, {
     file, vocabField: 'model.vocab', mergesField: 'model.merges',
     addPrefixSpace: byteLevel.addPrefixSpace, useRegex: byteLevel.useRegex, ignoreMerges: model.ignore_merges === true,
@@ -105,24 +109,28 @@ function parseVocabMerges(dir: string, vocabFile: string, mergesFile: string): B
     check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${mergesFile}:${i + 1}: ${JSON.stringify(line)} is not "left right"`);
     merges.push([sp[0], sp[1]]);
   });
-  let eosName: string | null = null;
-  for (const f of ['special_tokens_map.json', 'tokenizer_config.json']) {
-    const p = join(dir, f);
-    if (!existsSync(p)) continue;
-    const j = readJson(p);
-    const e = isObject(j) ? j.eos_token : undefined;
-    if (typeof e === 'string') eosName = e;
-    else if (isObject(e) && typeof e.content === 'string') eosName = e.content;
-    if (eosName !== null) break;
-  }
-  // Special tokens of a vocab.json are the <|…|> entries that are not byte-level spellings of text
-  // (GPT-2: <|endoftext|>); they are matched only with allowSpecial, as in tokenizer.json.
+  const eosName = eosNameIn(dir);
+  // Special tokens of a vocab.json: its <|…|> entries (GPT-2: <|endoftext|>) and the eos_token;
+  // they are matched only with allowSpecial, as in tokenizer.json.
   const added: AddedToken[] = [];
   for (const [content, id] of Object.entries(vocab)) {
     if (/^<\|[^|]*\|>$/.test(content) || content === eosName) added.push({ id: id as number, content, special: true });
   }
   const eos = findEos(vocab, added, eosName);
   return buildSpec(vocab, merges, added, eos, { file: vocabFile, vocabField: 'vocab', mergesField: mergesFile, addPrefixSpace: false, useRegex: true, ignoreMerges: false });
+}
+
+/** The eos_token named by a folder's special_tokens_map.json or tokenizer_config.json, if any. */
+function eosNameIn(dir: string): string | null {
+  for (const f of ['special_tokens_map.json', 'tokenizer_config.json']) {
+    const p = join(dir, f);
+    if (!existsSync(p)) continue;
+    const j = readJson(p);
+    const e = isObject(j) ? j.eos_token : undefined;
+    if (typeof e === 'string') return e;
+    if (isObject(e) && typeof e.content === 'string') return e.content;
+  }
+  return null;
 }
 
 function findEos(vocab: Record<string, unknown>, added: AddedToken[], name: string | null): number | null {
