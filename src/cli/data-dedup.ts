@@ -70,7 +70,7 @@ export interface DedupFileResult {
   blankLines: number;
 }
 
-function bar(label: string, total: number, enabled: boolean): { tick: (n: number) => void; stop: () => void } {
+function bar(label: string, total: number, enabled: boolean): { tick: (n: number) => void; stop: (complete: boolean) => void } {
   if (!enabled) return { tick: () => {}, stop: () => {} };
   const MB = 1024 * 1024;
   const b = new cliProgress.SingleBar({
@@ -84,7 +84,7 @@ function bar(label: string, total: number, enabled: boolean): { tick: (n: number
     speed: (value / MB / Math.max(1e-3, (Date.now() - t0) / 1000)).toFixed(1),
   });
   b.start(Math.max(1, total), 0, payload());
-  return { tick: (n) => { value += n; b.update(Math.min(value, total), payload()); }, stop: () => { b.update(total, payload()); b.stop(); } };
+  return { tick: (n) => { value += n; b.update(Math.min(value, total), payload()); }, stop: (complete) => { if (complete) b.update(total, payload()); b.stop(); } };
 }
 
 /** Deduplicates a JSONL file into another (see the top of this file). Throws MugptError on bad input. */
@@ -119,11 +119,11 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
       yield r.text;
     }
   }
-  let result: DedupResult;
+  let result: DedupResult | undefined;
   try {
     result = await dedup(texts(), opts);
   } finally {
-    read.stop();
+    read.stop(result !== undefined);
   }
   const { keep, stats } = result;
   if (stats.documents === 0) {
@@ -135,15 +135,20 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
   const write = bar('write', size, progress);
   let doc = 0;
   const newline = Buffer.from('\n');
-  writeFileAtomic(output, (emit) => {
-    for (const { bytes, line } of fileLines(input, write.tick)) {
-      if (!isDoc[line]) continue;
-      if (keep[doc++]) { emit(bytes); emit(newline); }
-    }
-    // Thrown inside the writer, so the temp file is removed and nothing replaces --output.
-    check(doc === keep.length, `--input ${input} changed while it was being deduplicated (${doc} documents on the second read, ${keep.length} on the first)`);
-  });
-  write.stop();
+  let written = false;
+  try {
+    writeFileAtomic(output, (emit) => {
+      for (const { bytes, line } of fileLines(input, write.tick)) {
+        if (!isDoc[line]) continue;
+        if (keep[doc++]) { emit(bytes); emit(newline); }
+      }
+      // Thrown inside the writer, so the temp file is removed and nothing replaces --output.
+      check(doc === keep.length, `--input ${input} changed while it was being deduplicated (${doc} documents on the second read, ${keep.length} on the first)`);
+    });
+    written = true;
+  } finally {
+    write.stop(written);
+  }
   return { stats, lines, skippedLines, blankLines };
 }
 
