@@ -17,6 +17,14 @@ using mugpt::Isa;
 const Isa* g_isa = &mugpt::kIsaPortable;
 std::mutex g_mu;  // one kernel call at a time: the pool and its scratch buffers are process-wide
 
+// Held while a kernel runs on the JS thread: the kernel lock, and denormals flushed to zero
+// (restored on return, so JavaScript arithmetic keeps IEEE denormals).
+struct KernelScope {
+  std::lock_guard<std::mutex> lock{g_mu};
+  unsigned fp = mugpt::denormals_off();
+  ~KernelScope() { mugpt::restore_fp_state(fp); }
+};
+
 bool cpu_has_avx2() {
 #if defined(MUGPT_HAVE_AVX2)
   __builtin_cpu_init();
@@ -61,7 +69,7 @@ float F(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Numb
 void Gemm(const Napi::CallbackInfo& info) {
   float *A, *B, *C;
   if (!nums(info, {2, 3, 4, 5, 8}) || !f32(info, 6, &A) || !f32(info, 7, &B) || !f32(info, 9, &C)) return;
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   g_isa->gemm(info[0].ToBoolean(), info[1].ToBoolean(), I(info, 2), I(info, 3), I(info, 4), F(info, 5), A, B,
               F(info, 8), C);
 }
@@ -72,7 +80,7 @@ void Linear(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !f32(info, 2, &W) || !f32(info, 3, &bias, true) ||
       !nums(info, {4, 5, 6}))
     return;
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   g_isa->linear(out, x, W, bias, I(info, 4), I(info, 5), I(info, 6));
 }
 
@@ -82,7 +90,7 @@ void LayerNorm(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !f32(info, 2, &w) || !f32(info, 3, &b) ||
       !nums(info, {4, 5, 6}) || !f32(info, 7, &mean, true) || !f32(info, 8, &rstd, true))
     return;
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   g_isa->layer_norm(out, x, w, b, I(info, 4), I(info, 5), F(info, 6), mean, rstd);
 }
 
@@ -90,7 +98,7 @@ void LayerNorm(const Napi::CallbackInfo& info) {
 void Gelu(const Napi::CallbackInfo& info) {
   float *out, *x;
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !nums(info, {2, 3})) return;
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   g_isa->gelu(out, x, L(info, 2), I(info, 3));
 }
 
@@ -98,7 +106,7 @@ void Gelu(const Napi::CallbackInfo& info) {
 void Swiglu(const Napi::CallbackInfo& info) {
   float *out, *a, *g;
   if (!f32(info, 0, &out) || !f32(info, 1, &a) || !f32(info, 2, &g) || !nums(info, {3})) return;
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   g_isa->swiglu(out, a, g, L(info, 3));
 }
 
@@ -108,7 +116,7 @@ void Attention(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, &out) || !f32(info, 1, &q) || !f32(info, 3, &k) || !f32(info, 4, &v) ||
       !nums(info, {2, 5, 6, 7, 8, 9, 10}) || !f32(info, 11, &slopes, true) || !f32(info, 12, &probs, true))
     return;
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   g_isa->attention(out, q, L(info, 2), k, v, L(info, 5), I(info, 6), I(info, 7), I(info, 8), I(info, 9),
                    F(info, 10), slopes, probs);
 }
@@ -134,7 +142,7 @@ Napi::Value SetSimd(const Napi::CallbackInfo& info) {
 
 Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   if (!nums(info, {0})) return info.Env().Undefined();
-  std::lock_guard<std::mutex> lk(g_mu);
+  KernelScope scope;
   return Napi::Number::New(info.Env(), g_isa->peak_gflops(info[0].As<Napi::Number>().DoubleValue()));
 }
 
@@ -151,7 +159,7 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   for (long i = 0; i < n; i++) buf[i] = (float)(i & 1023);
   double gbs;
   {
-    std::lock_guard<std::mutex> lk(g_mu);
+    KernelScope scope;
     gbs = g_isa->read_bandwidth(buf, n, I(info, 1));
   }
   std::free(buf);

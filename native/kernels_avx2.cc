@@ -82,7 +82,7 @@ static void scale_row(float* y, long n, float c) {
   for (; i < n; i++) y[i] *= c;
 }
 
-static float dot(const float* a, const float* b, long n) {
+[[maybe_unused]] static float dot(const float* a, const float* b, long n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   long i = 0;
   for (; i + 16 <= n; i += 16) {

@@ -11,8 +11,14 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 static inline void cpu_relax() { _mm_pause(); }
+static inline unsigned get_fp_state() { return _mm_getcsr(); }
+static inline void set_fp_state(unsigned s) { _mm_setcsr(s); }
+static const unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero (bit 15) | denormals-are-zero (bit 6)
 #else
 static inline void cpu_relax() {}
+static inline unsigned get_fp_state() { return 0; }
+static inline void set_fp_state(unsigned) {}
+static const unsigned kFtzDaz = 0;
 #endif
 
 namespace mugpt {
@@ -62,6 +68,7 @@ class Pool {
   }
 
   void loop(int thread) {
+    denormals_off();  // workers run nothing but kernels
     uint64_t seen = 0;
     for (;;) {
       uint64_t g = generation_.load(std::memory_order_acquire);
@@ -119,6 +126,14 @@ Buffer buffers[kScratchKinds][64];
 }  // namespace
 
 int num_threads() { return pool().size(); }
+
+unsigned denormals_off() {
+  const unsigned old = get_fp_state();
+  set_fp_state(old | kFtzDaz);
+  return old;
+}
+
+void restore_fp_state(unsigned state) { set_fp_state(state); }
 
 void parallel_for(int ntasks, TaskFn fn, void* ctx) { pool().run(ntasks, fn, ctx); }
 
