@@ -1,7 +1,8 @@
 // Backward kernels, JS reference: the gradients of the forward kernels in js.ts, plus the fused
 // softmax cross-entropy of the LM head. Conventions: gradients of inputs that feed a residual stream
 // or a shared buffer ACCUMULATE (+=); pointwise input gradients overwrite. Shapes as in kernels.ts.
-import { erfc } from './js.js';
+import { erfc } from './scalar.js';
+import type { AttentionBackwardArgs } from './kernels.js';
 
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -66,26 +67,6 @@ export function layerNormBackward(
       dx[o + j] += r * (dy * w[j] - mG - xh * mGX);
     }
   }
-}
-
-export interface AttentionBackwardArgs {
-  /** [T, D] gradients w.r.t. q, k, v rows (same strides as q / k,v); ACCUMULATED. */
-  dq: Float32Array;
-  dk: Float32Array;
-  dv: Float32Array;
-  /** [T, D] gradient of the merged attention output. */
-  dout: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  qStride: number;
-  kvStride: number;
-  /** [H, T, T] softmax probabilities saved by the forward (causal: zero above the diagonal). */
-  probs: Float32Array;
-  T: number;
-  H: number;
-  d: number;
-  scale: number;
 }
 
 let dpScratch = new Float64Array(0);

@@ -32,6 +32,27 @@ export interface AttentionArgs {
   probs?: Float32Array;
 }
 
+/** Arguments of the causal self-attention backward for one sequence (queries = keys = positions 0…T−1). */
+export interface AttentionBackwardArgs {
+  /** Gradients of q, k, v rows (strides as q / k,v); ACCUMULATED into. */
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+  /** [T, D] gradient of the merged attention output. */
+  dout: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  qStride: number;
+  kvStride: number;
+  /** [H, T, T] softmax probabilities the forward wrote (zero above the diagonal). */
+  probs: Float32Array;
+  T: number;
+  H: number;
+  d: number;
+  scale: number;
+}
+
 export interface Kernels {
   readonly name: BackendName;
 
@@ -63,4 +84,28 @@ export interface Kernels {
 
   /** Causal attention with optional ALiBi; see AttentionArgs. */
   attention(args: AttentionArgs): void;
+
+  // ---- backward (training). Input gradients that feed a residual stream or a shared buffer
+  // accumulate (+=); pointwise input gradients overwrite.
+
+  /** dx[M,D] += ∂/∂x, dw[D] += Σ dy·x̂, db[D] += Σ dy, from the mean and rstd the forward wrote. */
+  layerNormBackward(
+    dx: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, x: Float32Array,
+    mean: Float32Array, rstd: Float32Array, w: Float32Array, M: number, D: number,
+  ): void;
+
+  /** dx[n] = dout[n] · gelu'(x[n]) (overwrites; dx may alias dout). */
+  geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, kind: GeluKind): void;
+
+  /** For out = a·silu(g): da = dout·silu(g), dg = dout·a·silu'(g) (overwrite). */
+  swigluBackward(da: Float32Array, dg: Float32Array, a: Float32Array, g: Float32Array, dout: Float32Array, n: number): void;
+
+  /** Causal self-attention backward; see AttentionBackwardArgs. */
+  attentionBackward(args: AttentionBackwardArgs): void;
+
+  /**
+   * Fused softmax cross-entropy over logits[M, V], in place: returns Σ −log softmax[target] over rows
+   * with target ≥ 0 and overwrites each row with gradScale·(softmax − onehot) (zeros where target < 0).
+   */
+  softmaxCrossEntropy(logits: Float32Array, targets: ArrayLike<number>, M: number, V: number, gradScale: number): number;
 }

@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
+import { checkAttention, checkGemm, checkLayerNorm, checkLinear, jsKernels } from './js.js';
 import { check } from '../errors.js';
 import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
 
@@ -63,10 +63,12 @@ function need(arr: Float32Array, n: number, what: string, kernel: string): void 
   check(arr.length >= n, () => `${kernel}: ${what} has ${arr.length} elements, needs at least ${n}`);
 }
 
-/** Wraps a loaded addon as Kernels. */
+/** Wraps a loaded addon as Kernels; the backward kernels are the JS reference's until ported. */
 export function nativeKernels(addon: NativeAddon): Kernels {
+  const { layerNormBackward, geluBackward, swigluBackward, attentionBackward, softmaxCrossEntropy } = jsKernels;
   return {
     name: 'native',
+    layerNormBackward, geluBackward, swigluBackward, attentionBackward, softmaxCrossEntropy,
     gemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
       checkGemm(M, N, K, A, B, C);
       addon.gemm(transA, transB, M, N, K, alpha, A, B, beta, C);
