@@ -19,9 +19,14 @@ const cases: Case[] = [
   { name: 'gemv 1x768x50257 (111M lm_head, W^T)', M: 1, N: 50257, K: 768, transB: true, gemv: true, jsRows: 1 },
 ];
 
+/** n floats uniform in [−1, 1) from a fast LCG (Math.random is too slow to fill a GiB). */
 function rand(n: number): Float32Array {
   const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  let x = (Math.random() * 2 ** 32) >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    a[i] = x / 2 ** 31 - 1;
+  }
   return a;
 }
 
@@ -40,17 +45,23 @@ function timeIt(fn: () => void, budget: number): number {
   return best;
 }
 
+// One-row products rotate over copies of the weight filling ≥ 1 GiB, so every call streams its
+// weight from memory as decode does (one 70–150 MB matrix would otherwise stay in this machine's L3).
+const GEMV_BYTES = 2 ** 30;
+const copiesFor = (c: Case): number => (c.gemv ? Math.ceil(GEMV_BYTES / (4 * c.K * c.N)) : 1);
+
 function run(K: Kernels, c: Case, rows: number, budget: number): number {
   const A = rand(rows * c.K);
-  const B = rand(c.K * c.N);
+  const Bs = Array.from({ length: copiesFor(c) }, () => rand(c.K * c.N));
   const C = new Float32Array(rows * c.N);
-  return timeIt(() => K.gemm(false, c.transB, rows, c.N, c.K, 1, A, B, 0, C), budget);
+  let i = 0;
+  return timeIt(() => K.gemm(false, c.transB, rows, c.N, c.K, 1, A, Bs[i++ % Bs.length], 0, C), budget);
 }
 
 /** PyTorch seconds per call for each case, or null with the reason printed. */
 function torchTimes(): number[] | null {
   const script = fileURLToPath(new URL('../../bench/torch_gemm.py', import.meta.url));
-  const input = JSON.stringify(cases.map((c) => ({ M: c.M, N: c.N, K: c.K, transB: c.transB, seconds: 1 })));
+  const input = JSON.stringify(cases.map((c) => ({ M: c.M, N: c.N, K: c.K, transB: c.transB, copies: copiesFor(c), seconds: 1 })));
   const r = spawnSync('/usr/bin/python3', [script], { input, encoding: 'utf8' });
   if (r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? 'failed');
@@ -77,7 +88,7 @@ function main(): void {
   cases.forEach((c, i) => {
     const work = (rows: number): number => (c.gemv ? 4 * c.K * c.N : 2 * rows * c.N * c.K) / 1e9;
     const tNative = native ? run(native, c, c.M, 1) : NaN;
-    const tJs = run(js, c, c.jsRows, 0.3);
+    const tJs = run(js, { ...c, gemv: false }, c.jsRows, 0.3); // JS is far from memory-bound: one copy
     const rNative = work(c.M) / tNative;
     const rJs = work(c.jsRows) / tJs;
     const rTorch = torch ? work(c.M) / torch[i] : NaN;

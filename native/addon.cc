@@ -149,7 +149,8 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
 // readBandwidth(bytes, reps): allocates and fills a buffer, then times parallel streaming reads of it.
 Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   if (!nums(info, {0, 1})) return info.Env().Undefined();
-  const long n = (long)(info[0].As<Napi::Number>().DoubleValue() / 4 / 64) * 64;
+  const long chunk = 1 << 20;  // the benchmark reads whole 4 MiB chunks
+  const long n = (long)(info[0].As<Napi::Number>().DoubleValue() / 4 / chunk) * chunk;
   if (n <= 0) return Napi::Number::New(info.Env(), 0);
   float* buf = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
   if (!buf) {

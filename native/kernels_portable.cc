@@ -127,16 +127,18 @@ static double peak_gflops(double seconds) {
 }
 
 static double read_bandwidth(const float* buf, long n, int reps) {
-  const long chunk = 1 << 18;
-  const int tasks = (int)((n + chunk - 1) / chunk);
+  const long chunk = 1 << 20;
+  const int tasks = (int)(n / chunk);
   auto task = [&](int t, int) {
+    const long q = chunk / 4;
     const float* p = buf + (long)t * chunk;
-    const long m = lmin(chunk, n - (long)t * chunk);
-    float s[16] = {};
-    for (long i = 0; i + 16 <= m; i += 16)
-      for (int r = 0; r < 16; r++) s[r] += p[i + r];
+    float s[4][8] = {};
+    for (long i = 0; i < q; i += 8)
+      for (int r = 0; r < 4; r++)
+        for (int l = 0; l < 8; l++) s[r][l] += p[r * q + i + l];
     float t2 = 0;
-    for (int r = 0; r < 16; r++) t2 += s[r];
+    for (int r = 0; r < 4; r++)
+      for (int l = 0; l < 8; l++) t2 += s[r][l];
     volatile float sink = t2;
     (void)sink;
   };
@@ -144,7 +146,7 @@ static double read_bandwidth(const float* buf, long n, int reps) {
   for (int r = 0; r < reps; r++) {
     const double t0 = now_s();
     parallel(tasks, task);
-    const double gbs = (double)n * 4 / (now_s() - t0) / 1e9;
+    const double gbs = (double)tasks * chunk * 4 / (now_s() - t0) / 1e9;
     best = gbs > best ? gbs : best;
   }
   return best;

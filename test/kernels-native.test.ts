@@ -187,6 +187,16 @@ test('attention matches JS: prefill, decode, ALiBi, probs, fused-qkv strides, od
   });
 });
 
+test('native kernels leave JavaScript denormal arithmetic intact (flush-to-zero is scoped to the call)', { skip }, () => {
+  const K = getKernels('native');
+  const x = view(64, 3);
+  K.gelu(x, x, 64, 'erf');
+  K.attention({ out: new Float32Array(8), q: x, qStride: 4, k: x, v: x, kvStride: 4, Tq: 2, Tk: 3, H: 1, d: 4, scale: 1, slopes: null });
+  const tiny = Number(String(Number.MIN_VALUE)); // a denormal double, computed at run time
+  assert.ok(tiny * 3 > 0 && tiny * 3 === 3 * Number.MIN_VALUE);
+  assert.ok(new Float32Array([1e-40])[0] > 0);
+});
+
 test('native wrapper rejects bad sizes and non-Float32 arrays with clear errors', { skip }, () => {
   const K = getKernels('native');
   assert.throws(() => K.gemm(false, false, 4, 4, 4, 1, new Float32Array(15), new Float32Array(16), 0, new Float32Array(16)),
