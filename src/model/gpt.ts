@@ -1,6 +1,9 @@
-// The forward pass of gpt2 / btlm, one function per layer (the backward of each can sit beside it).
+// The forward and backward pass of gpt2 / btlm, one pair of functions per layer, side by side.
 // Activations live in preallocated buffers; the hot loops are the kernels'. Shapes: M rows (B·T
 // tokens), D = n_embd, H heads of d = D/H, I = FFN width, V = vocab_size.
+//
+// Inference shares one set of block buffers across layers (and computes activations in place);
+// training keeps one set per layer, since each backward needs its layer's forward values.
 import type { GeluKind, Kernels } from '../kernels/kernels.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
@@ -22,6 +25,8 @@ export interface GptContext {
   embScale: number;
   /** Multiplier of the logits (btlm mup_output_alpha · mup_width_scale, else 1). */
   logitScale: number;
+  /** [H] scratch: ALiBi slopes divided by the current scale. */
+  slopes: Float32Array;
 }
 
 export function gptContext(cfg: ModelConfig, k: Kernels, p: Params): GptContext {
@@ -33,23 +38,42 @@ export function gptContext(cfg: ModelConfig, k: Kernels, p: Params): GptContext 
     gelu: act === 'swiglu' ? null : act === 'gelu' ? 'erf' : 'tanh',
     embScale: btlm ? cfg.mup_embeddings_scale : 1,
     logitScale: btlm ? cfg.mup_output_alpha * cfg.mup_width_scale : 1,
+    slopes: new Float32Array(cfg.n_head),
   };
 }
 
-/** Activation buffers for up to `rows` rows, grown on demand and reused across calls. */
+/** The attention scale of a layer: 1/d^p (p = ½, or 1 under μP) if scale_attn_weights, ÷(layer+1) if asked. */
+export function attentionScale(cfg: ModelConfig, layer: number): number {
+  let scale = 1;
+  if (cfg.scale_attn_weights) scale /= cfg.mup_scale_qk_dot_by_d ? headDim(cfg) : Math.sqrt(headDim(cfg));
+  if (cfg.scale_attn_by_inverse_layer_idx) scale /= layer + 1;
+  return scale;
+}
+
+/** Buffers one block writes. The optional ones are kept for the backward pass only. */
+export interface BlockBuffers {
+  ln1: Float32Array; // [M, D] ln_1 output
+  qkv: Float32Array; // [M, 3D]
+  att: Float32Array; // [M, D] attention output, heads merged
+  ln2: Float32Array; // [M, D] ln_2 output
+  fc: Float32Array; // [M, I] c_fc output
+  fc2: Float32Array | null; // [M, I] c_fc2 output (SwiGLU gate branch)
+  act: Float32Array; // [M, I] activation output (aliases fc at inference)
+  ln1Mean?: Float32Array; // [M]
+  ln1Rstd?: Float32Array; // [M]
+  ln2Mean?: Float32Array; // [M]
+  ln2Rstd?: Float32Array; // [M]
+  probs?: Float32Array; // [B, H, T, T] softmax probabilities
+}
+
+/** Inference activations for up to `rows` rows, grown on demand and reused across calls and layers. */
 export class Activations {
   rows = 0;
   h = new Float32Array(0); // [rows, D] residual stream
-  ln = new Float32Array(0); // [rows, D] LayerNorm output
-  qkv = new Float32Array(0); // [rows, 3D]
-  att = new Float32Array(0); // [rows, D] attention output, heads merged
-  fc = new Float32Array(0); // [rows, I]
-  fc2 = new Float32Array(0); // [rows, I] SwiGLU gate branch
-  readonly slopes: Float32Array; // [H] ALiBi slopes divided by the current scale
+  ln = new Float32Array(0); // [rows, D] LayerNorm output (ln_1, ln_2 and ln_f share it)
+  block!: BlockBuffers; // set by ensure()
 
-  constructor(private readonly ctx: GptContext) {
-    this.slopes = new Float32Array(ctx.H);
-  }
+  constructor(private readonly ctx: GptContext) {}
 
   ensure(rows: number): void {
     if (rows <= this.rows) return;
@@ -57,12 +81,15 @@ export class Activations {
     this.rows = rows;
     this.h = new Float32Array(rows * D);
     this.ln = new Float32Array(rows * D);
-    this.qkv = new Float32Array(rows * 3 * D);
-    this.att = new Float32Array(rows * D);
-    this.fc = new Float32Array(rows * I);
-    this.fc2 = gelu === null ? new Float32Array(rows * I) : this.fc2;
+    const fc = new Float32Array(rows * I);
+    this.block = {
+      ln1: this.ln, qkv: new Float32Array(rows * 3 * D), att: new Float32Array(rows * D), ln2: this.ln,
+      fc, fc2: gelu === null ? new Float32Array(rows * I) : null, act: fc,
+    };
   }
 }
+
+// ---- embeddings -------------------------------------------------------------------------------
 
 /**
  * h[M, D] = (wte[ids] + wpe[pos]) · embScale, row r at position startPos + (r mod rowLen).
@@ -81,6 +108,21 @@ export function embedForward(ctx: GptContext, h: Float32Array, ids: ArrayLike<nu
   }
 }
 
+/** gwte[ids[r]] += embScale·dh[r], gwpe[pos(r)] += embScale·dh[r] (positions from 0). */
+export function embedBackward(ctx: GptContext, g: Params, dh: Float32Array, ids: ArrayLike<number>, M: number, rowLen: number): void {
+  const { D, embScale } = ctx;
+  for (let r = 0; r < M; r++) {
+    const te = ids[r] * D, o = r * D;
+    for (let i = 0; i < D; i++) g.wte[te + i] += embScale * dh[o + i];
+    if (g.wpe) {
+      const pe = (r % rowLen) * D;
+      for (let i = 0; i < D; i++) g.wpe[pe + i] += embScale * dh[o + i];
+    }
+  }
+}
+
+// ---- Conv1D ----------------------------------------------------------------------------------
+
 /** out[M, N] += x[M, K]·W[K, N] + b[N]: a Conv1D added into the residual stream. */
 function addLinear(k: Kernels, out: Float32Array, x: Float32Array, W: Float32Array, b: Float32Array, M: number, K: number, N: number): void {
   k.gemm(false, false, M, N, K, 1, x, W, 1, out);
@@ -89,6 +131,24 @@ function addLinear(k: Kernels, out: Float32Array, x: Float32Array, W: Float32Arr
     for (let j = 0; j < N; j++) out[o + j] += b[j];
   }
 }
+
+/**
+ * Backward of y[M, N] = x[M, K]·W[K, N] + b: gW += xᵀ·dy, gb += Σ_rows dy, and
+ * dx = dy·Wᵀ (overwritten, or accumulated when accumulateDx).
+ */
+function linearBackward(
+  k: Kernels, dx: Float32Array, gW: Float32Array, gb: Float32Array, dy: Float32Array, x: Float32Array, W: Float32Array,
+  M: number, K: number, N: number, accumulateDx = false,
+): void {
+  k.gemm(false, true, M, K, N, 1, dy, W, accumulateDx ? 1 : 0, dx);
+  k.gemm(true, false, K, N, M, 1, x, dy, 1, gW);
+  for (let r = 0; r < M; r++) {
+    const o = r * N;
+    for (let j = 0; j < N; j++) gb[j] += dy[o + j];
+  }
+}
+
+// ---- attention ---------------------------------------------------------------------------------
 
 /** Where one layer's attention reads keys and values: [Tk, D] rows of the cache, or the fresh qkv rows. */
 export interface LayerKV {
@@ -103,50 +163,105 @@ export interface LayerKV {
  * if scale_attn_by_inverse_layer_idx; causal mask; ALiBi −(s_h/scale)·|j − i|; softmax.
  */
 export function attentionForward(
-  ctx: GptContext, layer: number, lp: LayerParams, a: Activations, B: number, T: number, past: number, cache: LayerKV | null,
+  ctx: GptContext, layer: number, lp: LayerParams, h: Float32Array, s: BlockBuffers, B: number, T: number, past: number, cache: LayerKV | null,
 ): void {
   const { cfg, k, D, H, d } = ctx;
   const M = B * T, D3 = 3 * D;
-  k.layerNorm(a.ln, a.h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon);
-  k.linear(a.qkv, a.ln, lp.attnW, lp.attnB, M, D, D3);
+  k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon, s.ln1Mean, s.ln1Rstd);
+  k.linear(s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
 
-  let scale = 1;
-  if (cfg.scale_attn_weights) scale /= cfg.mup_scale_qk_dot_by_d ? d : Math.sqrt(d);
-  if (cfg.scale_attn_by_inverse_layer_idx) scale /= layer + 1;
+  const scale = attentionScale(cfg, layer);
   const Tk = past + T;
-  const slopes = usesAlibi(cfg) ? scaledSlopes(a.slopes, ctx.p.slopes!, alibiScale(cfg, Tk)) : null;
+  const slopes = usesAlibi(cfg) ? scaledSlopes(ctx.slopes, ctx.p.slopes!, alibiScale(cfg, Tk)) : null;
 
   for (let b = 0; b < B; b++) {
-    const q = a.qkv.subarray(b * T * D3);
+    const q = s.qkv.subarray(b * T * D3);
     let kk: Float32Array, vv: Float32Array, kvStride: number;
     if (cache) {
       for (let t = 0; t < T; t++) {
         const src = (b * T + t) * D3, dst = (past + t) * D;
-        cache.k.set(a.qkv.subarray(src + D, src + 2 * D), dst);
-        cache.v.set(a.qkv.subarray(src + 2 * D, src + D3), dst);
+        cache.k.set(s.qkv.subarray(src + D, src + 2 * D), dst);
+        cache.v.set(s.qkv.subarray(src + 2 * D, src + D3), dst);
       }
       kk = cache.k; vv = cache.v; kvStride = D;
     } else {
-      kk = a.qkv.subarray(b * T * D3 + D); vv = a.qkv.subarray(b * T * D3 + 2 * D); kvStride = D3;
+      kk = s.qkv.subarray(b * T * D3 + D); vv = s.qkv.subarray(b * T * D3 + 2 * D); kvStride = D3;
     }
-    k.attention({ out: a.att.subarray(b * T * D, (b + 1) * T * D), q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes });
+    const probs = s.probs ? s.probs.subarray(b * H * T * T, (b + 1) * H * T * T) : undefined;
+    k.attention({ out: s.att.subarray(b * T * D, (b + 1) * T * D), q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes, probs });
   }
-  addLinear(k, a.h, a.att, lp.attnProjW, lp.attnProjB, M, D, D);
+  addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
 }
 
-/** h[M, D] += mlp(ln_2(h)): c_proj(act(c_fc(x))), or SwiGLU c_proj(c_fc(x) · silu(c_fc2(x))). */
-export function mlpForward(ctx: GptContext, lp: LayerParams, a: Activations, M: number): void {
-  const { cfg, k, D, I } = ctx;
-  k.layerNorm(a.ln, a.h, lp.ln2W, lp.ln2B, M, D, cfg.layer_norm_epsilon);
-  k.linear(a.fc, a.ln, lp.fcW, lp.fcB, M, D, I);
-  if (ctx.gelu === null) {
-    k.linear(a.fc2, a.ln, lp.fc2W!, lp.fc2B!, M, D, I);
-    k.swiglu(a.fc, a.fc, a.fc2, M * I);
-  } else {
-    k.gelu(a.fc, a.fc, M * I, ctx.gelu);
-  }
-  addLinear(k, a.h, a.fc, lp.mlpProjW, lp.mlpProjB, M, I, D);
+/** Scratch of the backward pass, shared by all layers. */
+export interface BackwardScratch {
+  dAtt: Float32Array; // [M, D]
+  dQkv: Float32Array; // [M, 3D]
+  dLn: Float32Array; // [M, D]
+  dAct: Float32Array; // [M, I]
+  dFc: Float32Array; // [M, I]
+  dFc2: Float32Array | null; // [M, I]
 }
+
+/**
+ * Backward of attentionForward without a cache (training: queries = keys, past = 0). dh [M, D] is the
+ * gradient of the block's output residual on entry and of its input hIn on exit (the residual adds).
+ */
+export function attentionBackward(
+  ctx: GptContext, layer: number, lp: LayerParams, g: LayerParams, hIn: Float32Array, s: BlockBuffers,
+  dh: Float32Array, sc: BackwardScratch, B: number, T: number,
+): void {
+  const { cfg, k, D, H, d } = ctx;
+  const M = B * T, D3 = 3 * D;
+  linearBackward(k, sc.dAtt, g.attnProjW, g.attnProjB, dh, s.att, lp.attnProjW, M, D, D);
+  const scale = attentionScale(cfg, layer);
+  sc.dQkv.fill(0, 0, M * D3);
+  for (let b = 0; b < B; b++) {
+    const o = b * T * D3;
+    k.attentionBackward({
+      dq: sc.dQkv.subarray(o), dk: sc.dQkv.subarray(o + D), dv: sc.dQkv.subarray(o + 2 * D),
+      dout: sc.dAtt.subarray(b * T * D), q: s.qkv.subarray(o), k: s.qkv.subarray(o + D), v: s.qkv.subarray(o + 2 * D),
+      qStride: D3, kvStride: D3, probs: s.probs!.subarray(b * H * T * T), T, H, d, scale,
+    });
+  }
+  linearBackward(k, sc.dLn, g.attnW, g.attnB, sc.dQkv, s.ln1, lp.attnW, M, D, D3);
+  k.layerNormBackward(dh, g.ln1W, g.ln1B, sc.dLn, hIn, s.ln1Mean!, s.ln1Rstd!, lp.ln1W, M, D);
+}
+
+// ---- MLP ---------------------------------------------------------------------------------------
+
+/** h[M, D] += mlp(ln_2(h)): c_proj(act(c_fc(x))), or SwiGLU c_proj(c_fc(x) · silu(c_fc2(x))). */
+export function mlpForward(ctx: GptContext, lp: LayerParams, h: Float32Array, s: BlockBuffers, M: number): void {
+  const { cfg, k, D, I } = ctx;
+  k.layerNorm(s.ln2, h, lp.ln2W, lp.ln2B, M, D, cfg.layer_norm_epsilon, s.ln2Mean, s.ln2Rstd);
+  k.linear(s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
+  if (ctx.gelu === null) {
+    k.linear(s.fc2!, s.ln2, lp.fc2W!, lp.fc2B!, M, D, I);
+    k.swiglu(s.act, s.fc, s.fc2!, M * I);
+  } else {
+    k.gelu(s.act, s.fc, M * I, ctx.gelu);
+  }
+  addLinear(k, h, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+}
+
+/** Backward of mlpForward: dh [M, D] is the output residual's gradient on entry, the input's (hMid) on exit. */
+export function mlpBackward(
+  ctx: GptContext, lp: LayerParams, g: LayerParams, hMid: Float32Array, s: BlockBuffers, dh: Float32Array, sc: BackwardScratch, M: number,
+): void {
+  const { k, D, I } = ctx;
+  linearBackward(k, sc.dAct, g.mlpProjW, g.mlpProjB, dh, s.act, lp.mlpProjW, M, I, D);
+  if (ctx.gelu === null) {
+    k.swigluBackward(sc.dFc, sc.dFc2!, s.fc, s.fc2!, sc.dAct, M * I);
+    linearBackward(k, sc.dLn, g.fcW, g.fcB, sc.dFc, s.ln2, lp.fcW, M, D, I);
+    linearBackward(k, sc.dLn, g.fc2W!, g.fc2B!, sc.dFc2!, s.ln2, lp.fc2W!, M, D, I, true);
+  } else {
+    k.geluBackward(sc.dFc, s.fc, sc.dAct, M * I, ctx.gelu);
+    linearBackward(k, sc.dLn, g.fcW, g.fcB, sc.dFc, s.ln2, lp.fcW, M, D, I);
+  }
+  k.layerNormBackward(dh, g.ln2W, g.ln2B, sc.dLn, hMid, s.ln2Mean!, s.ln2Rstd!, lp.ln2W, M, D);
+}
+
+// ---- LM head -----------------------------------------------------------------------------------
 
 /** logits[M, V] = ln_f(h[M, D]) · headᵀ · logitScale (head = wte when tied; μP logit multiplier for btlm). */
 export function lmHeadForward(ctx: GptContext, logits: Float32Array, h: Float32Array, ln: Float32Array, M: number): void {
@@ -155,10 +270,48 @@ export function lmHeadForward(ctx: GptContext, logits: Float32Array, h: Float32A
   k.gemm(false, true, M, V, D, ctx.logitScale, ln, p.lmHead, 0, logits);
 }
 
+/** Buffers of the LM head's training pass. */
+export interface HeadBuffers {
+  ln: Float32Array; // [M, D] ln_f output
+  mean: Float32Array; // [M]
+  rstd: Float32Array; // [M]
+  dLn: Float32Array; // [M, D]
+  /** [chunk, V]: logits of `chunk` rows at a time, overwritten by their gradient. */
+  logits: Float32Array;
+  chunk: number;
+}
+
+/**
+ * The LM head, the mean cross-entropy and their backward, `chunk` rows at a time so that the
+ * [M, V] logits never exist at once: returns Σ −log p(target) over rows with target ≥ 0, and sets
+ * dh [M, D] (overwritten) and g.lmHead (accumulated) for the loss Σ / count.
+ */
+export function lmHeadLossBackward(
+  ctx: GptContext, g: Params, h: Float32Array, dh: Float32Array, targets: Int32Array, count: number, hb: HeadBuffers, M: number,
+): number {
+  const { cfg, k, p, D, V, logitScale } = ctx;
+  k.layerNorm(hb.ln, h, p.lnfW, p.lnfB, M, D, cfg.layer_norm_epsilon, hb.mean, hb.rstd);
+  let loss = 0;
+  for (let r0 = 0; r0 < M; r0 += hb.chunk) {
+    const m = Math.min(hb.chunk, M - r0);
+    const ln = hb.ln.subarray(r0 * D, (r0 + m) * D);
+    k.gemm(false, true, m, V, D, logitScale, ln, p.lmHead, 0, hb.logits);
+    loss += k.softmaxCrossEntropy(hb.logits, targets.subarray(r0, r0 + m), m, V, 1 / count);
+    // logits = s·ln·headᵀ:  dln = s·dlogits·head,  ghead += s·dlogitsᵀ·ln
+    k.gemm(false, false, m, D, V, logitScale, hb.logits, p.lmHead, 0, hb.dLn.subarray(r0 * D, (r0 + m) * D));
+    k.gemm(true, false, V, D, m, logitScale, hb.logits, ln, 1, g.lmHead);
+  }
+  dh.fill(0, 0, M * D);
+  k.layerNormBackward(dh, g.lnfW, g.lnfB, hb.dLn, h, hb.mean, hb.rstd, p.lnfW, M, D);
+  return loss;
+}
+
+// ---- the stack of blocks -------------------------------------------------------------------------
+
 /** Runs the blocks over a.h [B·T, D] (T new tokens per sequence after `past` cached positions). */
 export function blocksForward(ctx: GptContext, a: Activations, B: number, T: number, past: number, cache: LayerKV[] | null): void {
   ctx.p.layers.forEach((lp, l) => {
-    attentionForward(ctx, l, lp, a, B, T, past, cache ? cache[l] : null);
-    mlpForward(ctx, lp, a, B * T);
+    attentionForward(ctx, l, lp, a.h, a.block, B, T, past, cache ? cache[l] : null);
+    mlpForward(ctx, lp, a.h, a.block, B * T);
   });
 }

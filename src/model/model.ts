@@ -16,6 +16,7 @@ import { parseConfig, toHfConfig, usesAlibi, type ModelConfig } from './config.j
 import type { DecodeModel, KVCache } from './decode.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
 import { LayerKVCache } from './kvcache.js';
+import { TrainPass } from './train-pass.js';
 import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params } from './params.js';
 
 export interface ModelOptions {
@@ -40,6 +41,7 @@ export class Model implements DecodeModel {
   private readonly ctx: GptContext;
   private readonly acts: Activations;
   private tokenizerCache: Tokenizer | null = null;
+  private trainPass: TrainPass | null = null;
 
   private constructor(config: ModelConfig, params: Params, opts: ModelOptions, dir: string | null) {
     this.config = config;
@@ -93,17 +95,24 @@ export class Model implements DecodeModel {
       + `${this.maxContext} (n_positions, learned position embeddings)`);
   }
 
+  /** Checks a batch: B ≥ 1 rows of equal length T ≥ minLen, ids in the vocabulary, within the context. */
+  private checkBatch(ids: number[][], what: string, minLen: number): void {
+    check(Array.isArray(ids) && ids.length > 0 && ids.every((r) => Array.isArray(r)),
+      `${what}: ids must be a non-empty array of rows of token ids (number[][])`);
+    const T = ids[0].length;
+    check(T > 0, `${what}: rows must not be empty`);
+    check(T >= minLen, `${what}: rows must have at least ${minLen} tokens (the loss predicts each next token)`);
+    ids.forEach((row, b) => {
+      check(row.length === T, () => `${what}: all rows must have the same length; row 0 has ${T} tokens, row ${b} has ${row.length}`);
+      this.checkIds(row, (t) => `${what}: ids[${b}][${t}]`);
+    });
+    this.checkContext(T, `${what}: each row`);
+  }
+
   /** Full forward of B rows of equal length T: logits [B, T, V]. */
   forward(ids: number[][]): ForwardResult {
-    check(Array.isArray(ids) && ids.length > 0 && ids.every((r) => Array.isArray(r)),
-      'forward: ids must be a non-empty array of rows of token ids (number[][])');
+    this.checkBatch(ids, 'forward', 1);
     const B = ids.length, T = ids[0].length;
-    check(T > 0, 'forward: rows must not be empty');
-    ids.forEach((row, b) => {
-      check(row.length === T, () => `forward: all rows must have the same length; row 0 has ${T} tokens, row ${b} has ${row.length}`);
-      this.checkIds(row, (t) => `forward: ids[${b}][${t}]`);
-    });
-    this.checkContext(T, 'forward: each row');
     const M = B * T, V = this.config.vocab_size, a = this.acts;
     a.ensure(M);
     embedForward(this.ctx, a.h, ids.flat(), M, 0, T);
@@ -111,6 +120,30 @@ export class Model implements DecodeModel {
     const logits = new Float32Array(M * V);
     lmHeadForward(this.ctx, logits, a.h, a.ln, M);
     return { logits, shape: [B, T, V] };
+  }
+
+  /** The live parameter arrays by HF name (ALiBi slopes included; they are not trained). AdamW updates them in place. */
+  parameters(): Record<string, Float32Array> {
+    return Object.fromEntries(this.params.tensors);
+  }
+
+  /**
+   * Mean next-token cross-entropy over B rows of T ≥ 2 ids (HF's shift: logits[:, :-1] against
+   * ids[:, 1:]) and its gradient for every trainable tensor, by HF name. The gradient arrays are
+   * reused: they are valid until the next call.
+   */
+  lossAndGrad(ids: number[][]): { loss: number; grads: Record<string, Float32Array> } {
+    this.checkBatch(ids, 'lossAndGrad', 2);
+    this.trainPass ??= new TrainPass(this.ctx);
+    const loss = this.trainPass.run(ids, true);
+    return { loss, grads: Object.fromEntries(this.trainPass.grads) };
+  }
+
+  /** The mean next-token cross-entropy alone (validation), without materialising [B, T, V] logits. */
+  loss(ids: number[][]): number {
+    this.checkBatch(ids, 'loss', 2);
+    this.trainPass ??= new TrainPass(this.ctx);
+    return this.trainPass.run(ids, false);
   }
 
   newCache(): KVCache {
