@@ -9,7 +9,7 @@
       "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden"],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3"] },
       "conditions": [
-        ["mugpt_x64==1", { "dependencies": ["mugpt_avx2"], "defines": ["MUGPT_HAVE_AVX2"] }]
+        ["mugpt_x64==1", { "dependencies": ["mugpt_avx2", "mugpt_avx512"], "defines": ["MUGPT_HAVE_AVX2"] }]
       ]
     }
   ],
@@ -23,6 +23,14 @@
           "defines": ["MUGPT_HAVE_AVX2"],
           "cflags_cc": ["-std=c++17", "-O3", "-mavx2", "-mfma", "-fPIC", "-fvisibility=hidden"],
           "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-mavx2", "-mfma"] }
+        },
+        {
+          "target_name": "mugpt_avx512",
+          "type": "static_library",
+          "sources": ["native/kernels_avx512.cc"],
+          "defines": ["MUGPT_HAVE_AVX2"],
+          "cflags_cc": ["-std=c++17", "-O3", "-mavx512f", "-mavx2", "-mfma", "-fPIC", "-fvisibility=hidden"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-mavx512f", "-mavx2", "-mfma"] }
         }
       ]
     }]

@@ -4,6 +4,7 @@
 // streamed (4·K·N bytes per call) against the measured read bandwidth.
 
 import { spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
 import { nativeLoadError } from '../src/kernels/native.js';
@@ -79,6 +80,9 @@ function main(): void {
     console.log(`machine: ${machine.threads} threads, ${machine.simd}; FMA peak ${machine.peakGflops.toFixed(1)} GFLOP/s, ` +
       `read bandwidth ${machine.bandwidthGBs.toFixed(1)} GB/s`);
   }
+  // Other processes on the machine share its cores; the figures only mean something when it is idle.
+  console.log(`load average ${loadavg()[0].toFixed(2)} on ${cpus().length} cores` +
+    (loadavg()[0] > 0.5 ? ' (busy: expect lower figures than on an idle machine)' : ''));
   const native = nativeAvailable() ? getKernels('native') : null;
   if (!native) console.log(`native backend: not available (${nativeLoadError()})`);
   const js = getKernels('js');

@@ -1,6 +1,6 @@
 // N-API bindings of the kernels (node-addon-api, C++ exceptions off). The TypeScript wrapper
 // (src/kernels/native.ts) validates sizes; this file checks argument types and dispatches to the
-// instruction set chosen at load time: AVX2+FMA when the CPU has both, else portable C++.
+// instruction set chosen at load time: AVX-512F, else AVX2+FMA, else portable C++.
 #include <napi.h>
 
 #include <cstdlib>
@@ -32,6 +32,25 @@ bool cpu_has_avx2() {
 #else
   return false;
 #endif
+}
+
+bool cpu_has_avx512() {
+#if defined(MUGPT_HAVE_AVX2)
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
+// The instruction set called `name` if this CPU runs it, else null.
+const Isa* isa_named(const std::string& name) {
+  if (name == "portable") return &mugpt::kIsaPortable;
+#if defined(MUGPT_HAVE_AVX2)
+  if (name == "avx2" && cpu_has_avx2()) return &mugpt::kIsaAvx2;
+  if (name == "avx512" && cpu_has_avx512()) return &mugpt::kIsaAvx512;
+#endif
+  return nullptr;
 }
 
 // Reads argument i as a Float32Array (its data pointer already includes the view's byteOffset).
@@ -128,16 +147,12 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// setSimd('avx2' | 'portable') → whether that instruction set is available (and now selected).
+// setSimd('avx512' | 'avx2' | 'portable') → whether that instruction set is available (and now selected).
 Napi::Value SetSimd(const Napi::CallbackInfo& info) {
-  const std::string name = info[0].ToString().Utf8Value();
+  const Isa* isa = isa_named(info[0].ToString().Utf8Value());
   std::lock_guard<std::mutex> lk(g_mu);
-  if (name == "portable") g_isa = &mugpt::kIsaPortable;
-#if defined(MUGPT_HAVE_AVX2)
-  else if (name == "avx2" && cpu_has_avx2()) g_isa = &mugpt::kIsaAvx2;
-#endif
-  else return Napi::Boolean::New(info.Env(), false);
-  return Napi::Boolean::New(info.Env(), true);
+  if (isa) g_isa = isa;
+  return Napi::Boolean::New(info.Env(), isa != nullptr);
 }
 
 Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
@@ -168,13 +183,15 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  if (cpu_has_avx2()) {
-#if defined(MUGPT_HAVE_AVX2)
-    g_isa = &mugpt::kIsaAvx2;
-#endif
+  // The widest instruction set the CPU runs; MUGPT_SIMD=avx2|portable picks a narrower one.
+  for (const char* name : {"avx512", "avx2", "portable"}) {
+    if (const Isa* isa = isa_named(name)) {
+      g_isa = isa;
+      break;
+    }
   }
   const char* simd = std::getenv("MUGPT_SIMD");
-  if (simd && std::strcmp(simd, "portable") == 0) g_isa = &mugpt::kIsaPortable;
+  if (simd && isa_named(simd)) g_isa = isa_named(simd);
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));

@@ -23,6 +23,7 @@ struct Isa {
 extern const Isa kIsaPortable;
 #if defined(MUGPT_HAVE_AVX2)
 extern const Isa kIsaAvx2;
+extern const Isa kIsaAvx512;
 #endif
 
 }  // namespace mugpt

@@ -11,6 +11,7 @@ namespace mugpt {
 namespace portable {
 
 static const int MR = 6, NR = 16;
+static const int KC = 256, MC_MAX = 48, NC_TASK = 512;
 
 static void micro_tile(int kc, const float* a, const float* b, float* c, long ldc, float beta) {
   float acc[MR][NR] = {};

@@ -25,7 +25,7 @@ function eachSimd(fn: (K: Kernels, simd: string) => void): void {
   const addon = loadNativeAddon()!;
   const initial = addon.info().simd;
   try {
-    for (const simd of ['avx2', 'portable']) {
+    for (const simd of ['avx512', 'avx2', 'portable']) {
       if (!addon.setSimd(simd)) continue;
       fn(getKernels('native'), simd);
     }
