@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "isa.h"
 #include "pool.h"
@@ -140,6 +141,50 @@ void Attention(const Napi::CallbackInfo& info) {
                    F(info, 10), slopes, probs);
 }
 
+// geluBackward(dx, x, dout, n, kind)
+void GeluBackward(const Napi::CallbackInfo& info) {
+  float *dx, *x, *dout;
+  if (!f32(info, 0, &dx) || !f32(info, 1, &x) || !f32(info, 2, &dout) || !nums(info, {3, 4})) return;
+  KernelScope scope;
+  g_isa->gelu_backward(dx, x, dout, L(info, 3), I(info, 4));
+}
+
+// swigluBackward(da, dg, a, g, dout, n)
+void SwigluBackward(const Napi::CallbackInfo& info) {
+  float *da, *dg, *a, *g, *dout;
+  if (!f32(info, 0, &da) || !f32(info, 1, &dg) || !f32(info, 2, &a) || !f32(info, 3, &g) || !f32(info, 4, &dout) ||
+      !nums(info, {5}))
+    return;
+  KernelScope scope;
+  g_isa->swiglu_backward(da, dg, a, g, dout, L(info, 5));
+}
+
+// softmaxCrossEntropy(logits, targets: Int32Array, M, V, gradScale) → Σ loss
+Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  float* logits;
+  if (!f32(info, 0, &logits) || !nums(info, {2, 3, 4})) return info.Env().Undefined();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    Napi::TypeError::New(info.Env(), "mugpt native kernels: argument 1 must be an Int32Array").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  const int* targets = info[1].As<Napi::Int32Array>().Data();
+  const int M = I(info, 2);
+  std::vector<double> row_loss(M > 0 ? M : 0);
+  KernelScope scope;
+  return Napi::Number::New(info.Env(), g_isa->softmax_xent(logits, targets, M, I(info, 3), F(info, 4), row_loss.data()));
+}
+
+// attentionBackward(dq, dk, dv, dout, q, k, v, qStride, kvStride, probs, T, H, d, scale)
+void AttentionBackward(const Napi::CallbackInfo& info) {
+  float *dq, *dk, *dv, *dout, *q, *k, *v, *probs;
+  if (!f32(info, 0, &dq) || !f32(info, 1, &dk) || !f32(info, 2, &dv) || !f32(info, 3, &dout) || !f32(info, 4, &q) ||
+      !f32(info, 5, &k) || !f32(info, 6, &v) || !f32(info, 9, &probs) || !nums(info, {7, 8, 10, 11, 12, 13}))
+    return;
+  KernelScope scope;
+  g_isa->attention_backward(dq, dk, dv, dout, q, k, v, L(info, 7), L(info, 8), probs, I(info, 10), I(info, 11),
+                            I(info, 12), F(info, 13));
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("simd", g_isa->name);
@@ -198,6 +243,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("swiglu", Napi::Function::New(env, Swiglu));
   exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward));
+  exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward));
+  exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
+  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));

@@ -15,6 +15,14 @@ struct Isa {
   void (*swiglu)(float* out, const float* a, const float* g, long n);
   void (*attention)(float* out, const float* q, long q_stride, const float* k, const float* v, long kv_stride,
                     int Tq, int Tk, int H, int d, float scale, const float* slopes, float* probs);
+  // Backward kernels (see src/kernels/kernels.ts): dx = dout·gelu'(x); swiglu's da, dg; fused softmax
+  // cross-entropy (returns Σ loss, row_loss is [M] scratch); attention dq/dk/dv accumulate.
+  void (*gelu_backward)(float* dx, const float* x, const float* dout, long n, int kind);
+  void (*swiglu_backward)(float* da, float* dg, const float* a, const float* g, const float* dout, long n);
+  double (*softmax_xent)(float* logits, const int* targets, int M, int V, float grad_scale, double* row_loss);
+  void (*attention_backward)(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                             const float* v, long q_stride, long kv_stride, const float* probs, int T, int H, int d,
+                             float scale);
   // Microbenchmarks: FMA throughput (GFLOP/s) and streaming-read bandwidth (GB/s), all threads.
   double (*peak_gflops)(double seconds);
   double (*read_bandwidth)(const float* buf, long n, int reps);

@@ -187,6 +187,59 @@ test('attention matches JS: prefill, decode, ALiBi, probs, fused-qkv strides, od
   });
 });
 
+test('backward kernels match JS: gelu (erf, tanh), swiglu, softmax cross-entropy, attention', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const n of [1, 13, 40000]) {
+      const x = view(n, 41).map((v) => 3 * v);
+      const dout = view(n, 42);
+      for (const kind of ['erf', 'tanh'] as const) {
+        const got = new Float32Array(n);
+        const want = new Float32Array(n);
+        K.geluBackward(got, x, dout, n, kind);
+        JS.geluBackward(want, x, dout, n, kind);
+        close(got, want, `${simd} geluBackward ${kind} n=${n}`);
+      }
+      const a = view(n, 43);
+      const g = view(n, 44).map((v) => 4 * v);
+      const [da, dg, da2, dg2] = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      K.swigluBackward(da, dg, a, g, dout, n);
+      JS.swigluBackward(da2, dg2, a, g, dout, n);
+      close(da, da2, `${simd} swigluBackward da n=${n}`);
+      close(dg, dg2, `${simd} swigluBackward dg n=${n}`);
+    }
+    for (const [M, V] of [[1, 1], [3, 7], [5, 50257]]) {
+      const logits = view(M * V, 45).map((v) => 5 * v);
+      const targets = Array.from({ length: M }, (_, i) => (i === 1 ? -1 : (i * 7919) % V));
+      const got = logits.slice();
+      const want = logits.slice();
+      const lossGot = K.softmaxCrossEntropy(got, targets, M, V, 1 / M);
+      const lossWant = JS.softmaxCrossEntropy(want, targets, M, V, 1 / M);
+      assert.ok(Math.abs(lossGot - lossWant) <= 1e-6 * Math.max(1, Math.abs(lossWant)), `${simd} xent loss ${lossGot} vs ${lossWant}`);
+      close(got, want, `${simd} xent grad ${M}x${V}`);
+    }
+    for (const [T, H, d] of [[1, 1, 1], [7, 2, 5], [33, 3, 16]]) {
+      const D = H * d;
+      const qkv = view(T * 3 * D, 46, 1);
+      const q = qkv, k = qkv.subarray(D), v = qkv.subarray(2 * D);
+      const probs = new Float32Array(H * T * T);
+      const slopes = Float32Array.from({ length: H }, (_, h) => 2 ** -(h + 1));
+      JS.attention({ out: new Float32Array(T * D), q, qStride: 3 * D, k, v, kvStride: 3 * D, Tq: T, Tk: T, H, d, scale: 1 / Math.sqrt(d), slopes, probs });
+      const dout = view(T * D, 47);
+      const grads = (): Float32Array => view(T * 3 * D, 48, 2); // accumulated into: start from the same values
+      const [g1, g2] = [grads(), grads()];
+      const args = (g: Float32Array) => ({ dq: g, dk: g.subarray(D), dv: g.subarray(2 * D), dout, q, k, v, qStride: 3 * D, kvStride: 3 * D, probs, T, H, d, scale: 1 / Math.sqrt(d) });
+      K.attentionBackward(args(g1));
+      JS.attentionBackward(args(g2));
+      close(g1, g2, `${simd} attentionBackward T=${T} H=${H} d=${d}`);
+    }
+  });
+  const K = getKernels('native');
+  assert.throws(() => K.softmaxCrossEntropy(new Float32Array(6), [0, 3], 2, 3, 1), /target 3 of row 1 is not an id in \[0, 3\)/);
+  assert.throws(() => K.attentionBackward({ dq: new Float32Array(3), dk: new Float32Array(4), dv: new Float32Array(4), dout: new Float32Array(4),
+    q: new Float32Array(4), k: new Float32Array(4), v: new Float32Array(4), qStride: 2, kvStride: 2, probs: new Float32Array(4), T: 2, H: 1, d: 2, scale: 1 }),
+  /attentionBackward: dq has 3 elements, needs at least 4/);
+});
+
 test('native kernels leave JavaScript denormal arithmetic intact (flush-to-zero is scoped to the call)', { skip }, () => {
   const K = getKernels('native');
   const x = view(64, 3);

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { checkAttention, checkGemm, checkLayerNorm, checkLinear, jsKernels } from './js.js';
 import { check } from '../errors.js';
-import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
+import type { AttentionArgs, AttentionBackwardArgs, GeluKind, Kernels } from './kernels.js';
 
 /** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
 export interface NativeAddon {
@@ -21,9 +21,15 @@ export interface NativeAddon {
   swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void;
   attention(out: Float32Array, q: Float32Array, qStride: number, k: Float32Array, v: Float32Array, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null): void;
-  /** The instruction set chosen at load time ('avx2' or 'portable') and the thread-pool size. */
+  geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, kind: number): void;
+  swigluBackward(da: Float32Array, dg: Float32Array, a: Float32Array, g: Float32Array, dout: Float32Array, n: number): void;
+  softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, M: number, V: number, gradScale: number): number;
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array,
+    k: Float32Array, v: Float32Array, qStride: number, kvStride: number, probs: Float32Array, T: number, H: number,
+    d: number, scale: number): void;
+  /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
   info(): { simd: string; threads: number };
-  /** Selects 'avx2' or 'portable' kernels; false when that instruction set is not available. */
+  /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */
   setSimd(name: string): boolean;
   /** FMA-throughput microbenchmark on all pool threads: GFLOP/s over about `seconds`. */
   peakGflops(seconds: number): number;
@@ -63,12 +69,61 @@ function need(arr: Float32Array, n: number, what: string, kernel: string): void 
   check(arr.length >= n, () => `${kernel}: ${what} has ${arr.length} elements, needs at least ${n}`);
 }
 
-/** Wraps a loaded addon as Kernels; the backward kernels are the JS reference's until ported. */
+function checkCount(n: number, kernel: string): void {
+  check(Number.isInteger(n) && n >= 0, `${kernel}: n must be a non-negative integer, got ${n}`);
+}
+
+function checkAttentionBackward(a: AttentionBackwardArgs): void {
+  const { T, H, d, qStride, kvStride } = a;
+  for (const [name, v] of [['T', T], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]] as const) {
+    check(Number.isInteger(v) && v >= 0, `attentionBackward: ${name} must be a non-negative integer, got ${v}`);
+  }
+  check(qStride >= H * d && kvStride >= H * d, () => `attentionBackward: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
+  if (T === 0) return;
+  const rows = (stride: number): number => (T - 1) * stride + H * d;
+  for (const [name, arr, n] of [['dq', a.dq, rows(qStride)], ['q', a.q, rows(qStride)], ['dk', a.dk, rows(kvStride)],
+    ['dv', a.dv, rows(kvStride)], ['k', a.k, rows(kvStride)], ['v', a.v, rows(kvStride)], ['dout', a.dout, T * H * d],
+    ['probs', a.probs, H * T * T]] as const) {
+    need(arr, n, name, 'attentionBackward');
+  }
+}
+
+/** Wraps a loaded addon as Kernels (layerNormBackward is the JS reference's: O(M·D), not hot). */
 export function nativeKernels(addon: NativeAddon): Kernels {
-  const { layerNormBackward, geluBackward, swigluBackward, attentionBackward, softmaxCrossEntropy } = jsKernels;
+  const { layerNormBackward } = jsKernels;
   return {
     name: 'native',
-    layerNormBackward, geluBackward, swigluBackward, attentionBackward, softmaxCrossEntropy,
+    layerNormBackward,
+    geluBackward(dx, x, dout, n, kind) {
+      check(kind === 'erf' || kind === 'tanh', `geluBackward: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
+      checkCount(n, 'geluBackward');
+      need(dx, n, 'dx', 'geluBackward');
+      need(x, n, 'x', 'geluBackward');
+      need(dout, n, 'dout', 'geluBackward');
+      addon.geluBackward(dx, x, dout, n, GELU_KIND[kind]);
+    },
+    swigluBackward(da, dg, a, g, dout, n) {
+      checkCount(n, 'swigluBackward');
+      for (const [name, arr] of [['da', da], ['dg', dg], ['a', a], ['g', g], ['dout', dout]] as const) need(arr, n, name, 'swigluBackward');
+      addon.swigluBackward(da, dg, a, g, dout, n);
+    },
+    softmaxCrossEntropy(logits, targets, M, V, gradScale) {
+      check(Number.isInteger(M) && M >= 0 && Number.isInteger(V) && V > 0,
+        `softmaxCrossEntropy: M must be a non-negative and V a positive integer, got M=${M}, V=${V}`);
+      need(logits, M * V, 'logits', 'softmaxCrossEntropy');
+      check(targets.length >= M, () => `softmaxCrossEntropy: targets has ${targets.length} entries, needs at least ${M}`);
+      for (let i = 0; i < M; i++) {
+        const ti = targets[i];
+        check(Number.isInteger(ti) && ti < V, () => `softmaxCrossEntropy: target ${ti} of row ${i} is not an id in [0, ${V}) nor negative (ignored)`);
+      }
+      const t = targets instanceof Int32Array ? targets : Int32Array.from({ length: M }, (_, i) => targets[i]);
+      return addon.softmaxCrossEntropy(logits, t, M, V, gradScale);
+    },
+    attentionBackward(args: AttentionBackwardArgs) {
+      checkAttentionBackward(args);
+      const { dq, dk, dv, dout, q, k, v, qStride, kvStride, probs, T, H, d, scale } = args;
+      addon.attentionBackward(dq, dk, dv, dout, q, k, v, qStride, kvStride, probs, T, H, d, scale);
+    },
     gemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
       checkGemm(M, N, K, A, B, C);
       addon.gemm(transA, transB, M, N, K, alpha, A, B, beta, C);
