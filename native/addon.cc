@@ -141,6 +141,16 @@ void Attention(const Napi::CallbackInfo& info) {
                    F(info, 10), slopes, probs);
 }
 
+// layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D)
+void LayerNormBackward(const Napi::CallbackInfo& info) {
+  float *dx, *dw, *db, *dout, *x, *mean, *rstd, *w;
+  if (!f32(info, 0, &dx) || !f32(info, 1, &dw) || !f32(info, 2, &db) || !f32(info, 3, &dout) || !f32(info, 4, &x) ||
+      !f32(info, 5, &mean) || !f32(info, 6, &rstd) || !f32(info, 7, &w) || !nums(info, {8, 9}))
+    return;
+  KernelScope scope;
+  g_isa->layer_norm_backward(dx, dw, db, dout, x, mean, rstd, w, I(info, 8), I(info, 9));
+}
+
 // geluBackward(dx, x, dout, n, kind)
 void GeluBackward(const Napi::CallbackInfo& info) {
   float *dx, *x, *dout;
@@ -243,6 +253,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("swiglu", Napi::Function::New(env, Swiglu));
   exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward));
   exports.Set("geluBackward", Napi::Function::New(env, GeluBackward));
   exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward));
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));

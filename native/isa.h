@@ -17,6 +17,8 @@ struct Isa {
                     int Tq, int Tk, int H, int d, float scale, const float* slopes, float* probs);
   // Backward kernels (see src/kernels/kernels.ts): dx = dout·gelu'(x); swiglu's da, dg; fused softmax
   // cross-entropy (returns Σ loss, row_loss is [M] scratch); attention dq/dk/dv accumulate.
+  void (*layer_norm_backward)(float* dx, float* dw, float* db, const float* dout, const float* x, const float* mean,
+                              const float* rstd, const float* w, int M, int D);
   void (*gelu_backward)(float* dx, const float* x, const float* dout, long n, int kind);
   void (*swiglu_backward)(float* da, float* dg, const float* a, const float* g, const float* dout, long n);
   double (*softmax_xent)(float* logits, const int* targets, int M, int V, float grad_scale, double* row_loss);

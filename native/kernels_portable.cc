@@ -184,7 +184,7 @@ static double read_bandwidth(const float* buf, long n, int reps) {
 }  // namespace portable
 
 const Isa kIsaPortable = {"portable", portable::gemm, portable::linear, portable::layer_norm, portable::gelu,
-                          portable::swiglu, portable::attention, portable::gelu_backward, portable::swiglu_backward,
+                          portable::swiglu, portable::attention, portable::layer_norm_backward, portable::gelu_backward, portable::swiglu_backward,
     portable::softmax_xent, portable::attention_backward, portable::peak_gflops, portable::read_bandwidth};
 
 }  // namespace mugpt

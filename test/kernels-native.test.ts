@@ -187,7 +187,7 @@ test('attention matches JS: prefill, decode, ALiBi, probs, fused-qkv strides, od
   });
 });
 
-test('backward kernels match JS: gelu (erf, tanh), swiglu, softmax cross-entropy, attention', { skip }, () => {
+test('backward kernels match JS: gelu (erf, tanh), swiglu, layerNorm, softmax cross-entropy, attention', { skip }, () => {
   eachSimd((K, simd) => {
     for (const n of [1, 13, 40000]) {
       const x = view(n, 41).map((v) => 3 * v);
@@ -206,6 +206,22 @@ test('backward kernels match JS: gelu (erf, tanh), swiglu, softmax cross-entropy
       JS.swigluBackward(da2, dg2, a, g, dout, n);
       close(da, da2, `${simd} swigluBackward da n=${n}`);
       close(dg, dg2, `${simd} swigluBackward dg n=${n}`);
+    }
+    for (const [M, D] of [[1, 1], [3, 13], [37, 768]]) {
+      const x = view(M * D, 51).map((v) => 2 + 3 * v);
+      const w = view(D, 52);
+      const dy = view(M * D, 53);
+      const mean = new Float32Array(M);
+      const rstd = new Float32Array(M);
+      JS.layerNorm(new Float32Array(M * D), x, w, view(D, 54), M, D, 1e-5, mean, rstd);
+      const start = (seed: number, n: number): Float32Array => view(n, seed); // accumulated into
+      const [dx1, dw1, db1] = [start(55, M * D), start(56, D), start(57, D)];
+      const [dx2, dw2, db2] = [start(55, M * D), start(56, D), start(57, D)];
+      K.layerNormBackward(dx1, dw1, db1, dy, x, mean, rstd, w, M, D);
+      JS.layerNormBackward(dx2, dw2, db2, dy, x, mean, rstd, w, M, D);
+      close(dx1, dx2, `${simd} layerNormBackward dx ${M}x${D}`);
+      close(dw1, dw2, `${simd} layerNormBackward dw ${M}x${D}`);
+      close(db1, db2, `${simd} layerNormBackward db ${M}x${D}`);
     }
     for (const [M, V] of [[1, 1], [3, 7], [5, 50257]]) {
       const logits = view(M * V, 45).map((v) => 5 * v);

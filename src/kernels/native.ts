@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { checkAttention, checkGemm, checkLayerNorm, checkLinear, jsKernels } from './js.js';
+import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
 import { check } from '../errors.js';
 import type { AttentionArgs, AttentionBackwardArgs, GeluKind, Kernels } from './kernels.js';
 
@@ -21,6 +21,8 @@ export interface NativeAddon {
   swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void;
   attention(out: Float32Array, q: Float32Array, qStride: number, k: Float32Array, v: Float32Array, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null): void;
+  layerNormBackward(dx: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, x: Float32Array,
+    mean: Float32Array, rstd: Float32Array, w: Float32Array, M: number, D: number): void;
   geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, kind: number): void;
   swigluBackward(da: Float32Array, dg: Float32Array, a: Float32Array, g: Float32Array, dout: Float32Array, n: number): void;
   softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, M: number, V: number, gradScale: number): number;
@@ -88,12 +90,19 @@ function checkAttentionBackward(a: AttentionBackwardArgs): void {
   }
 }
 
-/** Wraps a loaded addon as Kernels (layerNormBackward is the JS reference's: O(M·D), not hot). */
+/** Wraps a loaded addon as Kernels. */
 export function nativeKernels(addon: NativeAddon): Kernels {
-  const { layerNormBackward } = jsKernels;
   return {
     name: 'native',
-    layerNormBackward,
+    layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
+      check(Number.isInteger(M) && M >= 0 && Number.isInteger(D) && D >= 0,
+        `layerNormBackward: M and D must be non-negative integers, got M=${M}, D=${D}`);
+      for (const [name, arr, n] of [['dx', dx, M * D], ['dout', dout, M * D], ['x', x, M * D], ['dw', dw, D], ['db', db, D],
+        ['w', w, D], ['mean', mean, M], ['rstd', rstd, M]] as const) {
+        need(arr, n, name, 'layerNormBackward');
+      }
+      addon.layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);
+    },
     geluBackward(dx, x, dout, n, kind) {
       check(kind === 'erf' || kind === 'tanh', `geluBackward: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
       checkCount(n, 'geluBackward');
