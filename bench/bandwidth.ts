@@ -4,6 +4,7 @@ import { measureMachine } from './machine.js';
 const m = measureMachine();
 if (m) {
   console.log(`simd ${m.simd}, ${m.threads} threads`);
-  console.log(`FMA peak:          ${m.peakGflops.toFixed(1)} GFLOP/s (${(m.peakGflops / m.threads).toFixed(1)} per thread)`);
-  console.log(`read bandwidth:    ${m.bandwidthGBs.toFixed(1)} GB/s`);
+  console.log(`FMA peak (${m.simd}): ${m.peakGflops.toFixed(1)} GFLOP/s (${(m.peakGflops / m.threads).toFixed(1)} per thread)`);
+  if (m.peakGflopsAvx2 !== null && m.simd !== 'avx2') console.log(`FMA peak (avx2): ${m.peakGflopsAvx2.toFixed(1)} GFLOP/s`);
+  console.log(`read bandwidth: ${m.bandwidthGBs.toFixed(1)} GB/s`);
 }

@@ -77,7 +77,9 @@ const fmt = (x: number, d = 1): string => x.toFixed(d).padStart(7);
 function main(): void {
   const machine = measureMachine();
   if (machine) {
-    console.log(`machine: ${machine.threads} threads, ${machine.simd}; FMA peak ${machine.peakGflops.toFixed(1)} GFLOP/s, ` +
+    const avx2 = machine.peakGflopsAvx2 !== null && machine.simd !== 'avx2'
+      ? ` (avx2 FMAs: ${machine.peakGflopsAvx2.toFixed(1)})` : '';
+    console.log(`machine: ${machine.threads} threads, ${machine.simd}; FMA peak ${machine.peakGflops.toFixed(1)} GFLOP/s${avx2}, ` +
       `read bandwidth ${machine.bandwidthGBs.toFixed(1)} GB/s`);
   }
   // Other processes on the machine share its cores; the figures only mean something when it is idle.

@@ -6,8 +6,10 @@ import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
 export interface MachineLimits {
   simd: string;
   threads: number;
-  /** GFLOP/s of back-to-back FMAs on every thread (8-wide AVX2 where available). */
+  /** GFLOP/s of back-to-back FMAs on every thread, with the vectors of `simd` (the GEMM's). */
   peakGflops: number;
+  /** The same with 8-wide AVX2 FMAs, when the CPU has them (the AVX2 kernels' ceiling). */
+  peakGflopsAvx2: number | null;
   /** GB/s of a parallel streaming read of a buffer far larger than the caches. */
   bandwidthGBs: number;
 }
@@ -20,10 +22,19 @@ export function measureMachine(bufferBytes = 512 * 2 ** 20): MachineLimits | nul
     return null;
   }
   const { simd, threads } = addon.info();
+  const peakGflops = addon.peakGflops(0.5);
+  let peakGflopsAvx2: number | null = null;
+  if (simd !== 'avx2' && addon.setSimd('avx2')) {
+    peakGflopsAvx2 = addon.peakGflops(0.5);
+    addon.setSimd(simd);
+  } else if (simd === 'avx2') {
+    peakGflopsAvx2 = peakGflops;
+  }
   return {
     simd,
     threads,
-    peakGflops: addon.peakGflops(0.5),
+    peakGflops,
+    peakGflopsAvx2,
     bandwidthGBs: addon.readBandwidth(bufferBytes, 5),
   };
 }
