@@ -1,8 +1,12 @@
-// `mugpt train RUN.yaml [--resume]`: train (or continue) the run a config describes, with a progress
+// `mugpt train [RUN.yaml] [--resume]`: train (or continue) the run a config describes, with a progress
 // bar on stderr (step, loss, val loss, lr, tokens/s, ETA). Ctrl-C or SIGTERM saves a checkpoint after
-// the current step and exits; `--resume` continues from it.
+// the current step and exits; `--resume` continues from it. Without a config it runs the embedded
+// default, runs/btlm-tiny.yaml: a small BTLM-architecture μP model on the State of the Union addresses.
+// A finished run ends with a sample of text from the final checkpoint.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from '../model/model.js';
 import { loadRunConfig } from '../train/runconfig.js';
 import { train } from '../train/trainer.js';
 import { countParameters } from '../train/chinchilla.js';
@@ -35,13 +39,26 @@ function count(n: number): string {
   return String(n);
 }
 
+/** The run the package ships as its main job (dist/src/cli/train.js → runs/ at the package root). */
+const DEFAULT_RUN = fileURLToPath(new URL('../../../runs/btlm-tiny.yaml', import.meta.url));
+
+/** A short sample (temperature 0.8, top-k 40, seed 0) from the final checkpoint, and how to get more. */
+async function printSample(checkpoint: string, prompt: string): Promise<void> {
+  const model = loadModel(checkpoint);
+  let text = '';
+  for await (const t of model.generate(prompt, { maxNewTokens: 48, temperature: 0.8, topK: 40, seed: 0 })) text += t.text;
+  process.stdout.write(`\n${prompt}${text}\n\n`);
+  process.stderr.write(`more: mugpt generate --model ${checkpoint} --prompt "${prompt}"\n`);
+}
+
 export function register(program: Command): void {
   program
     .command('train')
     .description('pretrain a GPT-2 / BTLM model from a run config (YAML or JSON); Ctrl-C saves a checkpoint')
-    .argument('<run>', 'run config file, e.g. runs/btlm-tiny.yaml')
+    .argument('[run]', 'run config file (default: the embedded runs/btlm-tiny.yaml)', DEFAULT_RUN)
     .option('--resume', 'continue from the last checkpoint in the run\'s out_dir')
-    .action(async (file: string, o: { resume?: boolean }) => {
+    .option('--sample <prompt>', 'prompt of the text sample printed at the end of a finished run', 'The state of the Union')
+    .action(async (file: string, o: { resume?: boolean; sample: string }) => {
       const run = loadRunConfig(file);
       // On a terminal, a MultiBar (of one bar) prints the notes above the bar; elsewhere everything is plain lines.
       const multi = new cliProgress.MultiBar({
@@ -78,6 +95,7 @@ export function register(program: Command): void {
         stopBar();
         note(`${r.status === 'done' ? 'done' : 'interrupted (continue with --resume)'} at step ${r.step}: checkpoint ${r.checkpoint}, `
           + `metrics ${r.metrics}${r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}`}`);
+        if (r.status === 'done' && r.checkpoint) await printSample(r.checkpoint, o.sample);
       } finally {
         stopBar();
         interrupt.dispose();
