@@ -46,7 +46,7 @@ function close(got: Float32Array, want: Float32Array, what: string): void {
 
 test('gemm matches JS on odd shapes, all transposes, alpha/beta, views', { skip }, () => {
   const shapes: Array<[number, number, number]> = [
-    [1, 1, 1], [7, 13, 5], [33, 65, 17], [1, 768, 2304], [3, 2560, 6826], [5, 17, 800], [9, 600, 7], [4, 33, 9],
+    [1, 1, 1], [7, 13, 5], [33, 65, 17], [1, 768, 2304], [3, 2560, 6826], [5, 17, 800], [9, 600, 7], [4, 33, 9], [12, 70, 130], [13, 70, 130],
   ];
   let seed = 100;
   eachSimd((K, simd) => {
