@@ -8,6 +8,7 @@ import { check } from '../errors.js';
 import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
 import { geluErf, geluTanh, silu } from './scalar.js';
 import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy, swigluBackward } from './backward-js.js';
+import { qlinearJs, qrowJs } from './qlinear-js.js';
 
 export { erf, erfc } from './scalar.js';
 
@@ -238,6 +239,8 @@ export const jsKernels: Kernels = {
   gelu,
   swiglu,
   attention,
+  qlinear: qlinearJs,
+  qrow: qrowJs,
   layerNormBackward,
   geluBackward,
   swigluBackward,

@@ -9,6 +9,15 @@ export type BackendName = 'js' | 'native';
 
 export type GeluKind = 'erf' | 'tanh';
 
+/** A weight matrix in GGUF's block layout: N rows (output features) of K inputs, K % 32 == 0. */
+export interface QuantMatrix {
+  type: 'q8_0' | 'q4_0';
+  /** N rows of K/32 blocks each (34 bytes per Q8_0 block, 18 per Q4_0 block). */
+  data: Uint8Array;
+  N: number;
+  K: number;
+}
+
 /** Arguments of causal multi-head attention for one sequence (one batch row). */
 export interface AttentionArgs {
   /** [Tq, D] output rows, heads merged (head h at columns h·d … (h+1)·d). */
@@ -69,6 +78,15 @@ export interface Kernels {
 
   /** out[M,N] = x[M,K] · W[K,N] + bias[N] (HF Conv1D layout: W stored [in, out]). bias may be null. */
   linear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void;
+
+  /**
+   * out[M,N] = alpha·(x[M,K] · Wᵀ) + bias[N] with W quantized [N, K] (see QuantMatrix), through Q8_0
+   * activations and integer block dot products as llama.cpp does; with accumulate, out += instead.
+   */
+  qlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number, alpha: number, accumulate: boolean): void;
+
+  /** out[K] = row r of W, dequantized (embedding lookups from a quantized table). */
+  qrow(out: Float32Array, W: QuantMatrix, r: number): void;
 
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(

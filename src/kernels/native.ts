@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
+import { checkAttention, checkGemm, checkLayerNorm, checkLinear, jsKernels } from './js.js';
 import { check } from '../errors.js';
 import type { AttentionArgs, AttentionBackwardArgs, GeluKind, Kernels } from './kernels.js';
 
@@ -90,10 +90,12 @@ function checkAttentionBackward(a: AttentionBackwardArgs): void {
   }
 }
 
-/** Wraps a loaded addon as Kernels. */
+/** Wraps a loaded addon as Kernels (quantized products: the JS reference's until ported). */
 export function nativeKernels(addon: NativeAddon): Kernels {
   return {
     name: 'native',
+    qlinear: jsKernels.qlinear,
+    qrow: jsKernels.qrow,
     layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
       check(Number.isInteger(M) && M >= 0 && Number.isInteger(D) && D >= 0,
         `layerNormBackward: M and D must be non-negative integers, got M=${M}, D=${D}`);

@@ -4,17 +4,11 @@
 //   Q8_0 · Q8_0:  d_w·d_x·Σ q_w·q_x          Q4_0 · Q8_0:  d_w·d_x·Σ (q_w − 8)·q_x
 // (dequantize-then-float would be compute-bound; int8 keeps decode bandwidth-bound).
 import { HALF_TABLE } from '../quant/half.js';
-import { BLOCK_BYTES, QK, quantize, type BlockType } from '../quant/blocks.js';
+import { BLOCK_BYTES, QK, dequantize, quantize } from '../quant/blocks.js';
+import { check } from '../errors.js';
+import type { QuantMatrix } from './kernels.js';
 
-export interface QuantMatrix {
-  type: BlockType;
-  /** N rows of K/32 blocks each. */
-  data: Uint8Array;
-  /** Output features (rows). */
-  N: number;
-  /** Input features (row length, a multiple of 32). */
-  K: number;
-}
+export type { QuantMatrix } from './kernels.js';
 
 /** x[M,K] → Q8_0 blocks; scales as floats (f16-rounded, like ggml's block_q8_0) and int8 values. */
 export function quantizeActivations(x: Float32Array, M: number, K: number): { d: Float32Array; q: Int8Array } {
@@ -29,8 +23,26 @@ export function quantizeActivations(x: Float32Array, M: number, K: number): { d:
   return { d, q };
 }
 
-/** out[M,N] = x[M,K] · Wᵀ + bias[N] (bias may be null). */
-export function qlinearJs(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number): void {
+/** Checks a quantized matrix and the operands of a product with it. */
+export function checkQlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number): void {
+  const { N, K, data, type } = W;
+  check(type === 'q8_0' || type === 'q4_0', () => `qlinear: unknown block type '${String(type)}'`);
+  check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `qlinear: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
+  check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `qlinear: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
+  check(Number.isInteger(M) && M >= 0 && x.length >= M * K && out.length >= M * N, () => `qlinear: x or out too short for M = ${M}`);
+  if (bias) check(bias.length >= N, () => `qlinear: bias has ${bias.length} elements, needs ${N}`);
+}
+
+/** out[K] = row r of W, dequantized. */
+export function qrowJs(out: Float32Array, W: QuantMatrix, r: number): void {
+  check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
+  const bytes = (W.K / QK) * BLOCK_BYTES[W.type];
+  dequantize(W.type, W.data.subarray(r * bytes, (r + 1) * bytes), 1, W.K, out);
+}
+
+/** out[M,N] (+)= alpha·(x[M,K] · Wᵀ) + bias[N] (bias may be null). */
+export function qlinearJs(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number, alpha = 1, accumulate = false): void {
+  checkQlinear(out, x, W, bias, M);
   const { N, K, data, type } = W;
   const nbk = K / QK;
   const bytes = BLOCK_BYTES[type];
@@ -53,7 +65,8 @@ export function qlinearJs(out: Float32Array, x: Float32Array, W: QuantMatrix, bi
         }
         acc += HALF_TABLE[data[w0] | (data[w0 + 1] << 8)] * xa.d[xb] * s;
       }
-      out[m * N + n] = acc + (bias ? bias[n] : 0);
+      const y = alpha * acc + (bias ? bias[n] : 0);
+      out[m * N + n] = accumulate ? out[m * N + n] + y : y;
     }
   }
 }

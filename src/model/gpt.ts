@@ -7,13 +7,16 @@
 import type { GeluKind, Kernels } from '../kernels/kernels.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
-import type { LayerParams, Params } from './params.js';
+import type { LayerParams, Params, Weight } from './params.js';
 
-/** What every layer needs: config, sizes, kernels, parameters. */
-export interface GptContext {
+/**
+ * What every layer needs: config, sizes, kernels, parameters. Inference runs on float or quantized
+ * matrices (W = Weight); training on floats only (W = Float32Array).
+ */
+export interface GptContext<W extends Weight = Weight> {
   cfg: ModelConfig;
   k: Kernels;
-  p: Params;
+  p: Params<W>;
   D: number;
   H: number;
   d: number;
@@ -27,9 +30,11 @@ export interface GptContext {
   logitScale: number;
   /** [H] scratch: ALiBi slopes divided by the current scale. */
   slopes: Float32Array;
+  /** [D] scratch: one dequantized embedding row. */
+  row: Float32Array;
 }
 
-export function gptContext(cfg: ModelConfig, k: Kernels, p: Params): GptContext {
+export function gptContext<W extends Weight>(cfg: ModelConfig, k: Kernels, p: Params<W>): GptContext<W> {
   const btlm = cfg.model_type === 'btlm';
   const act = cfg.activation_function;
   return {
@@ -39,6 +44,7 @@ export function gptContext(cfg: ModelConfig, k: Kernels, p: Params): GptContext 
     embScale: btlm ? cfg.mup_embeddings_scale : 1,
     logitScale: btlm ? cfg.mup_output_alpha * cfg.mup_width_scale : 1,
     slopes: new Float32Array(cfg.n_head),
+    row: new Float32Array(cfg.n_embd),
   };
 }
 
@@ -98,18 +104,20 @@ export class Activations {
 export function embedForward(ctx: GptContext, h: Float32Array, ids: ArrayLike<number>, M: number, startPos: number, rowLen: number): void {
   const { D, embScale } = ctx, { wte, wpe } = ctx.p;
   for (let r = 0; r < M; r++) {
-    const te = ids[r] * D, o = r * D;
+    let e: Float32Array, te: number;
+    if (wte instanceof Float32Array) { e = wte; te = ids[r] * D; } else { ctx.k.qrow(ctx.row, wte, ids[r]); e = ctx.row; te = 0; }
+    const o = r * D;
     if (wpe) {
       const pe = (startPos + (r % rowLen)) * D;
-      for (let i = 0; i < D; i++) h[o + i] = (wte[te + i] + wpe[pe + i]) * embScale;
+      for (let i = 0; i < D; i++) h[o + i] = (e[te + i] + wpe[pe + i]) * embScale;
     } else {
-      for (let i = 0; i < D; i++) h[o + i] = wte[te + i] * embScale;
+      for (let i = 0; i < D; i++) h[o + i] = e[te + i] * embScale;
     }
   }
 }
 
 /** gwte[ids[r]] += embScale·dh[r], gwpe[pos(r)] += embScale·dh[r] (positions from 0). */
-export function embedBackward(ctx: GptContext, g: Params, dh: Float32Array, ids: ArrayLike<number>, M: number, rowLen: number): void {
+export function embedBackward(ctx: GptContext<Float32Array>, g: Params, dh: Float32Array, ids: ArrayLike<number>, M: number, rowLen: number): void {
   const { D, embScale } = ctx;
   for (let r = 0; r < M; r++) {
     const te = ids[r] * D, o = r * D;
@@ -123,8 +131,15 @@ export function embedBackward(ctx: GptContext, g: Params, dh: Float32Array, ids:
 
 // ---- Conv1D ----------------------------------------------------------------------------------
 
-/** out[M, N] += x[M, K]·W[K, N] + b[N]: a Conv1D added into the residual stream. */
-function addLinear(k: Kernels, out: Float32Array, x: Float32Array, W: Float32Array, b: Float32Array, M: number, K: number, N: number): void {
+/** out[M, N] = x[M, K]·W + b[N]: a Conv1D, W float [K, N] or quantized [N, K]. */
+function linear(k: Kernels, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
+  if (W instanceof Float32Array) k.linear(out, x, W, b, M, K, N);
+  else k.qlinear(out, x, W, b, M, 1, false);
+}
+
+/** out[M, N] += x[M, K]·W + b[N]: a Conv1D added into the residual stream. */
+function addLinear(k: Kernels, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
+  if (!(W instanceof Float32Array)) { k.qlinear(out, x, W, b, M, 1, true); return; }
   k.gemm(false, false, M, N, K, 1, x, W, 1, out);
   for (let r = 0; r < M; r++) {
     const o = r * N;
@@ -163,12 +178,12 @@ export interface LayerKV {
  * if scale_attn_by_inverse_layer_idx; causal mask; ALiBi −(s_h/scale)·|j − i|; softmax.
  */
 export function attentionForward(
-  ctx: GptContext, layer: number, lp: LayerParams, h: Float32Array, s: BlockBuffers, B: number, T: number, past: number, cache: LayerKV | null,
+  ctx: GptContext, layer: number, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, B: number, T: number, past: number, cache: LayerKV | null,
 ): void {
   const { cfg, k, D, H, d } = ctx;
   const M = B * T, D3 = 3 * D;
   k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon, s.ln1Mean, s.ln1Rstd);
-  k.linear(s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
+  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
 
   const scale = attentionScale(cfg, layer);
   const Tk = past + T;
@@ -208,7 +223,7 @@ export interface BackwardScratch {
  * gradient of the block's output residual on entry and of its input hIn on exit (the residual adds).
  */
 export function attentionBackward(
-  ctx: GptContext, layer: number, lp: LayerParams, g: LayerParams, hIn: Float32Array, s: BlockBuffers,
+  ctx: GptContext<Float32Array>, layer: number, lp: LayerParams, g: LayerParams, hIn: Float32Array, s: BlockBuffers,
   dh: Float32Array, sc: BackwardScratch, B: number, T: number,
 ): void {
   const { cfg, k, D, H, d } = ctx;
@@ -231,12 +246,12 @@ export function attentionBackward(
 // ---- MLP ---------------------------------------------------------------------------------------
 
 /** h[M, D] += mlp(ln_2(h)): c_proj(act(c_fc(x))), or SwiGLU c_proj(c_fc(x) · silu(c_fc2(x))). */
-export function mlpForward(ctx: GptContext, lp: LayerParams, h: Float32Array, s: BlockBuffers, M: number): void {
+export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, M: number): void {
   const { cfg, k, D, I } = ctx;
   k.layerNorm(s.ln2, h, lp.ln2W, lp.ln2B, M, D, cfg.layer_norm_epsilon, s.ln2Mean, s.ln2Rstd);
-  k.linear(s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
+  linear(k, s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
   if (ctx.gelu === null) {
-    k.linear(s.fc2!, s.ln2, lp.fc2W!, lp.fc2B!, M, D, I);
+    linear(k, s.fc2!, s.ln2, lp.fc2W!, lp.fc2B!, M, D, I);
     k.swiglu(s.act, s.fc, s.fc2!, M * I);
   } else {
     k.gelu(s.act, s.fc, M * I, ctx.gelu);
@@ -246,7 +261,7 @@ export function mlpForward(ctx: GptContext, lp: LayerParams, h: Float32Array, s:
 
 /** Backward of mlpForward: dh [M, D] is the output residual's gradient on entry, the input's (hMid) on exit. */
 export function mlpBackward(
-  ctx: GptContext, lp: LayerParams, g: LayerParams, hMid: Float32Array, s: BlockBuffers, dh: Float32Array, sc: BackwardScratch, M: number,
+  ctx: GptContext<Float32Array>, lp: LayerParams, g: LayerParams, hMid: Float32Array, s: BlockBuffers, dh: Float32Array, sc: BackwardScratch, M: number,
 ): void {
   const { k, D, I } = ctx;
   linearBackward(k, sc.dAct, g.mlpProjW, g.mlpProjB, dh, s.act, lp.mlpProjW, M, I, D);
@@ -267,7 +282,8 @@ export function mlpBackward(
 export function lmHeadForward(ctx: GptContext, logits: Float32Array, h: Float32Array, ln: Float32Array, M: number): void {
   const { cfg, k, p, D, V } = ctx;
   k.layerNorm(ln, h, p.lnfW, p.lnfB, M, D, cfg.layer_norm_epsilon);
-  k.gemm(false, true, M, V, D, ctx.logitScale, ln, p.lmHead, 0, logits);
+  if (p.lmHead instanceof Float32Array) k.gemm(false, true, M, V, D, ctx.logitScale, ln, p.lmHead, 0, logits);
+  else k.qlinear(logits, ln, p.lmHead, null, M, ctx.logitScale, false);
 }
 
 /** Buffers of the LM head's training pass. */
@@ -287,7 +303,7 @@ export interface HeadBuffers {
  * dh [M, D] (overwritten) and g.lmHead (accumulated) for the loss Σ / count.
  */
 export function lmHeadLossBackward(
-  ctx: GptContext, g: Params, h: Float32Array, dh: Float32Array, targets: Int32Array, count: number, hb: HeadBuffers, M: number,
+  ctx: GptContext<Float32Array>, g: Params, h: Float32Array, dh: Float32Array, targets: Int32Array, count: number, hb: HeadBuffers, M: number,
 ): number {
   const { cfg, k, p, D, V, logitScale } = ctx;
   k.layerNorm(hb.ln, h, p.lnfW, p.lnfB, M, D, cfg.layer_norm_epsilon, hb.mean, hb.rstd);

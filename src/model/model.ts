@@ -17,7 +17,9 @@ import type { DecodeModel, KVCache } from './decode.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
 import { LayerKVCache } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
-import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params } from './params.js';
+import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
+import { importGguf } from '../export/gguf-import.js';
+import { BpeTokenizer } from '../tokenizer/bpe.js';
 
 export interface ModelOptions {
   /** Kernels: 'js' or 'native'; default MUGPT_BACKEND, else native where it built. */
@@ -34,7 +36,8 @@ const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as cons
 
 export class Model implements DecodeModel {
   readonly config: ModelConfig;
-  readonly params: Params;
+  /** Float matrices, or GGUF blocks for a model loaded from a quantized GGUF file. */
+  readonly params: Params<Weight>;
   readonly kernels: Kernels;
   /** The folder the model was loaded from (its tokenizer files are used by generate), or null. */
   readonly dir: string | null;
@@ -43,13 +46,14 @@ export class Model implements DecodeModel {
   private tokenizerCache: Tokenizer | null = null;
   private trainPass: TrainPass | null = null;
 
-  private constructor(config: ModelConfig, params: Params, opts: ModelOptions, dir: string | null) {
+  private constructor(config: ModelConfig, params: Params<Weight>, opts: ModelOptions, dir: string | null, tokenizer: Tokenizer | null = null) {
     this.config = config;
     this.params = params;
     this.kernels = getKernels(opts.backend);
     this.dir = dir;
     this.ctx = gptContext(config, this.kernels, params);
     this.acts = new Activations(this.ctx);
+    this.tokenizerCache = tokenizer;
   }
 
   /**
@@ -59,6 +63,18 @@ export class Model implements DecodeModel {
   static fromTensors(config: ModelConfig, tensors: Map<string, Float32Array> | Record<string, Float32Array>, opts: ModelOptions = {}): Model {
     const named = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
     return new Model(config, paramsFromTensors(config, named, 'Model.fromTensors'), opts, null);
+  }
+
+  /**
+   * Loads a GGUF file (llama.cpp `gpt2` or `jais`, written by mugpt or by llama.cpp): Q8_0 / Q4_0
+   * matrices stay quantized in memory; the file's tokenizer becomes the model's.
+   */
+  static loadGguf(path: string, opts: ModelOptions = {}): Model {
+    const m = importGguf(path);
+    const named = new Map<string, Weight>();
+    for (const [name, t] of m.tensors) named.set(name, t.kind === 'f32' ? t.data : t.matrix);
+    const tok = m.tokenizer ? new BpeTokenizer(m.tokenizer) : null;
+    return new Model(m.config, paramsFromTensors(m.config, named, path), opts, null, tok);
   }
 
   /** Loads a HF folder (config.json + model.safetensors or a sharded index), tensor by tensor. */
@@ -124,7 +140,22 @@ export class Model implements DecodeModel {
 
   /** The live parameter arrays by HF name (ALiBi slopes included; they are not trained). AdamW updates them in place. */
   parameters(): Record<string, Float32Array> {
+    this.floatContext('parameters');
     return Object.fromEntries(this.params.tensors);
+  }
+
+  /** True when every matrix is float (a model from a quantized GGUF file holds blocks). */
+  get isQuantized(): boolean {
+    const p = this.params;
+    return !(p.wte instanceof Float32Array && p.lmHead instanceof Float32Array && p.layers.every((l) =>
+      [l.attnW, l.attnProjW, l.fcW, l.fc2W ?? l.fcW, l.mlpProjW].every((w) => w instanceof Float32Array)));
+  }
+
+  /** The context with float parameters, which training and saving need. */
+  private floatContext(what: string): GptContext<Float32Array> {
+    check(!this.isQuantized, `${what}: this model holds Q8_0/Q4_0 matrices (loaded from a quantized GGUF file); `
+      + 'training and saving need float weights: convert it with `mugpt quantize FILE --type f32 -o OUT.gguf` and load that');
+    return this.ctx as GptContext<Float32Array>;
   }
 
   /**
@@ -134,7 +165,7 @@ export class Model implements DecodeModel {
    */
   lossAndGrad(ids: number[][]): { loss: number; grads: Record<string, Float32Array> } {
     this.checkBatch(ids, 'lossAndGrad', 2);
-    this.trainPass ??= new TrainPass(this.ctx);
+    this.trainPass ??= new TrainPass(this.floatContext('lossAndGrad'));
     const loss = this.trainPass.run(ids, true);
     return { loss, grads: Object.fromEntries(this.trainPass.grads) };
   }
@@ -142,7 +173,7 @@ export class Model implements DecodeModel {
   /** The mean next-token cross-entropy alone (validation), without materialising [B, T, V] logits. */
   loss(ids: number[][]): number {
     this.checkBatch(ids, 'loss', 2);
-    this.trainPass ??= new TrainPass(this.ctx);
+    this.trainPass ??= new TrainPass(this.floatContext('loss'));
     return this.trainPass.run(ids, false);
   }
 
@@ -192,7 +223,8 @@ export class Model implements DecodeModel {
     const dtype = opts.dtype ?? 'F32';
     check(dtype in TORCH_DTYPE, () => `save: dtype must be F32, F16 or BF16, got ${String(dtype)}`);
     mkdirSync(dir, { recursive: true });
-    writeCheckpoint(dir, namedTensors(this.config, this.params), { dtype, maxShardBytes: opts.maxShardBytes });
+    const p = this.floatContext('save').p;
+    writeCheckpoint(dir, namedTensors(this.config, p), { dtype, maxShardBytes: opts.maxShardBytes });
     const hf = { ...toHfConfig(this.config), torch_dtype: TORCH_DTYPE[dtype] };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
   }
@@ -222,7 +254,7 @@ function readUntiedHead(dir: string, cfg: ModelConfig, configPath: string): Floa
   }
 }
 
-/** Loads a Hugging Face model folder: config.json + model.safetensors (or a sharded index). */
-export function loadModel(dir: string, opts: ModelOptions = {}): Model {
-  return Model.load(dir, opts);
+/** Loads a Hugging Face model folder (config.json + model.safetensors or a sharded index), or a .gguf file. */
+export function loadModel(dirOrFile: string, opts: ModelOptions = {}): Model {
+  return dirOrFile.toLowerCase().endsWith('.gguf') ? Model.loadGguf(dirOrFile, opts) : Model.load(dirOrFile, opts);
 }

@@ -5,41 +5,48 @@ import { MugptError, check } from '../errors.js';
 import type { CheckpointReader } from '../io/hf.js';
 import { alibiSlopes } from './alibi.js';
 import { innerSize, usesAlibi, type ModelConfig } from './config.js';
+import type { QuantMatrix } from '../kernels/kernels.js';
 
 export interface TensorSpec {
   name: string;
   shape: number[];
 }
 
-export interface LayerParams {
+/**
+ * A weight matrix: floats in HF layout (Conv1D [in, out], embeddings [V, D]), or GGUF blocks in
+ * [out, in] layout (a model loaded from a quantized GGUF file).
+ */
+export type Weight = Float32Array | QuantMatrix;
+
+export interface LayerParams<W extends Weight = Float32Array> {
   ln1W: Float32Array; // [D]
   ln1B: Float32Array; // [D]
-  attnW: Float32Array; // [D, 3D] columns [q | k | v]
+  attnW: W; // [D, 3D] columns [q | k | v]
   attnB: Float32Array; // [3D]
-  attnProjW: Float32Array; // [D, D]
+  attnProjW: W; // [D, D]
   attnProjB: Float32Array; // [D]
   ln2W: Float32Array; // [D]
   ln2B: Float32Array; // [D]
-  fcW: Float32Array; // [D, I]
+  fcW: W; // [D, I]
   fcB: Float32Array; // [I]
   /** SwiGLU gate branch (btlm swiglu only). */
-  fc2W: Float32Array | null; // [D, I]
+  fc2W: W | null; // [D, I]
   fc2B: Float32Array | null; // [I]
-  mlpProjW: Float32Array; // [I, D]
+  mlpProjW: W; // [I, D]
   mlpProjB: Float32Array; // [D]
 }
 
-export interface Params {
-  wte: Float32Array; // [V, D]
+export interface Params<W extends Weight = Float32Array> {
+  wte: W; // [V, D]
   /** The LM head [V, D]: wte when tied (tie_word_embeddings), else lm_head.weight. */
-  lmHead: Float32Array;
+  lmHead: W;
   wpe: Float32Array | null; // [P, D], learned positions only
-  layers: LayerParams[];
+  layers: LayerParams<W>[];
   lnfW: Float32Array; // [D]
   lnfB: Float32Array; // [D]
   /** ALiBi slopes [H]: the checkpoint's when stored (HF uses them), else the formula's. null without ALiBi. */
   slopes: Float32Array | null;
-  /** Every tensor by HF name, the same arrays as above (slopes included for ALiBi models). */
+  /** Every float tensor by HF name, the same arrays as above (slopes included for ALiBi models). */
   tensors: Map<string, Float32Array>;
 }
 
@@ -109,8 +116,11 @@ export function validateCheckpoint(reader: CheckpointReader, cfg: ModelConfig, c
  * there with the right element count; `where` names the source in errors. The arrays are used as they
  * are, not copied. Missing ALiBi slopes come from the formula.
  */
-export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Array>, where: string): Params {
+export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Array>, where: string): Params;
+export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, where: string): Params<Weight>;
+export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, where: string): Params<Weight> {
   const tensors = new Map<string, Float32Array>();
+  const quant = new Map<string, QuantMatrix>();
   for (const { name, shape } of expectedTensors(cfg)) {
     const t = named.get(name);
     const n = shape.reduce((a, b) => a * b, 1);
@@ -118,36 +128,49 @@ export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Ar
       if (name === SLOPES) { tensors.set(name, alibiSlopes(cfg.n_head)); continue; }
       throw new MugptError(`${where}: missing tensor "${name}" ${showShape(shape)}`);
     }
-    check(t instanceof Float32Array, () => `${where}: tensor "${name}" must be a Float32Array`);
+    if (!(t instanceof Float32Array)) {
+      // blocks are [out, in]: HF Conv1D [in, out] and embeddings / heads [V, D] (= [out, in])
+      const matrix = shape.length === 2;
+      const conv1d = name.includes('.attn.c_') || name.includes('.mlp.c_');
+      const [out, inp] = conv1d ? [shape[1], shape[0]] : [shape[0], shape[1]];
+      check(matrix && t.N === out && t.K === inp, () => `${where}: quantized tensor "${name}" is [${t.N}, ${t.K}] (out, in), but its shape ${showShape(shape)} needs [${out}, ${inp}]`);
+      quant.set(name, t);
+      continue;
+    }
     check(t.length === n, () => `${where}: tensor "${name}" has ${t.length} elements, but its shape ${showShape(shape)} needs ${n}`);
     tensors.set(name, t);
   }
   const known = new Set(expectedTensors(cfg).map((t) => t.name));
   for (const name of named.keys()) check(known.has(name), () => `${where}: unexpected tensor "${name}" for this config`);
 
-  const get = (name: string): Float32Array => tensors.get(`transformer.${name}`)!;
+  const getF = (name: string): Float32Array => {
+    const t = tensors.get(`transformer.${name}`);
+    check(t !== undefined, () => `${where}: tensor "transformer.${name}" must be floats, not quantized`);
+    return t;
+  };
+  const get = (name: string): Weight => tensors.get(`transformer.${name}`) ?? quant.get(`transformer.${name}`)!;
   const swiglu = cfg.activation_function === 'swiglu';
-  const layers: LayerParams[] = [];
+  const layers: LayerParams<Weight>[] = [];
   for (let i = 0; i < cfg.n_layer; i++) {
     const h = `h.${i}`;
     layers.push({
-      ln1W: get(`${h}.ln_1.weight`), ln1B: get(`${h}.ln_1.bias`),
-      attnW: get(`${h}.attn.c_attn.weight`), attnB: get(`${h}.attn.c_attn.bias`),
-      attnProjW: get(`${h}.attn.c_proj.weight`), attnProjB: get(`${h}.attn.c_proj.bias`),
-      ln2W: get(`${h}.ln_2.weight`), ln2B: get(`${h}.ln_2.bias`),
-      fcW: get(`${h}.mlp.c_fc.weight`), fcB: get(`${h}.mlp.c_fc.bias`),
-      fc2W: swiglu ? get(`${h}.mlp.c_fc2.weight`) : null, fc2B: swiglu ? get(`${h}.mlp.c_fc2.bias`) : null,
-      mlpProjW: get(`${h}.mlp.c_proj.weight`), mlpProjB: get(`${h}.mlp.c_proj.bias`),
+      ln1W: getF(`${h}.ln_1.weight`), ln1B: getF(`${h}.ln_1.bias`),
+      attnW: get(`${h}.attn.c_attn.weight`), attnB: getF(`${h}.attn.c_attn.bias`),
+      attnProjW: get(`${h}.attn.c_proj.weight`), attnProjB: getF(`${h}.attn.c_proj.bias`),
+      ln2W: getF(`${h}.ln_2.weight`), ln2B: getF(`${h}.ln_2.bias`),
+      fcW: get(`${h}.mlp.c_fc.weight`), fcB: getF(`${h}.mlp.c_fc.bias`),
+      fc2W: swiglu ? get(`${h}.mlp.c_fc2.weight`) : null, fc2B: swiglu ? getF(`${h}.mlp.c_fc2.bias`) : null,
+      mlpProjW: get(`${h}.mlp.c_proj.weight`), mlpProjB: getF(`${h}.mlp.c_proj.bias`),
     });
   }
   return {
     wte: get('wte.weight'),
-    lmHead: cfg.tie_word_embeddings ? get('wte.weight') : tensors.get(LM_HEAD)!,
-    wpe: usesAlibi(cfg) ? null : get('wpe.weight'),
+    lmHead: cfg.tie_word_embeddings ? get('wte.weight') : (tensors.get(LM_HEAD) ?? quant.get(LM_HEAD)!),
+    wpe: usesAlibi(cfg) ? null : getF('wpe.weight'),
     layers,
-    lnfW: get('ln_f.weight'),
-    lnfB: get('ln_f.bias'),
-    slopes: usesAlibi(cfg) ? get('relative_pe.slopes') : null,
+    lnfW: getF('ln_f.weight'),
+    lnfB: getF('ln_f.bias'),
+    slopes: usesAlibi(cfg) ? getF('relative_pe.slopes') : null,
     tensors,
   };
 }

@@ -28,7 +28,7 @@ export class TrainPass {
   private head!: HeadBuffers;
   private targets = new Int32Array(0); // [M] next token, −1 at each row's last position
 
-  constructor(private readonly ctx: GptContext) {
+  constructor(private readonly ctx: GptContext<Float32Array>) {
     const cfg = ctx.cfg;
     this.grads = new Map();
     for (const { name, shape } of expectedTensors(cfg)) {

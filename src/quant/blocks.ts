@@ -55,7 +55,7 @@ export function quantize(type: BlockType, x: Float32Array, rows: number, K: numb
 }
 
 /** Dequantizes blocks into out[rows, K]. */
-export function dequantize(type: BlockType, q: Uint8Array, rows: number, K: number, out = new Float32Array(rows * K)): Float32Array {
+export function dequantize(type: BlockType, q: Uint8Array, rows: number, K: number, out: Float32Array = new Float32Array(rows * K)): Float32Array {
   const nb = (rows * K) / QK;
   const bytes = BLOCK_BYTES[type];
   for (let b = 0; b < nb; b++) {
