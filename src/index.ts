@@ -58,3 +58,16 @@ export type { GeneratedToken, GenerationStats, FinishReason, GenerateTokenizer }
 export type { GenerateOptions } from './generate/options.js';
 export { Rng } from './generate/rng.js';
 export { Sampler, type SamplingParams } from './generate/sampler.js';
+export { quantizeModel, QUANT_TYPES } from './quant/quantize-model.js';
+export type { QuantizeOptions } from './quant/quantize-model.js';
+export { quantize, dequantize } from './quant/blocks.js';
+export type { BlockType } from './quant/blocks.js';
+export { exportGguf } from './export/gguf-export.js';
+export type { GgufExportOptions, GgufWeightType } from './export/gguf-export.js';
+export { importGguf } from './export/gguf-import.js';
+export type { ImportedModel } from './export/gguf-import.js';
+export { planGguf } from './export/gguf-map.js';
+export type { GgufPlan } from './export/gguf-map.js';
+export { readGguf, writeGguf } from './io/gguf.js';
+export type { GgufFile } from './io/gguf.js';
+export type { QuantMatrix } from './kernels/kernels.js';
