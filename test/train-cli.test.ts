@@ -7,10 +7,11 @@ import { cliPath, scratch } from './helpers.js';
 
 const mugpt = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8' });
 
-test('mugpt train --help documents the run file and --resume', () => {
+test('mugpt train --help documents the run file (the embedded btlm-tiny run by default) and --resume', () => {
   const r = mugpt('train', '--help');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /Usage: mugpt train \[options\] <run>/);
+  assert.match(r.stdout, /Usage: mugpt train \[options\] \[run\]/);
+  assert.match(r.stdout, /btlm-tiny\.yaml/);
   assert.match(r.stdout, /--resume/);
 });
 
