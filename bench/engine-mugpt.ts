@@ -1,0 +1,75 @@
+// One mugpt inference measurement in its own process (so its peak RSS is mugpt's alone):
+//   node dist/bench/engine-mugpt.js '{"shape":"cerebras-gpt-111m","prompt":512,"decode":128}'
+// Loads the random model (F32, built in memory) or a GGUF file, prefills `prompt` tokens through
+// step() (logits at the last position only), then decodes `decode` tokens greedily. With
+// `fillContext`, the KV cache is instead filled with random keys/values up to that many positions
+// and `decode` tokens are decoded after them: memory and speed at a long context without the prefill.
+// Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
+import { jsKernels } from '../src/kernels/js.js';
+import { loadModel, Model } from '../src/model/model.js';
+import type { LayerKVCache } from '../src/model/kvcache.js';
+import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
+import { KernelProfiler } from './profile.js';
+
+interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number }
+
+function argmax(x: Float32Array): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
+  return b;
+}
+
+const a = JSON.parse(process.argv[2]) as Args;
+const t0 = performance.now();
+const model = a.gguf ? loadModel(a.gguf) : Model.fromTensors(shapeConfig(a.shape, a.layers), randomTensors(shapeConfig(a.shape, a.layers)));
+const loadSeconds = (performance.now() - t0) / 1000;
+const rssAfterLoadMiB = process.memoryUsage().rss / 2 ** 20;
+const V = model.vocabSize;
+const qlinear = model.kernels.qlinear === jsKernels.qlinear ? 'js' : 'native'; // before the profiler wraps it
+const prof = new KernelProfiler(model.kernels);
+
+// warm-up: thread pool, JIT, scratch buffers
+const warm = model.newCache();
+model.step(warm, promptIds(16, V, 7));
+model.step(warm, [1]);
+
+const cache = model.newCache();
+let prefillTps: number | null = null;
+let prefillMs = 0;
+let last: number;
+prof.reset();
+if (a.fillContext) {
+  // a context of fillContext positions without computing it: random keys and values in every layer
+  const c = cache as LayerKVCache;
+  c.reserve(a.fillContext);
+  for (const arr of [...c.k, ...c.v]) for (let i = 0; i < arr.length; i++) arr[i] = Math.sin(i) * 0.5;
+  c.length = a.fillContext - a.decode;
+  last = 1;
+} else {
+  const ids = promptIds(a.prompt, V);
+  const p0 = performance.now();
+  last = argmax(model.step(cache, ids));
+  prefillMs = performance.now() - p0;
+  prefillTps = (a.prompt * 1000) / prefillMs;
+}
+const prefillProfile = prof.snapshot();
+prof.reset();
+const d0 = performance.now();
+for (let i = 0; i < a.decode; i++) last = argmax(model.step(cache, [last]));
+const decodeMs = performance.now() - d0;
+
+console.log(JSON.stringify({
+  engine: 'mugpt',
+  backend: model.kernels.name,
+  qlinear,
+  loadSeconds,
+  rssAfterLoadMiB,
+  prefillTokensPerSecond: prefillTps,
+  decodeTokensPerSecond: (a.decode * 1000) / decodeMs,
+  contextAtEnd: cache.length,
+  peakRssMiB: peakRssMiB(),
+  prefillMs,
+  decodeMs,
+  prefillProfile,
+  decodeProfile: prof.snapshot(),
+}));
