@@ -71,3 +71,5 @@ export type { GgufPlan } from './export/gguf-map.js';
 export { readGguf, writeGguf } from './io/gguf.js';
 export type { GgufFile } from './io/gguf.js';
 export type { QuantMatrix } from './kernels/kernels.js';
+export { heldOutLoss } from './eval/perplexity.js';
+export type { PerplexityOptions, PerplexityResult } from './eval/perplexity.js';
