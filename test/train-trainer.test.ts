@@ -203,3 +203,36 @@ test('validation through forward logits: crossEntropy equals the stand-in model\
   // uniform logits: ln V
   assert.ok(Math.abs(crossEntropy(new Float32Array(2 * 5 * V), [2, 5, V], ids) - Math.log(V)) < 1e-12);
 });
+
+test('with the real model (default factory): resume follows the uninterrupted trajectory exactly, and training lowers the loss', async () => {
+  const data = shards();
+  const a = await train(runConfig(data, scratch()), { plots: false });
+  const outB = scratch();
+  await train(runConfig(data, outB), { stopAfterStep: 5, plots: false });
+  const b = await train(runConfig(data, outB), { resume: true, plots: false });
+  assert.equal(b.status, 'done');
+  assert.deepEqual(trainLosses(b.metrics), trainLosses(a.metrics));
+  assert.equal(b.valLoss, a.valLoss);
+  const wa = loadCheckpoint(a.checkpoint), wb = loadCheckpoint(b.checkpoint);
+  for (let i = 0; i < wa.tensors.length; i++) assert.deepEqual(wb.tensors[i].data, wa.tensors[i].data, wa.tensors[i].name);
+  const l = trainLosses(a.metrics);
+  assert.ok(l[l.length - 1][1] < l[0][1], `loss ${l[0][1]} → ${l[l.length - 1][1]}`);
+});
+
+test('a trained checkpoint loads in PyTorch (tools/torch_load_check.py) with the same logits', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) { t.skip('PyTorch is not installed (apt-get install python3-torch)'); return; }
+  const { Model } = await import('../src/model/model.js');
+  const { repoRoot } = await import('./helpers.js');
+  const r = await train(runConfig(shards(), scratch(), { steps: 4, eval: { interval: 0 } }), { plots: false });
+  const ids = [[1, 5, 9, 2, 7, 3], [4, 4, 8, 0, 6, 1]];
+  const ours = Model.load(r.checkpoint, { backend: 'js' }).forward(ids);
+  const py = spawnSync('/usr/bin/python3', [join(repoRoot, 'tools', 'torch_load_check.py'), r.checkpoint, JSON.stringify(ids)], { encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+  const ref = JSON.parse(py.stdout) as { shape: number[]; logits: number[] };
+  assert.deepEqual(ref.shape, [...ours.shape]);
+  let maxB = 0, maxD = 0;
+  ref.logits.forEach((b, i) => { maxB = Math.max(maxB, Math.abs(b)); maxD = Math.max(maxD, Math.abs(b - ours.logits[i])); });
+  assert.ok(maxD <= 1e-4 * maxB, `max|Δ| ${maxD} (max|logit| ${maxB})`);
+});
