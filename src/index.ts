@@ -56,7 +56,7 @@ export { trainBpe, type TrainBpeOptions } from './tokenizer/train.js';
 export { generate, Generation } from './generate/generate.js';
 export type { GeneratedToken, GenerationStats, FinishReason, GenerateTokenizer } from './generate/generate.js';
 export type { GenerateOptions } from './generate/options.js';
-export { Rng } from './generate/rng.js';
+export { Rng } from './rng.js';
 export { Sampler, type SamplingParams } from './generate/sampler.js';
 export { quantizeModel, QUANT_TYPES } from './quant/quantize-model.js';
 export type { QuantizeOptions } from './quant/quantize-model.js';

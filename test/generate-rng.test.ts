@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../src/generate/rng.js';
+import { Rng } from '../src/rng.js';
 import { MugptError } from '../src/errors.js';
 
 // First outputs of Blackman & Vigna's C xoshiro128** seeded with two splitmix64 outputs

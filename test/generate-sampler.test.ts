@@ -4,7 +4,7 @@ import {
   applyRepetitionPenalty, applyTemperature, applyTopK, applyTopP, argmax, sampleSoftmax, Sampler,
   type SamplingParams,
 } from '../src/generate/sampler.js';
-import { Rng } from '../src/generate/rng.js';
+import { Rng } from '../src/rng.js';
 import { MugptError } from '../src/errors.js';
 import { readFileSync } from 'node:fs';
 import { fixture } from './helpers.js';

@@ -1,4 +1,4 @@
-// Reference for src/generate/rng.ts: xoshiro128** (Blackman & Vigna's C code) seeded with two
+// Reference for src/rng.ts: xoshiro128** (Blackman & Vigna's C code) seeded with two
 // splitmix64 outputs. Prints the first 8 outputs for the seeds the known-answer test uses.
 // Build and run: cc -O2 -o /tmp/xo tools/xoshiro128ss.c && /tmp/xo
 #include <stdint.h>

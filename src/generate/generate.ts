@@ -16,7 +16,7 @@
 import { MugptError } from '../errors.js';
 import type { DecodeModel } from '../model/decode.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 import { Sampler } from './sampler.js';
 import { TextStream } from './stop.js';
 

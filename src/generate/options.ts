@@ -1,7 +1,7 @@
 // The options of generate(): defaults, and validation with errors that name the option.
 
 import { MugptError } from '../errors.js';
-import { MAX_SEED } from './rng.js';
+import { MAX_SEED } from '../rng.js';
 
 export interface GenerateOptions {
   /** Most tokens to generate (EOS included when it ends the text). Default 64. */

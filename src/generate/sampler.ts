@@ -5,7 +5,7 @@
 // the softmax sums of top-p and sampling are taken in float64. Removed tokens become −Infinity.
 
 import { check, MugptError } from '../errors.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 export interface SamplingParams {
   /** 0: greedy argmax (after the repetition penalty, as HF's greedy search). */

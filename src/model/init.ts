@@ -5,7 +5,7 @@
 //        wte, wpe: σ_base;  c_attn, c_fc, c_fc2: σ_base/√m;
 //        attn.c_proj: σ_base/√m/√(2L);  mlp.c_proj: σ_base/√m_f/√(2L)
 import { check } from '../errors.js';
-import { Rng } from '../train/rng.js';
+import { Rng } from '../rng.js';
 import { alibiSlopes } from './alibi.js';
 import type { ModelConfig } from './config.js';
 import { mupGroup, mupMultipliers, type MupBase } from './mup.js';

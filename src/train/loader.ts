@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { MugptError, check } from '../errors.js';
 import { bytesPerToken, readShardIndex, type ShardIndex, type SplitName } from '../data/shards.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 import type { DataSpec } from './runconfig.js';
 
 /** A read-only stream of token ids. */

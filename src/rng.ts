@@ -1,4 +1,5 @@
-// A seeded pseudo-random generator for sampling: xoshiro128** seeded through splitmix64.
+// The seeded pseudo-random generator of mugpt (sampling, parameter init, data order):
+// xoshiro128** seeded through splitmix64.
 //
 // Written by hand rather than taken from a library or Math.random because a seed must give the same
 // token stream on every platform, Node version and CPU: the algorithm below uses only 32-bit integer
@@ -7,7 +8,7 @@
 // a 2^128 − 1 period and passes BigCrush; splitmix64 spreads any seed, 0 included, over the state.
 // tools/xoshiro128ss.c is the C reference the known-answer test was generated with.
 
-import { check } from '../errors.js';
+import { check } from './errors.js';
 
 /** Largest accepted seed: seeds are non-negative safe integers. */
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
@@ -57,6 +58,36 @@ export class Rng {
     const a = this.nextUint32() >>> 5; // 27 bits
     const b = this.nextUint32() >>> 6; // 26 bits
     return (a * 67108864 + b) / 9007199254740992;
+  }
+
+  /** A uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.nextFloat() * n);
+  }
+
+  /** A standard normal (Box–Muller; one draw per call). */
+  normal(): number {
+    const u1 = 1 - this.nextFloat(); // (0, 1]
+    const u2 = this.nextFloat();
+    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  }
+
+  /** A normal of standard deviation std truncated to ±2·std (rejection; accepts 95.4%). */
+  truncNormal(std: number): number {
+    for (;;) {
+      const z = this.normal();
+      if (z >= -2 && z <= 2) return z * std;
+    }
+  }
+
+  /** Fisher–Yates shuffle in place. */
+  shuffle<T>(a: T[] | Uint32Array): void {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
   }
 }
 
