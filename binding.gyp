@@ -21,16 +21,16 @@
           "type": "static_library",
           "sources": ["native/kernels_avx2.cc"],
           "defines": ["MUGPT_HAVE_AVX2"],
-          "cflags_cc": ["-std=c++17", "-O3", "-mavx2", "-mfma", "-fPIC", "-fvisibility=hidden"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-mavx2", "-mfma"] }
+          "cflags_cc": ["-std=c++17", "-O3", "-mavx2", "-mfma", "-mf16c", "-fPIC", "-fvisibility=hidden"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-mavx2", "-mfma", "-mf16c"] }
         },
         {
           "target_name": "mugpt_avx512",
           "type": "static_library",
           "sources": ["native/kernels_avx512.cc"],
           "defines": ["MUGPT_HAVE_AVX2"],
-          "cflags_cc": ["-std=c++17", "-O3", "-mavx512f", "-mavx2", "-mfma", "-fPIC", "-fvisibility=hidden"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-mavx512f", "-mavx2", "-mfma"] }
+          "cflags_cc": ["-std=c++17", "-O3", "-mavx512f", "-mavx2", "-mfma", "-mf16c", "-fPIC", "-fvisibility=hidden"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-mavx512f", "-mavx2", "-mfma", "-mf16c"] }
         }
       ]
     }]

@@ -10,6 +10,7 @@
 
 #include "isa.h"
 #include "pool.h"
+#include "quant.h"
 
 namespace {
 
@@ -29,7 +30,7 @@ struct KernelScope {
 bool cpu_has_avx2() {
 #if defined(MUGPT_HAVE_AVX2)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #else
   return false;
 #endif
@@ -67,6 +68,20 @@ bool f32(const Napi::CallbackInfo& info, size_t i, float** out, bool nullable = 
     return false;
   }
   *out = v.As<Napi::Float32Array>().Data();
+  return true;
+}
+
+// Reads argument i as a typed array of the given type (Uint8Array, Uint16Array).
+template <class T>
+bool typed(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* what, T** out) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    Napi::TypeError::New(info.Env(), "mugpt native kernels: argument " + std::to_string(i) + " must be a " + what)
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  *out = reinterpret_cast<T*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
   return true;
 }
 
@@ -139,6 +154,53 @@ void Attention(const Napi::CallbackInfo& info) {
   KernelScope scope;
   g_isa->attention(out, q, L(info, 2), k, v, L(info, 5), I(info, 6), I(info, 7), I(info, 8), I(info, 9),
                    F(info, 10), slopes, probs);
+}
+
+// qlinear(out, x, W: Uint8Array, type: 8 Q8_0 | 2 Q4_0, N, K, bias | null, M, alpha, accumulate)
+void QLinear(const Napi::CallbackInfo& info) {
+  float *out, *x, *bias;
+  uint8_t* W;
+  if (!f32(info, 0, &out) || !f32(info, 1, &x) || !typed(info, 2, napi_uint8_array, "Uint8Array", &W) ||
+      !nums(info, {3, 4, 5, 7, 8}) || !f32(info, 6, &bias, true))
+    return;
+  KernelScope scope;
+  g_isa->qlinear(out, x, W, I(info, 3), I(info, 4), I(info, 5), bias, I(info, 7), F(info, 8), info[9].ToBoolean());
+}
+
+// qrow(out, W: Uint8Array, type, K, r): out[K] = row r dequantized (not speed-critical: one row).
+void QRow(const Napi::CallbackInfo& info) {
+  float* out;
+  uint8_t* W;
+  if (!f32(info, 0, &out) || !typed(info, 1, napi_uint8_array, "Uint8Array", &W) || !nums(info, {2, 3, 4})) return;
+  const int type = I(info, 2), K = I(info, 3), nb = K / mugpt::QK;
+  const long bb = mugpt::qblock_bytes(type);
+  const uint8_t* row = W + (long)I(info, 4) * nb * bb;
+  for (int b = 0; b < nb; b++) {
+    const uint8_t* blk = row + b * bb;
+    const float d = mugpt::half_to_float((uint16_t)(blk[0] | (blk[1] << 8)));
+    float* o = out + b * mugpt::QK;
+    if (type == mugpt::kQ8) {
+      for (int i = 0; i < mugpt::QK; i++) o[i] = (float)(int8_t)blk[2 + i] * d;
+    } else {
+      for (int j = 0; j < mugpt::QK / 2; j++) {
+        o[j] = (float)((blk[2 + j] & 0x0f) - 8) * d;
+        o[j + mugpt::QK / 2] = (float)((blk[2 + j] >> 4) - 8) * d;
+      }
+    }
+  }
+}
+
+// attentionF16(out, q, qStride, k: Uint16Array, v: Uint16Array, kvStride, Tq, Tk, H, d, scale, slopes | null)
+void AttentionF16(const Napi::CallbackInfo& info) {
+  float *out, *q, *slopes;
+  uint16_t *k, *v;
+  if (!f32(info, 0, &out) || !f32(info, 1, &q) || !typed(info, 3, napi_uint16_array, "Uint16Array", &k) ||
+      !typed(info, 4, napi_uint16_array, "Uint16Array", &v) || !nums(info, {2, 5, 6, 7, 8, 9, 10}) ||
+      !f32(info, 11, &slopes, true))
+    return;
+  KernelScope scope;
+  g_isa->attention_f16(out, q, L(info, 2), k, v, L(info, 5), I(info, 6), I(info, 7), I(info, 8), I(info, 9),
+                       F(info, 10), slopes);
 }
 
 // layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D)
@@ -258,6 +320,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward));
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
+  exports.Set("qlinear", Napi::Function::New(env, QLinear));
+  exports.Set("qrow", Napi::Function::New(env, QRow));
+  exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));

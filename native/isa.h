@@ -1,5 +1,6 @@
 // One set of kernels per instruction set; addon.cc picks one at load time.
 #pragma once
+#include <cstdint>
 
 namespace mugpt {
 
@@ -25,6 +26,13 @@ struct Isa {
   void (*attention_backward)(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                              const float* v, long q_stride, long kv_stride, const float* probs, int T, int H, int d,
                              float scale);
+  // Quantized linear: out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias[N] (bias may be null), W [N, K/32] blocks of
+  // ggml type `type` (8 = Q8_0, 2 = Q4_0), through Q8_0-quantized activations (quant.inc).
+  void (*qlinear)(float* out, const float* x, const uint8_t* W, int type, int N, int K, const float* bias, int M,
+                  float alpha, bool accumulate);
+  // attention() over an f16 KV cache (k, v: IEEE half bits); no probabilities.
+  void (*attention_f16)(float* out, const float* q, long q_stride, const uint16_t* k, const uint16_t* v,
+                        long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);
   // Microbenchmarks: FMA throughput (GFLOP/s) and streaming-read bandwidth (GB/s), all threads.
   double (*peak_gflops)(double seconds);
   double (*read_bandwidth)(const float* buf, long n, int reps);

@@ -8,6 +8,7 @@
 
 #include "isa.h"
 #include "pool.h"
+#include "quant.h"
 
 namespace mugpt {
 namespace avx2 {
@@ -49,7 +50,9 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
 }
 
 #include "simd_avx2.inc"
+#include "quant_avx2.inc"
 #include "kernels.inc"
+#include "quant.inc"
 
 // Ten independent FMA chains per thread (more than latency × throughput = 4 × 2), many small tasks
 // so that the dynamic schedule keeps every thread busy until the end.
@@ -84,6 +87,6 @@ static double peak_gflops(double seconds) {
 
 const Isa kIsaAvx2 = {"avx2", avx2::gemm, avx2::linear, avx2::layer_norm, avx2::gelu,
                       avx2::swiglu, avx2::attention, avx2::layer_norm_backward, avx2::gelu_backward, avx2::swiglu_backward,
-    avx2::softmax_xent, avx2::attention_backward, avx2::peak_gflops, avx2::read_bandwidth};
+    avx2::softmax_xent, avx2::attention_backward, avx2::qlinear, avx2::attention_f16, avx2::peak_gflops, avx2::read_bandwidth};
 
 }  // namespace mugpt

@@ -9,6 +9,7 @@
 
 #include "isa.h"
 #include "pool.h"
+#include "quant.h"
 
 namespace mugpt {
 namespace avx512 {
@@ -47,7 +48,9 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
 }
 
 #include "simd_avx2.inc"
+#include "quant_avx2.inc"
 #include "kernels.inc"
+#include "quant.inc"
 
 // Twelve independent zmm FMA chains per thread (latency 4 × two ports needs at least eight).
 static double peak_gflops(double seconds) {
@@ -83,6 +86,6 @@ static double peak_gflops(double seconds) {
 
 const Isa kIsaAvx512 = {"avx512", avx512::gemm, avx512::linear, avx512::layer_norm, avx512::gelu,
                         avx512::swiglu, avx512::attention, avx512::layer_norm_backward, avx512::gelu_backward, avx512::swiglu_backward,
-    avx512::softmax_xent, avx512::attention_backward, avx512::peak_gflops, avx512::read_bandwidth};
+    avx512::softmax_xent, avx512::attention_backward, avx512::qlinear, avx512::attention_f16, avx512::peak_gflops, avx512::read_bandwidth};
 
 }  // namespace mugpt

@@ -6,6 +6,7 @@
 
 #include "isa.h"
 #include "pool.h"
+#include "quant.h"
 
 namespace mugpt {
 namespace portable {
@@ -122,7 +123,9 @@ static void layer_norm_row(float* out, const float* x, const float* w, const flo
   if (rstd) *rstd = r;
 }
 
+#include "quant_portable.inc"
 #include "kernels.inc"
+#include "quant.inc"
 
 static double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -185,6 +188,6 @@ static double read_bandwidth(const float* buf, long n, int reps) {
 
 const Isa kIsaPortable = {"portable", portable::gemm, portable::linear, portable::layer_norm, portable::gelu,
                           portable::swiglu, portable::attention, portable::layer_norm_backward, portable::gelu_backward, portable::swiglu_backward,
-    portable::softmax_xent, portable::attention_backward, portable::peak_gflops, portable::read_bandwidth};
+    portable::softmax_xent, portable::attention_backward, portable::qlinear, portable::attention_f16, portable::peak_gflops, portable::read_bandwidth};
 
 }  // namespace mugpt

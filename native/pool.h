@@ -19,7 +19,7 @@ int num_threads();
 void parallel_for(int ntasks, TaskFn fn, void* ctx);
 
 /** Scratch buffers that kernels reuse between calls (64-byte aligned, grown on demand, never shrunk). */
-enum ScratchKind { kScratchPackB = 0, kScratchPackA = 1, kScratchRow = 2, kScratchKinds = 3 };
+enum ScratchKind { kScratchPackB = 0, kScratchPackA = 1, kScratchRow = 2, kScratchKv = 3, kScratchKinds = 4 };
 float* scratch(ScratchKind kind, int thread, size_t floats);
 
 /** Sets flush-to-zero and denormals-are-zero for this thread (x86), returning the previous state:

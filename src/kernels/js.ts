@@ -9,6 +9,7 @@ import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
 import { geluErf, geluTanh, silu } from './scalar.js';
 import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy, swigluBackward } from './backward-js.js';
 import { qlinearJs, qrowJs } from './qlinear-js.js';
+import { checkAttentionF16, widenKV } from './attention-f16-js.js';
 
 export { erf, erfc } from './scalar.js';
 
@@ -253,6 +254,10 @@ export const jsKernels: Kernels = {
   gelu,
   swiglu,
   attention,
+  attentionF16(a) {
+    checkAttentionF16(a);
+    attention(widenKV(a));
+  },
   qlinear: qlinearJs,
   qrow: qrowJs,
   layerNormBackward,

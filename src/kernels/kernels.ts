@@ -41,6 +41,15 @@ export interface AttentionArgs {
   probs?: Float32Array;
 }
 
+/**
+ * Attention over an f16 KV cache (inference): as AttentionArgs, with k and v holding IEEE half bits
+ * in the same layout (k[j·kvStride + h·d + i]); no probabilities.
+ */
+export interface AttentionF16Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs'> {
+  k: Uint16Array;
+  v: Uint16Array;
+}
+
 /** Arguments of the causal self-attention backward for one sequence (queries = keys = positions 0…T−1). */
 export interface AttentionBackwardArgs {
   /** Gradients of q, k, v rows (strides as q / k,v); ACCUMULATED into. */
@@ -102,6 +111,9 @@ export interface Kernels {
 
   /** Causal attention with optional ALiBi; see AttentionArgs. */
   attention(args: AttentionArgs): void;
+
+  /** Causal attention reading an f16 KV cache; see AttentionF16Args. */
+  attentionF16(args: AttentionF16Args): void;
 
   // ---- backward (training). Input gradients that feed a residual stream or a shared buffer
   // accumulate (+=); pointwise input gradients overwrite.

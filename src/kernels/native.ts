@@ -5,9 +5,11 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { checkAttention, checkGemm, checkLayerNorm, checkLinear, jsKernels } from './js.js';
+import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
 import { check } from '../errors.js';
-import type { AttentionArgs, AttentionBackwardArgs, GeluKind, Kernels } from './kernels.js';
+import { checkQlinear } from './qlinear-js.js';
+import { checkAttentionF16 } from './attention-f16-js.js';
+import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, GeluKind, Kernels } from './kernels.js';
 
 /** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
 export interface NativeAddon {
@@ -29,6 +31,14 @@ export interface NativeAddon {
   attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array,
     k: Float32Array, v: Float32Array, qStride: number, kvStride: number, probs: Float32Array, T: number, H: number,
     d: number, scale: number): void;
+  /** out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias, W [N, K/32] ggml blocks of `type` (8 = Q8_0, 2 = Q4_0). */
+  qlinear(out: Float32Array, x: Float32Array, W: Uint8Array, type: number, N: number, K: number,
+    bias: Float32Array | null, M: number, alpha: number, accumulate: boolean): void;
+  /** out[K] = row r of W dequantized. */
+  qrow(out: Float32Array, W: Uint8Array, type: number, K: number, r: number): void;
+  /** attention over an f16 cache: k, v hold half bits. */
+  attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
+    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
   /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
   info(): { simd: string; threads: number };
   /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */
@@ -90,12 +100,28 @@ function checkAttentionBackward(a: AttentionBackwardArgs): void {
   }
 }
 
-/** Wraps a loaded addon as Kernels (quantized products: the JS reference's until ported). */
+const GGML_TYPE = { q8_0: 8, q4_0: 2 } as const;
+
+/** Wraps a loaded addon as Kernels. */
 export function nativeKernels(addon: NativeAddon): Kernels {
   return {
     name: 'native',
-    qlinear: jsKernels.qlinear,
-    qrow: jsKernels.qrow,
+    qlinear(out, x, W, bias, M, alpha, accumulate) {
+      checkQlinear(out, x, W, bias, M);
+      addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate);
+    },
+    qrow(out, W, r) {
+      check(W.type === 'q8_0' || W.type === 'q4_0', () => `qrow: unknown block type '${String(W.type)}'`);
+      check(Number.isInteger(W.K) && W.K > 0 && W.K % 32 === 0, () => `qrow: bad row length ${W.K} (a multiple of 32)`);
+      check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
+      check(W.data.length >= (r + 1) * (W.K / 32) * (W.type === 'q8_0' ? 34 : 18), () => `qrow: ${W.type} data too short for row ${r}`);
+      addon.qrow(out, W.data, GGML_TYPE[W.type], W.K, r);
+    },
+    attentionF16(args: AttentionF16Args) {
+      checkAttentionF16(args);
+      const { out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes } = args;
+      addon.attentionF16(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes);
+    },
     layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
       check(Number.isInteger(M) && M >= 0 && Number.isInteger(D) && D >= 0,
         `layerNormBackward: M and D must be non-negative integers, got M=${M}, D=${D}`);

@@ -1,0 +1,36 @@
+// Attention over an f16 KV cache, JS reference: the visible key and value rows are widened to
+// float32 (exactly: every half is a float) and the float attention runs on them.
+import { check } from '../errors.js';
+import { HALF_TABLE } from '../quant/half.js';
+import type { AttentionArgs, AttentionF16Args } from './kernels.js';
+
+/** Checks the sizes of an f16 attention call (as checkAttention does for floats). */
+export function checkAttentionF16(a: AttentionF16Args): void {
+  const { Tq, Tk, H, d, qStride, kvStride } = a;
+  for (const [name, v] of [['Tq', Tq], ['Tk', Tk], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]] as const) {
+    check(Number.isInteger(v) && v >= 0, `attentionF16: ${name} must be a non-negative integer, got ${v}`);
+  }
+  check(Tq <= Tk, () => `attentionF16: Tq (${Tq}) must not exceed Tk (${Tk})`);
+  check(qStride >= H * d && kvStride >= H * d, () => `attentionF16: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
+  check(a.k instanceof Uint16Array && a.v instanceof Uint16Array, 'attentionF16: k and v must be Uint16Arrays of half bits');
+  if (Tq === 0) return;
+  const need = (arr: ArrayLike<number>, n: number, what: string): void =>
+    check(arr.length >= n, () => `attentionF16: ${what} has ${arr.length} elements, needs at least ${n}`);
+  need(a.out, Tq * H * d, 'out');
+  need(a.q, (Tq - 1) * qStride + H * d, 'q');
+  need(a.k, (Tk - 1) * kvStride + H * d, 'k');
+  need(a.v, (Tk - 1) * kvStride + H * d, 'v');
+  if (a.slopes) need(a.slopes, H, 'slopes');
+}
+
+/** The same call with k and v widened to float32 rows [Tk, kvStride]. */
+export function widenKV(a: AttentionF16Args): AttentionArgs {
+  const n = a.Tk * a.kvStride;
+  const widen = (h: Uint16Array): Float32Array => {
+    const f = new Float32Array(n);
+    const m = Math.min(n, h.length);
+    for (let i = 0; i < m; i++) f[i] = HALF_TABLE[h[i]];
+    return f;
+  };
+  return { ...a, k: widen(a.k), v: widen(a.v) };
+}

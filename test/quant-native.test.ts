@@ -1,0 +1,124 @@
+// Native quantized kernels (qlinear, qrow) and f16-cache attention against the JS references, on
+// random and odd shapes, for every instruction set the addon runs on this CPU.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getKernels, nativeAvailable } from '../src/kernels/index.js';
+import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+import { jsKernels as JS } from '../src/kernels/js.js';
+import type { Kernels, QuantMatrix } from '../src/kernels/kernels.js';
+import { quantize, type BlockType } from '../src/quant/blocks.js';
+import { floatToHalf } from '../src/quant/half.js';
+import { MugptError } from '../src/errors.js';
+import { randn } from './kernels-ref.js';
+
+const skip = nativeAvailable() ? false : `native addon did not build or load (${nativeLoadError()})`;
+
+function eachSimd(fn: (K: Kernels, simd: string) => void): void {
+  const addon = loadNativeAddon()!;
+  const initial = addon.info().simd;
+  try {
+    for (const simd of ['avx512', 'avx2', 'portable']) if (addon.setSimd(simd)) fn(getKernels('native'), simd);
+  } finally {
+    addon.setSimd(initial);
+  }
+}
+
+/**
+ * Both sides compute the same integer block sums; they differ only in how the per-block terms
+ * d_w·d_x·Σq are added (f32 in native code, f64 in JS), so the error is bounded by a few float
+ * ulps of Σ|terms| (measured against the sum of absolute products, not the possibly cancelled result).
+ */
+function closeQ(got: Float32Array, want: Float32Array, absScale: Float32Array, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    const tol = 2e-6 * (absScale[i] + Math.abs(want[i])) + 1e-30;
+    assert.ok(Math.abs(got[i] - want[i]) <= tol, `${what}: [${i}] ${got[i]} vs ${want[i]} (tol ${tol})`);
+  }
+}
+
+const abs = (x: Float32Array): Float32Array => x.map(Math.abs);
+
+for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+  test(`native qlinear ${type} matches the JS reference: odd shapes, alpha, bias, accumulate`, { skip }, () => {
+    let seed = 7;
+    for (const [M, K, N] of [[1, 32, 1], [1, 96, 5], [3, 96, 7], [17, 96, 33], [1, 2560, 301], [3, 2560, 67], [17, 2560, 19], [5, 64, 129]]) {
+      const Wf = randn(N * K, seed++);
+      const W: QuantMatrix = { type, data: quantize(type, Wf, N, K), N, K };
+      const Wabs: QuantMatrix = { type, data: quantize(type, abs(Wf), N, K), N, K };
+      const x = randn(M * K, seed++).map((v, i) => (i % 37 === 0 ? 0 : v * 3));
+      const bias = randn(N, seed++);
+      for (const [alpha, useBias, acc] of [[1, false, false], [0.37, true, false], [-1.5, true, true]] as const) {
+        const init = randn(M * N, seed++);
+        const want = init.slice();
+        JS.qlinear(want, x, W, useBias ? bias : null, M, alpha, acc);
+        // Σ|d_w·d_x·q_w·q_x|·|alpha| bounds the accumulated rounding
+        const scale = new Float32Array(M * N);
+        JS.qlinear(scale, abs(x), Wabs, null, M, Math.abs(alpha), false);
+        for (let i = 0; i < scale.length; i++) scale[i] += (acc ? Math.abs(init[i]) : 0) + (useBias ? Math.abs(bias[i % N]) : 0);
+        eachSimd((Kn, simd) => {
+          const got = init.slice();
+          Kn.qlinear(got, x, W, useBias ? bias : null, M, alpha, acc);
+          closeQ(got, want, scale, `${simd} ${type} M=${M} K=${K} N=${N} alpha=${alpha} acc=${acc}`);
+        });
+      }
+    }
+  });
+
+  test(`native qrow ${type} dequantizes exactly like the JS reference`, { skip }, () => {
+    const N = 5, K = 96;
+    const W: QuantMatrix = { type, data: quantize(type, randn(N * K, 3), N, K), N, K };
+    for (let r = 0; r < N; r++) {
+      const want = new Float32Array(K);
+      JS.qrow(want, W, r);
+      eachSimd((Kn) => {
+        const got = new Float32Array(K).fill(NaN);
+        Kn.qrow(got, W, r);
+        assert.deepEqual(got, want);
+      });
+    }
+  });
+}
+
+test('native qlinear on subarray views and bad sizes', { skip }, () => {
+  const N = 9, K = 64, M = 2;
+  const buf = new Uint8Array(quantize('q4_0', randn(N * K, 11), N, K).length + 7);
+  buf.set(quantize('q4_0', randn(N * K, 11), N, K), 5);
+  const W: QuantMatrix = { type: 'q4_0', data: buf.subarray(5, 5 + (N * K / 32) * 18), N, K };
+  const x = randn(M * K + 3, 12).subarray(3);
+  const want = new Float32Array(M * N);
+  JS.qlinear(want, x, W, null, M, 1, false);
+  const Kn = getKernels('native');
+  const got = new Float32Array(M * N + 1).subarray(1);
+  Kn.qlinear(got, x, W, null, M, 1, false);
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])));
+  assert.throws(() => Kn.qlinear(new Float32Array(M * N - 1), x, W, null, M, 1, false), MugptError);
+  assert.throws(() => Kn.qlinear(got, x.subarray(1), W, null, M, 1, false), MugptError);
+  assert.throws(() => Kn.qlinear(got, x, { ...W, data: W.data.subarray(1) }, null, M, 1, false), MugptError);
+  assert.throws(() => Kn.qlinear(got, x, { ...W, K: 48 }, null, M, 1, false), MugptError);
+  assert.throws(() => Kn.qrow(new Float32Array(K), W, N), MugptError);
+});
+
+test('f16-cache attention: native equals the JS reference (decode and prefill, ALiBi or not)', { skip }, () => {
+  let seed = 50;
+  for (const [Tq, Tk, H, d, extra] of [[1, 1, 1, 8, 0], [1, 37, 3, 16, 5], [1, 300, 4, 80, 0], [5, 9, 2, 12, 3], [70, 70, 3, 20, 0], [7, 130, 2, 64, 0]]) {
+    const D = H * d, kvStride = D + extra, qStride = 3 * D;
+    const half = (n: number): Uint16Array => Uint16Array.from(randn(n, seed++), (v) => floatToHalf(v));
+    const k = half(Tk * kvStride), v = half(Tk * kvStride);
+    const q = randn(Tq * qStride, seed++);
+    for (const slopes of [null, Float32Array.from({ length: H }, (_, h) => 0.5 / (h + 1))]) {
+      const args = { q, qStride, k, v, kvStride, Tq, Tk, H, d, scale: 1 / Math.sqrt(d), slopes };
+      const want = new Float32Array(Tq * D);
+      JS.attentionF16({ ...args, out: want });
+      eachSimd((Kn, simd) => {
+        const got = new Float32Array(Tq * D).fill(NaN);
+        Kn.attentionF16({ ...args, out: got });
+        let e = 0;
+        for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i] - want[i]));
+        assert.ok(e <= 2e-5, `${simd} Tq=${Tq} Tk=${Tk} H=${H} d=${d}: max error ${e}`);
+      });
+    }
+  }
+  assert.throws(() => getKernels('native').attentionF16({
+    out: new Float32Array(8), q: new Float32Array(8), qStride: 8, k: new Uint16Array(7), v: new Uint16Array(8), kvStride: 8,
+    Tq: 1, Tk: 1, H: 1, d: 8, scale: 1, slopes: null,
+  }), MugptError);
+});
