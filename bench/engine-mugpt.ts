@@ -7,11 +7,11 @@
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
 import { loadModel, Model } from '../src/model/model.js';
-import type { LayerKVCache } from '../src/model/kvcache.js';
+import { LayerKVCache } from '../src/model/kvcache.js';
 import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
 import { KernelProfiler } from './profile.js';
 
-interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number }
+interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number; kvType?: 'f32' | 'f16' }
 
 function argmax(x: Float32Array): number {
   let b = 0;
@@ -33,7 +33,10 @@ const warm = model.newCache();
 model.step(warm, promptIds(16, V, 7));
 model.step(warm, [1]);
 
-const cache = model.newCache();
+// an F16 KV cache is built directly (the model accepts any LayerKVCache it owns)
+const cache = a.kvType === 'f16'
+  ? new LayerKVCache(model, model.config.n_layer, model.config.n_embd, model.maxContext, 'f16')
+  : model.newCache();
 let prefillTps: number | null = null;
 let prefillMs = 0;
 let last: number;
@@ -42,7 +45,13 @@ if (a.fillContext) {
   // a context of fillContext positions without computing it: random keys and values in every layer
   const c = cache as LayerKVCache;
   c.reserve(a.fillContext);
-  for (const arr of [...c.k, ...c.v]) for (let i = 0; i < arr.length; i++) arr[i] = Math.sin(i) * 0.5;
+  for (const { k, v } of c.layers()) {
+    for (const arr of [k, v]) {
+      // small values: floats, or half-precision bit patterns (0x3000 = 0.125, varied in the mantissa)
+      if (arr instanceof Float32Array) for (let i = 0; i < arr.length; i++) arr[i] = Math.sin(i) * 0.5;
+      else for (let i = 0; i < arr.length; i++) arr[i] = 0x3000 + (i & 0x3ff);
+    }
+  }
   c.length = a.fillContext - a.decode;
   last = 1;
 } else {
@@ -67,6 +76,7 @@ console.log(JSON.stringify({
   prefillTokensPerSecond: prefillTps,
   decodeTokensPerSecond: (a.decode * 1000) / decodeMs,
   contextAtEnd: cache.length,
+  kvCacheMiB: (cache as LayerKVCache).bytes / 2 ** 20,
   peakRssMiB: peakRssMiB(),
   prefillMs,
   decodeMs,

@@ -1,0 +1,105 @@
+// Quantized inference against llama.cpp on the same GGUF files, in one run:
+//   node dist/bench/quantized.js [--shapes 111m,btlm] [--types q8_0,q4_0] [--prompt 512] [--full] [--no-memory]
+// Random weights written by exportGguf (embedding / LM head in Q8_0; matrices whose K is not a
+// multiple of 32, BTLM's ffn_down with K = 6826, fall back to F16, as llama.cpp's quantizer does).
+// mugpt loads the .gguf (loadModel); llama.cpp runs the same file through node-llama-cpp. Each
+// engine in its own child process (peak RSS per engine), 2 threads.
+// While mugpt's quantized matrix kernel is the JS reference (no native qlinear), its prefill runs
+// a shorter prompt and fewer decode tokens (printed) unless --full: a 512-token BTLM prefill would
+// take most of an hour.
+// The memory part loads BTLM-3B Q4_0 in mugpt, fills the KV cache to 2,048 and 8,192 positions
+// (random keys/values: no prefill needed) and decodes after them: weights, process peak RSS.
+import { parseArgs } from 'node:util';
+import { getKernels } from '../src/kernels/index.js';
+import { jsKernels } from '../src/kernels/js.js';
+import { readGguf } from '../src/io/gguf.js';
+import {
+  fmt, ggufFile, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
+} from './common.js';
+import { measureMachine } from './machine.js';
+import { profileLine, type KernelTime } from './profile.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    shapes: { type: 'string', default: '111m,btlm' },
+    types: { type: 'string', default: 'q8_0,q4_0' },
+    prompt: { type: 'string', default: '512' },
+    full: { type: 'boolean', default: false },
+    'no-memory': { type: 'boolean', default: false },
+    'no-llama': { type: 'boolean', default: false },
+  },
+});
+const SHAPES: Record<string, ShapeName> = { '111m': 'cerebras-gpt-111m', btlm: 'btlm-3b-8k' };
+const prompt = Number(opt.prompt);
+const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
+
+/** Bytes one decode step reads: every matrix once (token_embd only as the LM head when there is no output.weight). */
+function bytesPerToken(path: string): { perToken: number; file: number } {
+  const f = readGguf(path);
+  let perToken = 0, file = 0;
+  const tiedHead = !f.tensors.has('output.weight');
+  for (const t of f.tensors.values()) {
+    file += t.bytes;
+    if (t.dims.length !== 2 || t.name === 'position_embd.weight') continue;
+    if (t.name === 'token_embd.weight' && !tiedHead) continue;
+    perToken += t.bytes;
+  }
+  return { perToken, file };
+}
+
+const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+
+console.log(machineLine());
+const machine = measureMachine();
+if (machine) console.log(`read bandwidth ${machine.bandwidthGBs.toFixed(1)} GB/s`);
+console.log(`mugpt quantized matrix kernel (qlinear): ${qlinearJs ? 'JS reference (the native one has not landed)' : 'native'}`);
+
+for (const key of opt.shapes.split(',')) {
+  const shape = SHAPES[key];
+  if (!shape) throw new Error(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
+  const cfg = shapeConfig(shape);
+  const btlm = shape === 'btlm-3b-8k';
+  const decode = btlm ? 16 : 64;
+  const small = qlinearJs && !opt.full;
+  const mPrompt = small ? (btlm ? 8 : 64) : prompt;
+  const mDecode = small ? (btlm ? 4 : 16) : decode;
+  for (const type of opt.types.split(',') as Array<'q8_0' | 'q4_0'>) {
+    const path = ggufFile(shape, cfg, type);
+    const { perToken, file } = bytesPerToken(path);
+    console.log(`\n## ${shape} ${type.toUpperCase()}: file ${mib(file)} MiB; mugpt prefill ${mPrompt} / decode ${mDecode}, llama.cpp prefill ${prompt} / decode ${decode} tokens`);
+    const res: Array<[string, ChildResult | ChildFailure]> = [];
+    const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode });
+    res.push([`mugpt (qlinear ${qlinearJs ? 'JS' : 'native'})`, m]);
+    if (!opt['no-llama']) res.push(['llama.cpp', await runEngine('engine-llamacpp.js', { path, prompt, decode, threads: 2, vocab: cfg.vocab_size })]);
+    const mp = m.ok ? (m.json.prefillTokensPerSecond as number) : null;
+    const md = m.ok ? (m.json.decodeTokensPerSecond as number) : null;
+    const bound = machine ? (machine.bandwidthGBs * 1e9) / perToken : null;
+    printTable(['engine', 'prefill tok/s', 'decode tok/s', 'peak RSS MiB', 'mugpt ÷ engine, prefill', 'mugpt ÷ engine, decode', 'decode ÷ bandwidth bound'],
+      res.map(([name, r]) => {
+        if (!r.ok) return [name, `failed: ${r.error}`, '', '', '', '', ''];
+        const p = r.json.prefillTokensPerSecond as number, d = r.json.decodeTokensPerSecond as number;
+        return [name, fmt(p), fmt(d, 2), fmt(r.json.peakRssMiB as number, 0), ratio(mp, p), ratio(md, d), bound ? `${((100 * d) / bound).toFixed(0)}%` : '—'];
+      }));
+    if (bound) console.log(`decode bound: ${mib(perToken)} MiB of weights per token ÷ ${machine?.bandwidthGBs.toFixed(1)} GB/s = ${bound.toFixed(1)} tok/s (target ≥ 70%)`);
+    if (m.ok) {
+      console.log(`  mugpt prefill: ${profileLine(m.json.prefillProfile as KernelTime[], m.json.prefillMs as number)}`);
+      console.log(`  mugpt decode:  ${profileLine(m.json.decodeProfile as KernelTime[], m.json.decodeMs as number)}`);
+    }
+  }
+}
+
+if (!opt['no-memory'] && opt.shapes.includes('btlm')) {
+  const cfg = shapeConfig('btlm-3b-8k');
+  const path = ggufFile('btlm-3b-8k', cfg, 'q4_0');
+  const { file } = bytesPerToken(path);
+  console.log(`\n## BTLM-3B-8K Q4_0 memory (claim: weights ≤ 1.7 GB, process ≤ 3 GB at 2,048 context): file ${(file / 1e9).toFixed(2)} GB of tensors`);
+  const rows: string[][] = [];
+  for (const ctx of [2048, 8192]) {
+    const r = await runEngine('engine-mugpt.js', { shape: 'btlm-3b-8k', gguf: path, prompt: 0, decode: 2, fillContext: ctx });
+    const kv = (2 * cfg.n_layer * ctx * cfg.n_embd * 4) / 1e9;
+    if (!r.ok) { rows.push([String(ctx), `failed: ${r.error}`, '', '', '']); continue; }
+    rows.push([String(ctx), (file / 1e9).toFixed(2), kv.toFixed(2), ((r.json.rssAfterLoadMiB as number) * 2 ** 20 / 1e9).toFixed(2),
+      ((r.json.peakRssMiB as number) * 2 ** 20 / 1e9).toFixed(2), fmt(r.json.decodeTokensPerSecond as number, 2)]);
+  }
+  printTable(['context', 'weights GB (file tensors)', 'F32 KV cache GB', 'RSS after load GB', 'peak RSS GB', `decode tok/s at that context`], rows);
+}
