@@ -19,6 +19,7 @@ interface Flags {
   stop?: string[];
   ignoreEos?: boolean;
   backend?: BackendName;
+  kvCache?: 'f32' | 'f16';
 }
 
 /** The flag that sets each generate option, for error messages. */
@@ -42,9 +43,10 @@ export function register(program: Command): void {
     .option('--stop <str...>', 'stop strings: the text ends before the first one generated')
     .option('--ignore-eos', 'keep generating past <|endoftext|>')
     .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native']))
+    .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, or f16 for half the memory (default f32)').choices(['f32', 'f16']))
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
-      const model = loadModel(flags.model, flags.backend === undefined ? undefined : { backend: flags.backend });
+      const model = loadModel(flags.model, { backend: flags.backend, kvCache: flags.kvCache });
       const controller = new AbortController();
       const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
       await stream(gen, flags.prompt, controller);
@@ -52,7 +54,7 @@ export function register(program: Command): void {
 }
 
 /** Parses and checks the flags' values; errors name the flag. */
-export function optionsFromFlags(flags: Omit<Flags, 'model' | 'prompt' | 'backend'>): GenerateOptions {
+export function optionsFromFlags(flags: Omit<Flags, 'model' | 'prompt' | 'backend' | 'kvCache'>): GenerateOptions {
   const opts: GenerateOptions = {
     maxNewTokens: integer(flags.maxTokens, '--max-tokens'),
     temperature: number(flags.temperature, '--temperature'),

@@ -8,6 +8,7 @@ import type { GeluKind, Kernels } from '../kernels/kernels.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
 import type { LayerParams, Params, Weight } from './params.js';
+import { floatToHalf } from '../quant/half.js';
 
 /**
  * What every layer needs: config, sizes, kernels, parameters. Inference runs on float or quantized
@@ -165,10 +166,12 @@ function linearBackward(
 
 // ---- attention ---------------------------------------------------------------------------------
 
-/** Where one layer's attention reads keys and values: [Tk, D] rows of the cache, or the fresh qkv rows. */
-export interface LayerKV {
-  k: Float32Array; // [capacity, D]
-  v: Float32Array; // [capacity, D]
+/** One layer's cached keys and values, [capacity, D] each: float32, or IEEE half bits (an f16 cache). */
+export type LayerKV = { k: Float32Array; v: Float32Array } | { k: Uint16Array; v: Uint16Array };
+
+/** dst[o …] = src rounded to half bits. */
+function toHalf(dst: Uint16Array, o: number, src: Float32Array): void {
+  for (let i = 0; i < src.length; i++) dst[o + i] = floatToHalf(src[i]);
 }
 
 /**
@@ -191,19 +194,30 @@ export function attentionForward(
 
   for (let b = 0; b < B; b++) {
     const q = s.qkv.subarray(b * T * D3);
+    const out = s.att.subarray(b * T * D, (b + 1) * T * D);
     let kk: Float32Array, vv: Float32Array, kvStride: number;
-    if (cache) {
+    if (cache && cache.k instanceof Uint16Array && cache.v instanceof Uint16Array) {
       for (let t = 0; t < T; t++) {
         const src = (b * T + t) * D3, dst = (past + t) * D;
-        cache.k.set(s.qkv.subarray(src + D, src + 2 * D), dst);
-        cache.v.set(s.qkv.subarray(src + 2 * D, src + D3), dst);
+        toHalf(cache.k, dst, s.qkv.subarray(src + D, src + 2 * D));
+        toHalf(cache.v, dst, s.qkv.subarray(src + 2 * D, src + D3));
       }
-      kk = cache.k; vv = cache.v; kvStride = D;
+      k.attentionF16({ out, q, qStride: D3, k: cache.k, v: cache.v, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
+      continue;
+    }
+    if (cache) {
+      const ck = cache.k as Float32Array, cv = cache.v as Float32Array;
+      for (let t = 0; t < T; t++) {
+        const src = (b * T + t) * D3, dst = (past + t) * D;
+        ck.set(s.qkv.subarray(src + D, src + 2 * D), dst);
+        cv.set(s.qkv.subarray(src + 2 * D, src + D3), dst);
+      }
+      kk = ck; vv = cv; kvStride = D;
     } else {
       kk = s.qkv.subarray(b * T * D3 + D); vv = s.qkv.subarray(b * T * D3 + 2 * D); kvStride = D3;
     }
     const probs = s.probs ? s.probs.subarray(b * H * T * T, (b + 1) * H * T * T) : undefined;
-    k.attention({ out: s.att.subarray(b * T * D, (b + 1) * T * D), q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes, probs });
+    k.attention({ out, q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes, probs });
   }
   addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
 }
@@ -325,7 +339,7 @@ export function lmHeadLossBackward(
 // ---- the stack of blocks -------------------------------------------------------------------------
 
 /** Runs the blocks over a.h [B·T, D] (T new tokens per sequence after `past` cached positions). */
-export function blocksForward(ctx: GptContext, a: Activations, B: number, T: number, past: number, cache: LayerKV[] | null): void {
+export function blocksForward(ctx: GptContext, a: Activations, B: number, T: number, past: number, cache: readonly LayerKV[] | null): void {
   ctx.p.layers.forEach((lp, l) => {
     attentionForward(ctx, l, lp, a.h, a.block, B, T, past, cache ? cache[l] : null);
     mlpForward(ctx, lp, a.h, a.block, B * T);

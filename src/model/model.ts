@@ -15,7 +15,7 @@ import type { Tokenizer } from '../tokenizer/bpe.js';
 import { parseConfig, toHfConfig, usesAlibi, type ModelConfig } from './config.js';
 import type { DecodeModel, KVCache } from './decode.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
-import { LayerKVCache } from './kvcache.js';
+import { LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
 import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
 import { importGguf } from '../export/gguf-import.js';
@@ -24,6 +24,8 @@ import { BpeTokenizer } from '../tokenizer/bpe.js';
 export interface ModelOptions {
   /** Kernels: 'js' or 'native'; default MUGPT_BACKEND, else native where it built. */
   backend?: BackendName;
+  /** Element type of the KV cache of incremental decoding: 'f32' (default) or 'f16' (half the memory). */
+  kvCache?: KVCacheType;
 }
 
 export interface ForwardResult {
@@ -44,12 +46,16 @@ export class Model implements DecodeModel {
   private readonly ctx: GptContext;
   private readonly acts: Activations;
   private tokenizerCache: Tokenizer | null = null;
+  private readonly kvCacheType: KVCacheType;
   private trainPass: TrainPass | null = null;
 
   private constructor(config: ModelConfig, params: Params<Weight>, opts: ModelOptions, dir: string | null, tokenizer: Tokenizer | null = null) {
     this.config = config;
     this.params = params;
     this.kernels = getKernels(opts.backend);
+    check(opts.kvCache === undefined || opts.kvCache === 'f32' || opts.kvCache === 'f16',
+      () => `kvCache: expected 'f32' or 'f16', got '${String(opts.kvCache)}'`);
+    this.kvCacheType = opts.kvCache ?? 'f32';
     this.dir = dir;
     this.ctx = gptContext(config, this.kernels, params);
     this.acts = new Activations(this.ctx);
@@ -179,7 +185,7 @@ export class Model implements DecodeModel {
 
   newCache(): KVCache {
     const max = this.maxContext;
-    return new LayerKVCache(this, this.config.n_layer, this.config.n_embd, max);
+    return new LayerKVCache(this, this.config.n_layer, this.config.n_embd, max, this.kvCacheType);
   }
 
   /**
@@ -196,7 +202,7 @@ export class Model implements DecodeModel {
     const a = this.acts, D = this.config.n_embd;
     a.ensure(T);
     embedForward(this.ctx, a.h, ids, T, past, T);
-    blocksForward(this.ctx, a, 1, T, past, cache.k.map((k, l) => ({ k, v: cache.v[l] })));
+    blocksForward(this.ctx, a, 1, T, past, cache.layers());
     cache.length = past + T;
     const logits = new Float32Array(this.config.vocab_size);
     lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);

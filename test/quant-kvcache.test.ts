@@ -1,0 +1,76 @@
+// The f16 KV cache: half the memory of the f32 cache, logits within f16 rounding of it, and the
+// native f16 attention equal to the JS reference inside a whole model.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { MugptError } from '../src/errors.js';
+import { nativeAvailable } from '../src/kernels/index.js';
+import { loadModel, type Model } from '../src/model/model.js';
+import { LayerKVCache } from '../src/model/kvcache.js';
+import { floatToHalf } from '../src/quant/half.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import { cliPath, fixture } from './helpers.js';
+
+const dir = (name: string): string => fixture('model', name);
+const idsOf = (name: string): number[] => (JSON.parse(readFileSync(join(dir(name), 'expected.json'), 'utf8')) as { ids: number[][] }).ids[0];
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+/** Logits after a prompt of 3 tokens, then after each further token fed alone; and the cache. */
+function decode(model: Model, ids: number[]): { logits: Float32Array[]; cache: LayerKVCache } {
+  const cache = model.newCache() as LayerKVCache;
+  const logits = [model.step(cache, ids.slice(0, 3))];
+  for (let t = 3; t < ids.length; t++) logits.push(model.step(cache, [ids[t]]));
+  return { logits, cache };
+}
+
+const backends = nativeAvailable() ? (['js', 'native'] as const) : (['js'] as const);
+
+for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes', 'btlm-learned-gelu-old-mup-names']) {
+  test(`${name}: f16-cache decoding stays within f16 rounding of the f32 cache`, () => {
+    const ids = idsOf(name);
+    const ref = decode(loadModel(dir(name), { backend: 'js' }), ids);
+    const f16: Record<string, ReturnType<typeof decode>> = {};
+    for (const backend of backends) {
+      const r = f16[backend] = decode(loadModel(dir(name), { backend, kvCache: 'f16' }), ids);
+      assert.equal(r.cache.type, 'f16');
+      assert.equal(r.cache.bytes * 2, ref.cache.bytes, 'an f16 cache takes half the bytes');
+      // layer 0's keys and values depend on the embeddings only: exactly the f32 cache's, rounded to half
+      const k32 = ref.cache.k[0], k16 = r.cache.k[0], v32 = ref.cache.v[0], v16 = r.cache.v[0];
+      for (let i = 0; i < ids.length * r.cache.D; i++) {
+        assert.equal(k16[i], floatToHalf(k32[i]), `${backend} layer 0 key element ${i}`);
+        assert.equal(v16[i], floatToHalf(v32[i]), `${backend} layer 0 value element ${i}`);
+      }
+      // keys and values rounded by ≤ 2^-11 relative: the logits move by that times a few (measured ≤ 2.2e-3)
+      r.logits.forEach((l, t) => {
+        const e = relErr(l, ref.logits[t]);
+        assert.ok(e > 0 && e < 5e-3, `${backend} step ${t}: relative logit error ${e}`);
+      });
+    }
+    if (f16.native) f16.native.logits.forEach((l, t) => assert.ok(relErr(l, f16.js.logits[t]) < 1e-5, `native vs js f16 step ${t}`));
+  });
+}
+
+test('kvCache option: a type other than f32 / f16 is a MugptError naming the option', () => {
+  assert.throws(() => loadModel(dir('gpt2-gelu'), { kvCache: 'q8_0' as never }), (e: unknown) => e instanceof MugptError && /kvCache/.test(e.message));
+});
+
+test('mugpt generate --kv-cache f16 generates the greedy continuation of the f32 cache; a bad type names the flag', () => {
+  const run = (...extra: string[]) => spawnSync(process.execPath, [cliPath, 'generate', '--model', dir('btlm-alibi-h4-stored-slopes'),
+    '--prompt', loadTokenizer('gpt2').decode(idsOf('btlm-alibi-h4-stored-slopes').slice(0, 4)), '--max-tokens', '6', ...extra], { encoding: 'utf8', timeout: 60_000 });
+  const f32 = run(), f16 = run('--kv-cache', 'f16');
+  assert.equal(f16.status, 0, f16.stderr);
+  assert.equal(f16.stdout, f32.stdout);
+  const bad = run('--kv-cache', 'f8');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--kv-cache/);
+});
