@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { MugptError } from '../errors.js';
 import { register as registerData } from './data.js';
 import { register as registerGenerate } from './generate.js';
+import { register as registerMup } from './mup.js';
 import { register as registerEval } from './eval.js';
 import { register as registerPull } from './pull.js';
 import { register as registerQuantize } from './quantize.js';
@@ -16,7 +17,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerPull, registerQuantize, registerTrain, registerTokenizer];
+const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerTrain, registerTokenizer];
 for (const register of commands) register(program);
 
 try {
