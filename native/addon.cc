@@ -3,6 +3,14 @@
 // instruction set chosen at load time: AVX-512F, else AVX2+FMA, else portable C++.
 #include <napi.h>
 
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+#include <cerrno>
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -299,6 +307,40 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), gbs);
 }
 
+// mapFile(path) → an external ArrayBuffer over the whole file, mapped copy-on-write (MAP_PRIVATE:
+// the file is never modified; a page written in memory becomes a private copy). Unmapped when the
+// buffer is garbage-collected. Resident pages are the page cache's, shared, not a second copy.
+// Returns undefined where mmap is unavailable.
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(_WIN32)
+  return env.Undefined();
+#else
+  if (!info[0].IsString()) {
+    Napi::TypeError::New(env, "mapFile: the path must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const int fd = open(path.c_str(), O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+    const std::string why = fd < 0 ? std::strerror(errno) : "empty or unreadable file";
+    if (fd >= 0) close(fd);
+    Napi::Error::New(env, "mapFile: " + path + ": " + why).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const size_t size = (size_t)st.st_size;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  close(fd);  // the mapping keeps the file
+  if (p == MAP_FAILED) {
+    Napi::Error::New(env, "mapFile: " + path + ": mmap failed (" + std::strerror(errno) + ")").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::ArrayBuffer::New(
+      env, p, size, [](Napi::Env, void* data, size_t* len) { munmap(data, *len); delete len; }, new size_t(size));
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The widest instruction set the CPU runs; MUGPT_SIMD=avx2|portable picks a narrower one.
   for (const char* name : {"avx512", "avx2", "portable"}) {
@@ -323,6 +365,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qlinear", Napi::Function::New(env, QLinear));
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
+  exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));

@@ -5,7 +5,7 @@
 // in ggml's [out, in] layout, so a Q4_0 model is held in memory at 4.5 bits per weight.
 import { MugptError } from '../errors.js';
 import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
-import { GgmlType, ggufGet, readGguf, readGgufTensorBytes, type GgufFile } from '../io/gguf.js';
+import { GgmlType, ggufGet, mapGguf, readGguf, readGgufTensorBytes, type GgufFile } from '../io/gguf.js';
 import { dequantize } from '../quant/blocks.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
@@ -79,9 +79,20 @@ function transpose(x: Float32Array, rows: number, K: number): Float32Array {
   return t;
 }
 
-/** Reads a GGUF model; `dequantizeAll` turns every matrix into floats (for export back to HF). */
-export function importGguf(path: string, opts: { dequantizeAll?: boolean } = {}): ImportedModel {
+export interface ImportOptions {
+  /** Turn every matrix into floats (for export back to HF). */
+  dequantizeAll?: boolean;
+  /**
+   * Memory-map the file (native addon; default true where it loads): quantized matrices and F32
+   * tensors are then views of the mapping, not copies. false reads each tensor into memory.
+   */
+  mmap?: boolean;
+}
+
+/** Reads a GGUF model (see ImportOptions). */
+export function importGguf(path: string, opts: ImportOptions = {}): ImportedModel {
   const file = readGguf(path);
+  if (opts.mmap !== false && !opts.dequantizeAll) mapGguf(file);
   const arch = ggufGet(file, 'general.architecture', 'string');
   if (arch !== 'gpt2' && arch !== 'jais') {
     throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);
@@ -145,7 +156,7 @@ export function importGguf(path: string, opts: { dequantizeAll?: boolean } = {})
       throw new MugptError(`${path}: tensor '${ggName}' has dims [${t.dims}], expected [${inp}, ${out}]`);
     }
     const quant = t.type === GgmlType.Q8_0 || t.type === GgmlType.Q4_0;
-    if (quant && conv1d && !opts.dequantizeAll) {
+    if (quant && !opts.dequantizeAll) {  // the embedding and head too: [V, D] blocks (qrow lookups, qlinear head)
       const type = t.type === GgmlType.Q8_0 ? 'q8_0' : 'q4_0';
       tensors.set(hfName, { kind: 'quant', matrix: { type, data: readGgufTensorBytes(file, ggName), N: out, K: inp } });
       return;

@@ -8,6 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MugptError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { BLOCK_BYTES, QK } from '../quant/blocks.js';
+import { loadNativeAddon } from '../kernels/native.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -56,6 +57,30 @@ export interface GgufFile {
   alignment: number;
   dataOffset: number;
   fileSize: number;
+  /** The whole file memory-mapped (mapGguf), from which tensor bytes are views, not copies. */
+  map?: ArrayBuffer;
+}
+
+/**
+ * Maps the file into memory through the native addon (mmap, copy-on-write), so readGgufTensorBytes
+ * returns views: a quantized model then costs its file's pages once (shared with the page cache)
+ * instead of a second, private copy. Returns false (nothing changes) where the addon is unavailable.
+ */
+export function mapGguf(file: GgufFile): boolean {
+  const addon = loadNativeAddon();
+  if (!addon || typeof addon.mapFile !== 'function') return false;
+  let map: ArrayBuffer | undefined;
+  try {
+    map = addon.mapFile(file.path);
+  } catch (e) {
+    throw new MugptError(`${file.path}: cannot memory-map the GGUF file (${(e as Error).message})`);
+  }
+  if (!map) return false;
+  if (map.byteLength !== file.fileSize) {
+    throw new MugptError(`${file.path}: the file changed size while loading (${file.fileSize} → ${map.byteLength} bytes)`);
+  }
+  file.map = map;
+  return true;
 }
 
 /** Sequential little-endian reader over a file descriptor, with bounds checks against the file size. */
@@ -192,10 +217,11 @@ export function readGguf(path: string): GgufFile {
   }
 }
 
-/** Reads one tensor's raw bytes. */
+/** One tensor's raw bytes: a view of the mapping (mapGguf), else read from the file. */
 export function readGgufTensorBytes(file: GgufFile, name: string): Uint8Array {
   const t = file.tensors.get(name);
   if (!t) throw new MugptError(`${file.path}: tensor '${name}' is missing`);
+  if (file.map) return new Uint8Array(file.map, t.offset, t.bytes);
   const out = new Uint8Array(t.bytes);
   const fd = openSync(file.path, 'r');
   try {

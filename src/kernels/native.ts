@@ -39,6 +39,8 @@ export interface NativeAddon {
   /** attention over an f16 cache: k, v hold half bits. */
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
+  /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
+  mapFile(path: string): ArrayBuffer | undefined;
   /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
   info(): { simd: string; threads: number };
   /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */

@@ -26,6 +26,8 @@ export interface ModelOptions {
   backend?: BackendName;
   /** Element type of the KV cache of incremental decoding: 'f32' (default) or 'f16' (half the memory). */
   kvCache?: KVCacheType;
+  /** GGUF files: memory-map the file (default true where the native addon loads); see ImportOptions. */
+  mmap?: boolean;
 }
 
 export interface ForwardResult {
@@ -76,7 +78,7 @@ export class Model implements DecodeModel {
    * matrices stay quantized in memory; the file's tokenizer becomes the model's.
    */
   static loadGguf(path: string, opts: ModelOptions = {}): Model {
-    const m = importGguf(path);
+    const m = importGguf(path, { mmap: opts.mmap });
     const named = new Map<string, Weight>();
     for (const [name, t] of m.tensors) named.set(name, t.kind === 'f32' ? t.data : t.matrix);
     const tok = m.tokenizer ? new BpeTokenizer(m.tokenizer) : null;
