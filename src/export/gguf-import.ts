@@ -6,7 +6,7 @@
 import { MugptError } from '../errors.js';
 import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
 import { GgmlType, ggufGet, mapGguf, readGguf, readGgufTensorBytes, type GgufFile } from '../io/gguf.js';
-import { dequantize } from '../quant/blocks.js';
+import { QK, dequantize, quantize, type BlockType } from '../quant/blocks.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
 import { llamaAlibiSlopes } from './gguf-map.js';
@@ -87,12 +87,30 @@ export interface ImportOptions {
    * tensors are then views of the mapping, not copies. false reads each tensor into memory.
    */
   mmap?: boolean;
+  /**
+   * Float Conv1D matrices whose input length is not a multiple of 32 (BTLM's mlp.c_proj: 6,826 inputs,
+   * kept F16 in llama.cpp's files) are zero-padded to whole blocks (6,848) and quantized to this type,
+   * so they cost 4.5 (Q4_0) or 8.5 (Q8_0) bits a weight instead of 32. The padded weights meet
+   * padded zero inputs, so padding itself changes nothing; the quantization rounds as any Q4_0/Q8_0
+   * matrix does. Default: kept as floats (llama.cpp's arithmetic).
+   */
+  padToBlocks?: BlockType;
+}
+
+/** x[rows, K] → [rows, Kp] with zeros in columns K … Kp−1. */
+function padColumns(x: Float32Array, rows: number, K: number, Kp: number): Float32Array {
+  const p = new Float32Array(rows * Kp);
+  for (let r = 0; r < rows; r++) p.set(x.subarray(r * K, (r + 1) * K), r * Kp);
+  return p;
 }
 
 /** Reads a GGUF model (see ImportOptions). */
 export function importGguf(path: string, opts: ImportOptions = {}): ImportedModel {
   const file = readGguf(path);
   if (opts.mmap !== false && !opts.dequantizeAll) mapGguf(file);
+  if (opts.padToBlocks !== undefined && opts.padToBlocks !== 'q4_0' && opts.padToBlocks !== 'q8_0') {
+    throw new MugptError(`padToBlocks: expected 'q4_0' or 'q8_0', got '${String(opts.padToBlocks)}'`);
+  }
   const arch = ggufGet(file, 'general.architecture', 'string');
   if (arch !== 'gpt2' && arch !== 'jais') {
     throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);
@@ -162,6 +180,12 @@ export function importGguf(path: string, opts: ImportOptions = {}): ImportedMode
       return;
     }
     const x = floats(file, ggName);
+    if (conv1d && opts.padToBlocks && !opts.dequantizeAll && inp % QK !== 0) {
+      const Kp = Math.ceil(inp / QK) * QK;
+      const data = quantize(opts.padToBlocks, padColumns(x, out, inp, Kp), out, Kp);
+      tensors.set(hfName, { kind: 'quant', matrix: { type: opts.padToBlocks, data, N: out, K: Kp } });
+      return;
+    }
     tensors.set(hfName, { kind: 'f32', shape: conv1d ? [inp, out] : [out, inp], data: conv1d ? transpose(x, out, inp) : x });
   };
 

@@ -132,15 +132,31 @@ export function embedBackward(ctx: GptContext<Float32Array>, g: Params, dh: Floa
 
 // ---- Conv1D ----------------------------------------------------------------------------------
 
+let padded = new Float32Array(0);
+
+/**
+ * x[M, K] as the input of a quantized W [N, Kp]: x itself when Kp = K, else its rows zero-padded
+ * to Kp (a matrix stored padded to whole blocks; the padding weights meet zeros).
+ */
+function blockInput(x: Float32Array, W: Exclude<Weight, Float32Array>, M: number, K: number): Float32Array {
+  if (W.K === K) return x;
+  if (padded.length < M * W.K) padded = new Float32Array(M * W.K);
+  for (let r = 0; r < M; r++) {
+    padded.set(x.subarray(r * K, (r + 1) * K), r * W.K);
+    padded.fill(0, r * W.K + K, (r + 1) * W.K);
+  }
+  return padded;
+}
+
 /** out[M, N] = x[M, K]·W + b[N]: a Conv1D, W float [K, N] or quantized [N, K]. */
 function linear(k: Kernels, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
   if (W instanceof Float32Array) k.linear(out, x, W, b, M, K, N);
-  else k.qlinear(out, x, W, b, M, 1, false);
+  else k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, false);
 }
 
 /** out[M, N] += x[M, K]·W + b[N]: a Conv1D added into the residual stream. */
 function addLinear(k: Kernels, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
-  if (!(W instanceof Float32Array)) { k.qlinear(out, x, W, b, M, 1, true); return; }
+  if (!(W instanceof Float32Array)) { k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, true); return; }
   k.gemm(false, false, M, N, K, 1, x, W, 1, out);
   for (let r = 0; r < M; r++) {
     const o = r * N;

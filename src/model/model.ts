@@ -28,6 +28,8 @@ export interface ModelOptions {
   kvCache?: KVCacheType;
   /** GGUF files: memory-map the file (default true where the native addon loads); see ImportOptions. */
   mmap?: boolean;
+  /** GGUF files: quantize float matrices with unaligned inputs (BTLM's mlp.c_proj) to this type, zero-padded; see ImportOptions. */
+  padToBlocks?: 'q4_0' | 'q8_0';
 }
 
 export interface ForwardResult {
@@ -78,7 +80,7 @@ export class Model implements DecodeModel {
    * matrices stay quantized in memory; the file's tokenizer becomes the model's.
    */
   static loadGguf(path: string, opts: ModelOptions = {}): Model {
-    const m = importGguf(path, { mmap: opts.mmap });
+    const m = importGguf(path, { mmap: opts.mmap, padToBlocks: opts.padToBlocks });
     const named = new Map<string, Weight>();
     for (const [name, t] of m.tensors) named.set(name, t.kind === 'f32' ? t.data : t.matrix);
     const tok = m.tokenizer ? new BpeTokenizer(m.tokenizer) : null;

@@ -133,7 +133,9 @@ export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, 
       const matrix = shape.length === 2;
       const conv1d = name.includes('.attn.c_') || name.includes('.mlp.c_');
       const [out, inp] = conv1d ? [shape[1], shape[0]] : [shape[0], shape[1]];
-      check(matrix && t.N === out && t.K === inp, () => `${where}: quantized tensor "${name}" is [${t.N}, ${t.K}] (out, in), but its shape ${showShape(shape)} needs [${out}, ${inp}]`);
+      // an input length that is not a multiple of 32 may be stored zero-padded to whole blocks
+      const padded = inp % 32 !== 0 && t.K === Math.ceil(inp / 32) * 32;
+      check(matrix && t.N === out && (t.K === inp || padded), () => `${where}: quantized tensor "${name}" is [${t.N}, ${t.K}] (out, in), but its shape ${showShape(shape)} needs [${out}, ${inp}]`);
       quant.set(name, t);
       continue;
     }
