@@ -52,7 +52,7 @@ function ggufTokenizer(file: GgufFile, eos: number | null): BpeSpec | null {
 function floats(file: GgufFile, name: string): Float32Array {
   const t = file.tensors.get(name);
   if (!t) throw new MugptError(`${file.path}: tensor '${name}' is missing`);
-  const raw = readGgufTensorBytes(file, name);
+  const raw = readGgufTensorBytes(file, name, t.type !== GgmlType.F32); // F32 is used in place; the rest converted
   const n = t.dims.reduce((a, b) => a * b, 1);
   switch (t.type) {
     case GgmlType.F32: return new Float32Array(raw.buffer, raw.byteOffset, n);

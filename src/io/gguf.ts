@@ -217,11 +217,14 @@ export function readGguf(path: string): GgufFile {
   }
 }
 
-/** One tensor's raw bytes: a view of the mapping (mapGguf), else read from the file. */
-export function readGgufTensorBytes(file: GgufFile, name: string): Uint8Array {
+/**
+ * One tensor's raw bytes: a view of the mapping (mapGguf), else (or with `copy`) read from the file.
+ * Bytes that are only converted should be copies: a view's pages stay resident in the process.
+ */
+export function readGgufTensorBytes(file: GgufFile, name: string, copy = false): Uint8Array {
   const t = file.tensors.get(name);
   if (!t) throw new MugptError(`${file.path}: tensor '${name}' is missing`);
-  if (file.map) return new Uint8Array(file.map, t.offset, t.bytes);
+  if (file.map && !copy) return new Uint8Array(file.map, t.offset, t.bytes);
   const out = new Uint8Array(t.bytes);
   const fd = openSync(file.path, 'r');
   try {
