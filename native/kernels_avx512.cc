@@ -48,6 +48,7 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
 }
 
 #include "simd_avx2.inc"
+#define MUGPT_QDOT_VNNI  // the quantized dot products use AVX-512 VNNI where the CPU has it
 #include "quant_avx2.inc"
 #include "kernels.inc"
 #include "quant.inc"
