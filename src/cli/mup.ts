@@ -110,7 +110,7 @@ export function register(program: Command): void {
 
   sizeFlags(mup.command('sweep'), SWEEP_DEFAULTS.widths.join(','))
     .description('learning-rate sweep across widths, SP and μP, on the State of the Union corpus; plot held-out loss against log2(lr)')
-    .option('--lrs <grid>', 'peak learning rates: LOW..HIGH (powers of two apart; LOW..HIGH:STEP for another log2 step) or a comma list', '2^-12..2^-4')
+    .option('--lrs <grid>', 'peak learning rates: LOW..HIGH (powers of two apart; LOW..HIGH:STEP for another log2 step) or a comma list', '2^-11..2^-5')
     .option('--steps <n>', 'training steps per run', String(SWEEP_DEFAULTS.steps))
     .option('--eval-batches <n>', 'held-out batches the final loss averages over', String(SWEEP_DEFAULTS.evalBatches))
     .action(async (o: CommonFlags & { lrs: string; evalBatches: string }) => {

@@ -141,8 +141,8 @@ export function formatCoordCheck(r: CoordCheckResult): string {
   }
   if (o.steps > 0 && o.parameterizations.length > 1) {
     lines.push(`growth exponents after ${o.steps} steps, mean over blocks (0 = flat in width):`);
-    lines.push(['kind'.padEnd(28), ...o.parameterizations.map((p) => PNAME[p].padStart(8))].join(''));
-    for (const k of LAYER_KINDS) lines.push([KIND_LABELS[k].padEnd(28), ...o.parameterizations.map((p) => growthExponent(r, p, k, o.steps).toFixed(2).padStart(8))].join(''));
+    lines.push(['kind'.padEnd(20), ...o.parameterizations.map((p) => PNAME[p].padStart(8))].join(''));
+    for (const k of LAYER_KINDS) lines.push([KIND_LABELS[k].padEnd(20), ...o.parameterizations.map((p) => growthExponent(r, p, k, o.steps).toFixed(2).padStart(8))].join(''));
   }
   return lines.join('\n');
 }
@@ -155,8 +155,8 @@ export async function coordCheckSvg(r: CoordCheckResult): Promise<string> {
       const runs = r.runs.filter((run) => run.parameterization === p);
       panels.push(await lineChartSvg({
         title: `${PNAME[p]} (${o.arch}), ${t === 0 ? 'at init' : `after step ${t}`}`,
-        xLabel: 'width (n_embd)', yLabel: 'mean |activation|', logX: true, logY: true, points: true, width: 300, height: 200,
-        series: LAYER_KINDS.map((k) => ({ name: KIND_LABELS[k], points: runs.map((run) => [run.width, kindMean(run.stats[t], k)] as [number, number]) })),
+        xLabel: 'log2(width)', yLabel: 'mean |activation|', logY: true, points: true, width: 300, height: 200,
+        series: LAYER_KINDS.map((k) => ({ name: KIND_LABELS[k], points: runs.map((run) => [Math.log2(run.width), kindMean(run.stats[t], k)] as [number, number]) })),
       }));
     }
   }

@@ -10,11 +10,11 @@ export type LayerKind = 'embedding' | 'attn' | 'attn_logits' | 'mlp' | 'residual
 export const LAYER_KINDS: LayerKind[] = ['embedding', 'attn_logits', 'attn', 'mlp', 'residual', 'logits'];
 
 export const KIND_LABELS: Record<LayerKind, string> = {
-  embedding: 'embedding output',
-  attn_logits: 'attention scores q·k·scale',
-  attn: 'attention output',
+  embedding: 'embedding',
+  attn_logits: 'attn scores q·k',
+  attn: 'attn output',
   mlp: 'MLP output',
-  residual: 'block output (residual)',
+  residual: 'block output',
   logits: 'output logits',
 };
 

@@ -17,7 +17,7 @@ export interface SweepOptions {
   arch?: MupArch;
   /** Widths (n_embd); the smallest is the μP base width. Default 64, 128, 256. */
   widths?: number[];
-  /** Peak learning rates. Default 2^-12 … 2^-4, one per power of two. */
+  /** Peak learning rates. Default 2^-11 … 2^-5, one per power of two. */
   lrs?: number[];
   steps?: number;
   seed?: number;
@@ -59,8 +59,8 @@ export interface SweepResult {
 }
 
 export const SWEEP_DEFAULTS: ResolvedSweepOptions = {
-  arch: 'btlm', widths: [64, 128, 256], lrs: Array.from({ length: 9 }, (_, i) => 2 ** (i - 12)), steps: 60, seed: 0,
-  layers: 2, heads: 4, batch: 8, seqLen: 64, vocab: 4096, evalBatches: 4, parameterizations: ['sp', 'mup'],
+  arch: 'btlm', widths: [64, 128, 256], lrs: Array.from({ length: 7 }, (_, i) => 2 ** (i - 11)), steps: 100, seed: 0,
+  layers: 2, heads: 4, batch: 8, seqLen: 64, vocab: 4096, evalBatches: 8, parameterizations: ['sp', 'mup'],
 };
 
 export function resolveSweepOptions(o: SweepOptions): ResolvedSweepOptions {
