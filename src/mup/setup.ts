@@ -87,8 +87,8 @@ export interface SotuData {
 
 /**
  * The last `docs` State of the Union addresses, GPT-2-tokenized, 5% of the documents held out, and
- * remapped to a compact vocabulary: the output layer of a 50,257-token vocabulary would cost these
- * small widths 5–20× the time of everything else, and the vocabulary is a fixed (not a width)
+ * remapped to a compact vocabulary: the output layer of a 50,257-token vocabulary makes a training
+ * step of these small widths 4–19× slower, and the vocabulary is a fixed (not a width)
  * dimension, so it plays no part in how activations or learning rates scale with width.
  */
 export function sotuData(vocab: number, seqLen: number, seed: number, docs = 60): SotuData {
