@@ -11,6 +11,7 @@
 #endif
 #include <cerrno>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -198,6 +199,55 @@ void QRow(const Napi::CallbackInfo& info) {
   }
 }
 
+// quantizeRows(out: Uint8Array, src: Uint8Array, srcType: 0 F32 | 1 F16, rows, K, Kp, type: 8 Q8_0 | 2 Q4_0):
+// src [rows, K] → blocks [rows, Kp/32], each row zero-padded from K to Kp (a multiple of 32) inputs.
+// ggml's reference quantizer, bit for bit with src/quant/blocks.ts: float32 arithmetic (this file is
+// compiled without FMA, so x·id + 8.5 is two roundings as in JS), roundf, the Q4_0 scale from the
+// signed value of the largest magnitude. Rows in parallel (loading BTLM-3B pads 560 M weights).
+void QuantizeRows(const Napi::CallbackInfo& info) {
+  uint8_t *out, *src;
+  if (!typed(info, 0, napi_uint8_array, "Uint8Array", &out) || !typed(info, 1, napi_uint8_array, "Uint8Array", &src) ||
+      !nums(info, {2, 3, 4, 5, 6}))
+    return;
+  const int src_type = I(info, 2), rows = I(info, 3), K = I(info, 4), Kp = I(info, 5), type = I(info, 6);
+  const int nb = Kp / mugpt::QK;
+  const long bb = mugpt::qblock_bytes(type);
+  auto row = [&](int r, int) {
+    float x[mugpt::QK];
+    for (int b = 0; b < nb; b++) {
+      for (int i = 0; i < mugpt::QK; i++) {
+        const long k = (long)b * mugpt::QK + i;
+        if (k >= K) x[i] = 0.0f;
+        else if (src_type == 1) x[i] = mugpt::half_to_float((uint16_t)(src[2 * ((long)r * K + k)] | (src[2 * ((long)r * K + k) + 1] << 8)));
+        else std::memcpy(&x[i], src + 4 * ((long)r * K + k), 4);
+      }
+      uint8_t* blk = out + ((long)r * nb + b) * bb;
+      if (type == mugpt::kQ8) {
+        float amax = 0.0f;
+        for (int i = 0; i < mugpt::QK; i++) amax = std::fabs(x[i]) > amax ? std::fabs(x[i]) : amax;
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = mugpt::float_to_half(d);
+        blk[0] = h & 0xff; blk[1] = h >> 8;
+        for (int i = 0; i < mugpt::QK; i++) blk[2 + i] = (uint8_t)(int8_t)std::roundf(x[i] * id);
+      } else {
+        float amax = 0.0f, mx = 0.0f;
+        for (int i = 0; i < mugpt::QK; i++)
+          if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); mx = x[i]; }
+        const float d = mx / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = mugpt::float_to_half(d);
+        blk[0] = h & 0xff; blk[1] = h >> 8;
+        for (int j = 0; j < mugpt::QK / 2; j++) {
+          const float lo = x[j] * id, hi = x[j + mugpt::QK / 2] * id;
+          const int q0 = (int)std::trunc(lo + 8.5f), q1 = (int)std::trunc(hi + 8.5f);
+          blk[2 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | ((q1 < 15 ? q1 : 15) << 4));
+        }
+      }
+    }
+  };
+  KernelScope scope;
+  mugpt::parallel(rows, row);
+}
+
 // attentionF16(out, q, qStride, k: Uint16Array, v: Uint16Array, kvStride, Tq, Tk, H, d, scale, slopes | null)
 void AttentionF16(const Napi::CallbackInfo& info) {
   float *out, *q, *slopes;
@@ -366,6 +416,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
+  exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));

@@ -7,7 +7,7 @@ import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
 import { jsKernels as JS } from '../src/kernels/js.js';
 import type { Kernels, QuantMatrix } from '../src/kernels/kernels.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';
-import { floatToHalf } from '../src/quant/half.js';
+import { HALF_TABLE, floatToHalf } from '../src/quant/half.js';
 import { MugptError } from '../src/errors.js';
 import { randn } from './kernels-ref.js';
 
@@ -121,4 +121,25 @@ test('f16-cache attention: native equals the JS reference (decode and prefill, A
     out: new Float32Array(8), q: new Float32Array(8), qStride: 8, k: new Uint16Array(7), v: new Uint16Array(8), kvStride: 8,
     Tq: 1, Tk: 1, H: 1, d: 8, scale: 1, slopes: null,
   }), MugptError);
+});
+
+test('native quantizeRows (padding GGUF matrices at load) is bit-exact with quantize() from F32 and F16 bytes', { skip }, () => {
+  const addon = loadNativeAddon()!;
+  const rows = 7, K = 200, Kp = 224;
+  // random values, exact ties (multiples of max/8 and max/127 hit the rounding boundaries), a zero row
+  const x = randn(rows * K, 77).map((v, i) => (i % 5 === 0 ? Math.round(v * 16) / 16 : v));
+  x.fill(0, 3 * K, 4 * K);
+  const padded = new Float32Array(rows * Kp);
+  for (let r = 0; r < rows; r++) padded.set(x.subarray(r * K, (r + 1) * K), r * Kp);
+  const halves = Uint16Array.from(x, (v) => floatToHalf(v));
+  const fromHalves = new Float32Array(rows * Kp);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) fromHalves[r * Kp + k] = HALF_TABLE[halves[r * K + k]];
+  for (const [type, id] of [['q8_0', 8], ['q4_0', 2]] as const) {
+    const got32 = new Uint8Array(quantize(type, padded, rows, Kp).length);
+    addon.quantizeRows(got32, new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 0, rows, K, Kp, id);
+    assert.deepEqual(got32, quantize(type, padded, rows, Kp), `${type} from F32`);
+    const got16 = new Uint8Array(got32.length);
+    addon.quantizeRows(got16, new Uint8Array(halves.buffer), 1, rows, K, Kp, id);
+    assert.deepEqual(got16, quantize(type, fromHalves, rows, Kp), `${type} from F16`);
+  }
 });

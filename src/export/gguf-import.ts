@@ -6,7 +6,8 @@
 import { MugptError } from '../errors.js';
 import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
 import { GgmlType, ggufGet, mapGguf, readGguf, readGgufTensorBytes, type GgufFile } from '../io/gguf.js';
-import { QK, dequantize, quantize, type BlockType } from '../quant/blocks.js';
+import { QK, dequantize, quantize, quantizedBytes, type BlockType } from '../quant/blocks.js';
+import { loadNativeAddon } from '../kernels/native.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
 import { llamaAlibiSlopes } from './gguf-map.js';
@@ -104,6 +105,19 @@ function padColumns(x: Float32Array, rows: number, K: number, Kp: number): Float
   return p;
 }
 
+/** A float GGUF matrix [rows, K] as blocks [rows, Kp] zero-padded (native from F32/F16 bytes, else JS). */
+function padToBlocks(file: GgufFile, name: string, type: BlockType, rows: number, K: number): QuantMatrix {
+  const Kp = Math.ceil(K / QK) * QK;
+  const t = file.tensors.get(name)!;
+  const addon = loadNativeAddon();
+  if (addon && (t.type === GgmlType.F32 || t.type === GgmlType.F16)) {
+    const data = new Uint8Array(quantizedBytes(type, rows, Kp));
+    addon.quantizeRows(data, readGgufTensorBytes(file, name, true), t.type === GgmlType.F16 ? 1 : 0, rows, K, Kp, type === 'q8_0' ? 8 : 2);
+    return { type, data, N: rows, K: Kp };
+  }
+  return { type, data: quantize(type, padColumns(floats(file, name), rows, K, Kp), rows, Kp), N: rows, K: Kp };
+}
+
 /** Reads a GGUF model (see ImportOptions). */
 export function importGguf(path: string, opts: ImportOptions = {}): ImportedModel {
   const file = readGguf(path);
@@ -179,13 +193,11 @@ export function importGguf(path: string, opts: ImportOptions = {}): ImportedMode
       tensors.set(hfName, { kind: 'quant', matrix: { type, data: readGgufTensorBytes(file, ggName), N: out, K: inp } });
       return;
     }
-    const x = floats(file, ggName);
     if (conv1d && opts.padToBlocks && !opts.dequantizeAll && inp % QK !== 0) {
-      const Kp = Math.ceil(inp / QK) * QK;
-      const data = quantize(opts.padToBlocks, padColumns(x, out, inp, Kp), out, Kp);
-      tensors.set(hfName, { kind: 'quant', matrix: { type: opts.padToBlocks, data, N: out, K: Kp } });
+      tensors.set(hfName, { kind: 'quant', matrix: padToBlocks(file, ggName, opts.padToBlocks, out, inp) });
       return;
     }
+    const x = floats(file, ggName);
     tensors.set(hfName, { kind: 'f32', shape: conv1d ? [inp, out] : [out, inp], data: conv1d ? transpose(x, out, inp) : x });
   };
 

@@ -39,6 +39,8 @@ export interface NativeAddon {
   /** attention over an f16 cache: k, v hold half bits. */
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
+  /** src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp (quantize()'s arithmetic). */
+  quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
   /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
   mapFile(path: string): ArrayBuffer | undefined;
   /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
