@@ -30,7 +30,7 @@ function file(): string {
 
 test('padToBlocks holds unaligned float matrices as zero-padded blocks of the float weights', () => {
   const path = file();
-  const plain = importGguf(path), pad = importGguf(path, { padToBlocks: 'q8_0' });
+  const plain = importGguf(path, { padToBlocks: false }), pad = importGguf(path, { padToBlocks: 'q8_0' });
   const f = plain.tensors.get('transformer.h.0.mlp.c_proj.weight')!, q = pad.tensors.get('transformer.h.0.mlp.c_proj.weight')!;
   assert.equal(f.kind, 'f32'); // F16 in the file
   assert.ok(q.kind === 'quant' && f.kind === 'f32');
@@ -41,6 +41,9 @@ test('padToBlocks holds unaligned float matrices as zero-padded blocks of the fl
   assert.deepEqual(q.matrix.data, quantize('q8_0', rows, 64, 224));
   const back = dequantize('q8_0', q.matrix.data, 64, 224);
   for (let o = 0; o < 64; o++) for (let i = 200; i < 224; i++) assert.equal(back[o * 224 + i], 0);
+  // by default, the file's own block type (Q4_0 here)
+  const dflt = importGguf(path).tensors.get('transformer.h.1.mlp.c_proj.weight')!;
+  assert.ok(dflt.kind === 'quant' && dflt.matrix.type === 'q4_0' && dflt.matrix.K === 224);
   assert.throws(() => importGguf(path, { padToBlocks: 'q2_k' as never }), (e: unknown) => e instanceof MugptError && /padToBlocks/.test(e.message));
 });
 
@@ -48,7 +51,7 @@ test('a model with padded blocks runs: its logits stay within the quantization e
   const path = file();
   const ids = [[3, 14, 15, 9, 26, 5, 35]];
   for (const backend of ['js', getKernels().name] as const) {
-    const ref = loadModel(path, { backend }).forward(ids).logits;
+    const ref = loadModel(path, { backend, padToBlocks: false }).forward(ids).logits;
     for (const [type, tol] of [['q8_0', 0.01], ['q4_0', 0.03]] as const) { // measured 3.2e-3, 5.7e-3
       const got = loadModel(path, { backend, padToBlocks: type }).forward(ids).logits;
       let num = 0, den = 0;

@@ -17,7 +17,7 @@ const pad = flag('--pad-to-blocks', 'q4_0');
 const mmap = !args.includes('--no-mmap');
 
 const t0 = performance.now();
-const model = loadModel(file, { kvCache, padToBlocks: pad === 'none' ? undefined : (pad as 'q4_0' | 'q8_0'), mmap });
+const model = loadModel(file, { kvCache, padToBlocks: pad === 'none' ? false : (pad as 'q4_0' | 'q8_0'), mmap });
 const loadSeconds = (performance.now() - t0) / 1000;
 const rssAfterLoad = process.memoryUsage().rss;
 

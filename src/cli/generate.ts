@@ -20,7 +20,7 @@ interface Flags {
   ignoreEos?: boolean;
   backend?: BackendName;
   kvCache?: 'f32' | 'f16';
-  padToBlocks?: 'q4_0' | 'q8_0';
+  padToBlocks?: 'q4_0' | 'q8_0' | 'none';
 }
 
 /** The flag that sets each generate option, for error messages. */
@@ -45,10 +45,10 @@ export function register(program: Command): void {
     .option('--ignore-eos', 'keep generating past <|endoftext|>')
     .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native']))
     .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, or f16 for half the memory (default f32)').choices(['f32', 'f16']))
-    .addOption(new Option('--pad-to-blocks <type>', 'GGUF: hold float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks').choices(['q4_0', 'q8_0']))
+    .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default: the file\'s type), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
-      const model = loadModel(flags.model, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks });
+      const model = loadModel(flags.model, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
       const controller = new AbortController();
       const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
       await stream(gen, flags.prompt, controller);

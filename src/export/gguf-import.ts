@@ -90,12 +90,13 @@ export interface ImportOptions {
   mmap?: boolean;
   /**
    * Float Conv1D matrices whose input length is not a multiple of 32 (BTLM's mlp.c_proj: 6,826 inputs,
-   * kept F16 in llama.cpp's files) are zero-padded to whole blocks (6,848) and quantized to this type,
-   * so they cost 4.5 (Q4_0) or 8.5 (Q8_0) bits a weight instead of 32. The padded weights meet
-   * padded zero inputs, so padding itself changes nothing; the quantization rounds as any Q4_0/Q8_0
-   * matrix does. Default: kept as floats (llama.cpp's arithmetic).
+   * kept F16 in llama.cpp's files since GGUF blocks cannot hold such rows) are zero-padded to whole
+   * blocks (6,848) and quantized to this type, so they cost 4.5 (Q4_0) or 8.5 (Q8_0) bits a weight
+   * instead of 32. The padded weights meet padded zero inputs, so the padding itself changes nothing;
+   * the quantization rounds as any Q4_0/Q8_0 matrix does. Default: the type of the file's quantized
+   * Conv1D matrices (none in a float file); false keeps them as floats (llama.cpp's arithmetic).
    */
-  padToBlocks?: BlockType;
+  padToBlocks?: BlockType | false;
 }
 
 /** x[rows, K] → [rows, Kp] with zeros in columns K … Kp−1. */
@@ -122,9 +123,13 @@ function padToBlocks(file: GgufFile, name: string, type: BlockType, rows: number
 export function importGguf(path: string, opts: ImportOptions = {}): ImportedModel {
   const file = readGguf(path);
   if (opts.mmap !== false && !opts.dequantizeAll) mapGguf(file);
-  if (opts.padToBlocks !== undefined && opts.padToBlocks !== 'q4_0' && opts.padToBlocks !== 'q8_0') {
-    throw new MugptError(`padToBlocks: expected 'q4_0' or 'q8_0', got '${String(opts.padToBlocks)}'`);
+  if (opts.padToBlocks !== undefined && opts.padToBlocks !== false && opts.padToBlocks !== 'q4_0' && opts.padToBlocks !== 'q8_0') {
+    throw new MugptError(`padToBlocks: expected 'q4_0', 'q8_0' or false, got '${String(opts.padToBlocks)}'`);
   }
+  // the default: the block type of the first quantized Conv1D matrix (attn_qkv of block 0 in practice)
+  const qkv = file.tensors.get('blk.0.attn_qkv.weight');
+  const fileBlocks: BlockType | false = qkv?.type === GgmlType.Q4_0 ? 'q4_0' : qkv?.type === GgmlType.Q8_0 ? 'q8_0' : false;
+  const padType = opts.padToBlocks ?? fileBlocks;
   const arch = ggufGet(file, 'general.architecture', 'string');
   if (arch !== 'gpt2' && arch !== 'jais') {
     throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);
@@ -193,8 +198,8 @@ export function importGguf(path: string, opts: ImportOptions = {}): ImportedMode
       tensors.set(hfName, { kind: 'quant', matrix: { type, data: readGgufTensorBytes(file, ggName), N: out, K: inp } });
       return;
     }
-    if (conv1d && opts.padToBlocks && !opts.dequantizeAll && inp % QK !== 0) {
-      tensors.set(hfName, { kind: 'quant', matrix: padToBlocks(file, ggName, opts.padToBlocks, out, inp) });
+    if (conv1d && padType && !opts.dequantizeAll && inp % QK !== 0) {
+      tensors.set(hfName, { kind: 'quant', matrix: padToBlocks(file, ggName, padType, out, inp) });
       return;
     }
     const x = floats(file, ggName);

@@ -28,8 +28,8 @@ export interface ModelOptions {
   kvCache?: KVCacheType;
   /** GGUF files: memory-map the file (default true where the native addon loads); see ImportOptions. */
   mmap?: boolean;
-  /** GGUF files: quantize float matrices with unaligned inputs (BTLM's mlp.c_proj) to this type, zero-padded; see ImportOptions. */
-  padToBlocks?: 'q4_0' | 'q8_0';
+  /** GGUF files: float matrices with unaligned inputs (BTLM's mlp.c_proj) as zero-padded blocks of this type (default: the file's), false: floats; see ImportOptions. */
+  padToBlocks?: 'q4_0' | 'q8_0' | false;
 }
 
 export interface ForwardResult {
