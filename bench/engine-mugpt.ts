@@ -7,7 +7,7 @@
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
 import { loadModel, Model } from '../src/model/model.js';
-import { LayerKVCache } from '../src/model/kvcache.js';
+import type { LayerKVCache } from '../src/model/kvcache.js';
 import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
 import { KernelProfiler } from './profile.js';
 
@@ -21,7 +21,8 @@ function argmax(x: Float32Array): number {
 
 const a = JSON.parse(process.argv[2]) as Args;
 const t0 = performance.now();
-const model = a.gguf ? loadModel(a.gguf) : Model.fromTensors(shapeConfig(a.shape, a.layers), randomTensors(shapeConfig(a.shape, a.layers)));
+const opts = { kvCache: a.kvType ?? 'f32' } as const;
+const model = a.gguf ? loadModel(a.gguf, opts) : Model.fromTensors(shapeConfig(a.shape, a.layers), randomTensors(shapeConfig(a.shape, a.layers)), opts);
 const loadSeconds = (performance.now() - t0) / 1000;
 const rssAfterLoadMiB = process.memoryUsage().rss / 2 ** 20;
 const V = model.vocabSize;
@@ -33,10 +34,7 @@ const warm = model.newCache();
 model.step(warm, promptIds(16, V, 7));
 model.step(warm, [1]);
 
-// an F16 KV cache is built directly (the model accepts any LayerKVCache it owns)
-const cache = a.kvType === 'f16'
-  ? new LayerKVCache(model, model.config.n_layer, model.config.n_embd, model.maxContext, 'f16')
-  : model.newCache();
+const cache = model.newCache();
 let prefillTps: number | null = null;
 let prefillMs = 0;
 let last: number;

@@ -1,6 +1,8 @@
 // Prefill and decode speed of the F32 models against PyTorch and llama.cpp, in one run:
-//   node dist/bench/inference.js [--shapes 111m,btlm] [--prompt 512] [--decode-111m 128] [--decode-btlm 32]
-//                                [--btlm-layers 32] [--torch-btlm-layers 1] [--repeats 1] [--llama-threads 2,1] [--no-torch] [--no-llama]
+//   node dist/bench/inference.js [--shapes 111m,btlm] [--prompt 512] [--decode-111m 64] [--decode-btlm 16]
+//                                [--btlm-layers 4] [--torch-btlm-layers 1] [--repeats 1] [--llama-threads 2,1] [--no-torch] [--no-llama]
+// The default run (a few minutes) builds BTLM-3B with 4 of its 32 blocks; the full model is
+// --btlm-layers 32 (10.6 GB of F32 weights per engine, about 12 minutes on 2 busy cores).
 // Random weights. Every engine runs in its own child process (peak RSS per engine):
 //   mugpt      native kernels, the model built in memory; step() over the prompt (LM head at the
 //              last position only), then greedy decode over the KV cache;
@@ -21,9 +23,9 @@ const { values: opt } = parseArgs({
   options: {
     shapes: { type: 'string', default: '111m,btlm' },
     prompt: { type: 'string', default: '512' },
-    'decode-111m': { type: 'string', default: '128' },
-    'decode-btlm': { type: 'string', default: '32' },
-    'btlm-layers': { type: 'string', default: '32' },
+    'decode-111m': { type: 'string', default: '64' },
+    'decode-btlm': { type: 'string', default: '16' },
+    'btlm-layers': { type: 'string', default: '4' },
     'torch-btlm-layers': { type: 'string', default: '1' },
     repeats: { type: 'string', default: '1' },
     'llama-threads': { type: 'string', default: '2' },

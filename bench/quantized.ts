@@ -94,12 +94,14 @@ if (!opt['no-memory'] && opt.shapes.includes('btlm')) {
   const { file } = bytesPerToken(path);
   console.log(`\n## BTLM-3B-8K Q4_0 memory (claim: weights ≤ 1.7 GB, process ≤ 3 GB at 2,048 context): file ${(file / 1e9).toFixed(2)} GB of tensors`);
   const rows: string[][] = [];
-  for (const ctx of [2048, 8192]) {
-    const r = await runEngine('engine-mugpt.js', { shape: 'btlm-3b-8k', gguf: path, prompt: 0, decode: 2, fillContext: ctx });
-    const kv = (2 * cfg.n_layer * ctx * cfg.n_embd * 4) / 1e9;
-    if (!r.ok) { rows.push([String(ctx), `failed: ${r.error}`, '', '', '']); continue; }
-    rows.push([String(ctx), (file / 1e9).toFixed(2), kv.toFixed(2), ((r.json.rssAfterLoadMiB as number) * 2 ** 20 / 1e9).toFixed(2),
-      ((r.json.peakRssMiB as number) * 2 ** 20 / 1e9).toFixed(2), fmt(r.json.decodeTokensPerSecond as number, 2)]);
+  for (const kvType of ['f32', 'f16'] as const) {
+    for (const ctx of [2048, 8192]) {
+      const r = await runEngine('engine-mugpt.js', { shape: 'btlm-3b-8k', gguf: path, prompt: 0, decode: 2, fillContext: ctx, kvType });
+      if (!r.ok) { rows.push([String(ctx), kvType, `failed: ${r.error}`, '', '', '']); continue; }
+      const gb = (miB: unknown): string => (((miB as number) * 2 ** 20) / 1e9).toFixed(2);
+      rows.push([String(ctx), kvType.toUpperCase(), gb(r.json.kvCacheMiB), gb(r.json.rssAfterLoadMiB), gb(r.json.peakRssMiB),
+        fmt(r.json.decodeTokensPerSecond as number, 2)]);
+    }
   }
-  printTable(['context', 'weights GB (file tensors)', 'F32 KV cache GB', 'RSS after load GB', 'peak RSS GB', `decode tok/s at that context`], rows);
+  printTable(['context', 'KV cache', 'KV cache GB', 'RSS after load GB (mapped file pages count once touched)', 'peak RSS GB', 'decode tok/s at that context'], rows);
 }

@@ -1,10 +1,11 @@
 // Training speed of the Cerebras-GPT-111M shape, mugpt against PyTorch, in one run:
-//   node dist/bench/train-step.js [--batch 4] [--seq 512] [--steps 2] [--torch-batch 1] [--torch-steps 1] [--no-torch]
+//   node dist/bench/train-step.js [--batch 4] [--seq 512] [--steps 1] [--torch-batch 1] [--torch-seq 256] [--torch-steps 1] [--no-torch]
 // A step is forward + backward + AdamW over batch × seq tokens, float32, 2 threads, random weights.
 // Each engine runs in its own child process (peak RSS per engine). PyTorch (bench/peers/torch_train.py,
 // autograd + torch.optim.AdamW) takes about a minute per 512-token sequence on this machine's
-// reference-BLAS build, so by default it runs batch 1 × 512 (tokens/s barely depends on the batch
-// here: every GEMM already has ≥ 512 rows); --torch-batch 4 measures the full batch.
+// reference-BLAS build, so by default it runs batch 1 × 256 (tokens/s barely depends on the batch
+// here: every GEMM already has ≥ 256 rows; the shorter rows make its attention cheaper, which only
+// favours the peer); --torch-batch 4 --torch-seq 512 measures the full batch (about 20 minutes).
 import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
 import { fmt, machineLine, peerScript, printTable, ratio, runChild, runEngine, shapeConfig } from './common.js';
@@ -15,8 +16,9 @@ const { values: opt } = parseArgs({
   options: {
     batch: { type: 'string', default: '4' },
     seq: { type: 'string', default: '512' },
-    steps: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '1' },
     'torch-batch': { type: 'string', default: '1' },
+    'torch-seq': { type: 'string', default: '256' },
     'torch-steps': { type: 'string', default: '1' },
     'no-torch': { type: 'boolean', default: false },
   },
@@ -38,11 +40,11 @@ if (m.ok) {
 } else rows.push(['mugpt', `failed: ${m.error}`, '', '', '']);
 
 if (!opt['no-torch']) {
-  const tb = Number(opt['torch-batch']);
-  const t = await runChild('/usr/bin/python3', [peerScript('torch_train.py'), JSON.stringify(toHfConfig(cfg)), String(tb), String(seq), opt['torch-steps'], '2']);
+  const tb = Number(opt['torch-batch']), ts = Number(opt['torch-seq']);
+  const t = await runChild('/usr/bin/python3', [peerScript('torch_train.py'), JSON.stringify(toHfConfig(cfg)), String(tb), String(ts), opt['torch-steps'], '2']);
   if (t.ok) {
     const tps = t.json.tokensPerSecond as number;
-    rows.push([`PyTorch ${String(t.json.torch)} autograd + AdamW, batch ${tb}×${seq}`, fmt(tps), fmt(t.json.secondsPerStep as number, 2), fmt(t.json.peakRssMiB as number, 0), ratio(mTps, tps)]);
+    rows.push([`PyTorch ${String(t.json.torch)} autograd + AdamW, batch ${tb}×${ts}`, fmt(tps), fmt(t.json.secondsPerStep as number, 2), fmt(t.json.peakRssMiB as number, 0), ratio(mTps, tps)]);
   } else rows.push(['PyTorch', `failed: ${t.error}`, '', '', '']);
 }
 printTable(['engine', 'tokens/s', 's/step', 'peak RSS MiB', 'mugpt ÷ engine'], rows);
