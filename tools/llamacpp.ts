@@ -1,5 +1,10 @@
 // The llama.cpp peer, through node-llama-cpp (prebuilt CPU binaries, no network): next-token
-// log-probabilities for golden tests of our GGUF files, and prefill / decode speed for benchmarks.
+// log-probabilities for golden tests of our GGUF files, prefill / decode speed for benchmarks, and
+// llama.cpp's own quantizer.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ControlledEvaluateInputItem, Llama, LlamaModel, Token } from 'node-llama-cpp';
 
 let llamaPromise: Promise<Llama> | null = null;
@@ -78,4 +83,34 @@ export async function llamaCppSpeed(path: string, prompt: number[], decode: numb
       await context.dispose();
     }
   });
+}
+
+/**
+ * Builds tools/llama-quantize.c against the libllama of node-llama-cpp's prebuilt binaries (headers
+ * from its bundled llama.cpp source), into dir; returns the executable's path. Needs git and a C compiler.
+ */
+export function buildLlamaQuantize(dir: string): string {
+  const root = fileURLToPath(new URL('../../', import.meta.url)); // dist/tools/ → the repository
+  const pkg = join(root, 'node_modules', 'node-llama-cpp');
+  const bins = join(root, 'node_modules', '@node-llama-cpp', `${process.platform}-${process.arch}`, 'bins');
+  const binDir = readdirSync(bins).map((d) => join(bins, d)).find((d) => readdirSync(d).some((f) => /^libllama\..*so$/.test(f)));
+  if (!binDir) throw new Error(`no prebuilt libllama under ${bins}`);
+  const lib = readdirSync(binDir).find((f) => /^libllama\..*so$/.test(f))!;
+  const src = join(dir, 'llama-src');
+  const run = (cmd: string, args: string[], cwd?: string): void => {
+    const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
+  };
+  run('git', ['clone', '-q', '--no-checkout', join(pkg, 'llama', 'gitRelease.bundle'), src]);
+  run('git', ['checkout', '-q', 'HEAD', '--', 'include/llama.h', 'ggml/include'], src);
+  const exe = join(dir, 'llama-quantize');
+  run('cc', ['-O1', `-I${join(src, 'include')}`, `-I${join(src, 'ggml', 'include')}`, join(root, 'tools', 'llama-quantize.c'),
+    '-o', exe, join(binDir, lib), `-Wl,-rpath,${binDir}`]);
+  return exe;
+}
+
+/** Quantizes a GGUF file with llama.cpp's own quantizer (llama_model_quantize). */
+export function llamaQuantize(exe: string, input: string, output: string, type: 'q8_0' | 'q4_0'): void {
+  const r = spawnSync(exe, [input, output, type], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`llama.cpp quantize failed: ${r.stderr}`);
 }
