@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { getKernels } from '../src/kernels/index.js';
 import { jsKernels } from '../src/kernels/js.js';
-import { readGguf } from '../src/io/gguf.js';
+import { GgmlType, readGguf } from '../src/io/gguf.js';
 import {
   fmt, ggufFile, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
 } from './common.js';
@@ -33,18 +33,27 @@ const SHAPES: Record<string, ShapeName> = { '111m': 'cerebras-gpt-111m', btlm: '
 const prompt = Number(opt.prompt);
 const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
 
-/** Bytes one decode step reads: every matrix once (token_embd only as the LM head when there is no output.weight). */
-function bytesPerToken(path: string): { perToken: number; file: number } {
+/**
+ * Bytes one decode step reads: every matrix once (token_embd only as the LM head when there is no
+ * output.weight). llama.cpp reads the file's tensors; mugpt (importGguf's default padToBlocks) holds
+ * float matrices whose K is not a multiple of 32 (BTLM's F16 ffn_down) as zero-padded blocks of the
+ * file's type, so it reads fewer bytes.
+ */
+function bytesPerToken(path: string, type: 'q8_0' | 'q4_0'): { perToken: number; mugptPerToken: number; file: number } {
   const f = readGguf(path);
-  let perToken = 0, file = 0;
+  let perToken = 0, mugptPerToken = 0, file = 0;
   const tiedHead = !f.tensors.has('output.weight');
+  const blockBytes = type === 'q8_0' ? 34 : 18;
   for (const t of f.tensors.values()) {
     file += t.bytes;
     if (t.dims.length !== 2 || t.name === 'position_embd.weight') continue;
     if (t.name === 'token_embd.weight' && !tiedHead) continue;
     perToken += t.bytes;
+    const [K, rows] = t.dims;
+    const padded = (t.type === GgmlType.F16 || t.type === GgmlType.F32) && K % 32 !== 0;
+    mugptPerToken += padded ? rows * Math.ceil(K / 32) * blockBytes : t.bytes;
   }
-  return { perToken, file };
+  return { perToken, mugptPerToken, file };
 }
 
 const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
@@ -65,7 +74,7 @@ for (const key of opt.shapes.split(',')) {
   const mDecode = small ? (btlm ? 4 : 16) : decode;
   for (const type of opt.types.split(',') as Array<'q8_0' | 'q4_0'>) {
     const path = ggufFile(shape, cfg, type);
-    const { perToken, file } = bytesPerToken(path);
+    const { perToken, mugptPerToken, file } = bytesPerToken(path, type);
     console.log(`\n## ${shape} ${type.toUpperCase()}: file ${mib(file)} MiB; mugpt prefill ${mPrompt} / decode ${mDecode}, llama.cpp prefill ${prompt} / decode ${decode} tokens`);
     const res: Array<[string, ChildResult | ChildFailure]> = [];
     const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode });
@@ -74,13 +83,18 @@ for (const key of opt.shapes.split(',')) {
     const mp = m.ok ? (m.json.prefillTokensPerSecond as number) : null;
     const md = m.ok ? (m.json.decodeTokensPerSecond as number) : null;
     const bound = machine ? (machine.bandwidthGBs * 1e9) / perToken : null;
+    const mBound = machine ? (machine.bandwidthGBs * 1e9) / mugptPerToken : null;
     printTable(['engine', 'prefill tok/s', 'decode tok/s', 'peak RSS MiB', 'mugpt ÷ engine, prefill', 'mugpt ÷ engine, decode', 'decode ÷ bandwidth bound'],
       res.map(([name, r]) => {
         if (!r.ok) return [name, `failed: ${r.error}`, '', '', '', '', ''];
         const p = r.json.prefillTokensPerSecond as number, d = r.json.decodeTokensPerSecond as number;
-        return [name, fmt(p), fmt(d, 2), fmt(r.json.peakRssMiB as number, 0), ratio(mp, p), ratio(md, d), bound ? `${((100 * d) / bound).toFixed(0)}%` : '—'];
+        const b = r.json.engine === 'mugpt' ? mBound : bound;
+        return [name, fmt(p), fmt(d, 2), fmt(r.json.peakRssMiB as number, 0), ratio(mp, p), ratio(md, d), b ? `${((100 * d) / b).toFixed(0)}%` : '—'];
       }));
-    if (bound) console.log(`decode bound: ${mib(perToken)} MiB of weights per token ÷ ${machine?.bandwidthGBs.toFixed(1)} GB/s = ${bound.toFixed(1)} tok/s (target ≥ 70%)`);
+    if (bound && mBound) {
+      console.log(`decode bound: ${mib(perToken)} MiB of file weights per token ÷ ${machine?.bandwidthGBs.toFixed(1)} GB/s = ${bound.toFixed(1)} tok/s (target ≥ 70%)`
+        + (mugptPerToken !== perToken ? `; mugpt, with the unaligned F16 matrices padded to ${type} blocks, reads ${mib(mugptPerToken)} MiB: ${mBound.toFixed(1)} tok/s` : ''));
+    }
     if (m.ok) {
       console.log(`  mugpt prefill: ${profileLine(m.json.prefillProfile as KernelTime[], m.json.prefillMs as number)}`);
       console.log(`  mugpt decode:  ${profileLine(m.json.decodeProfile as KernelTime[], m.json.decodeMs as number)}`);
@@ -91,7 +105,7 @@ for (const key of opt.shapes.split(',')) {
 if (!opt['no-memory'] && opt.shapes.includes('btlm')) {
   const cfg = shapeConfig('btlm-3b-8k');
   const path = ggufFile('btlm-3b-8k', cfg, 'q4_0');
-  const { file } = bytesPerToken(path);
+  const { file } = bytesPerToken(path, 'q4_0');
   console.log(`\n## BTLM-3B-8K Q4_0 memory (claim: weights ≤ 1.7 GB, process ≤ 3 GB at 2,048 context): file ${(file / 1e9).toFixed(2)} GB of tensors`);
   const rows: string[][] = [];
   for (const kvType of ['f32', 'f16'] as const) {
