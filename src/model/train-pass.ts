@@ -7,8 +7,8 @@ import {
   type BackwardScratch, type BlockBuffers, type GptContext, type HeadBuffers,
 } from './gpt.js';
 
-/** Rows of logits computed at once by the LM head: [LOGIT_CHUNK, V] floats of scratch. */
-const LOGIT_CHUNK = 64;
+/** Rows of logits computed at once by the LM head: [LOGIT_CHUNK, V] floats of scratch (51 MB at V = 50,257). */
+const LOGIT_CHUNK = 256;
 
 interface SavedBlock extends BlockBuffers {
   hIn: Float32Array; // [M, D] residual entering the block
