@@ -10,26 +10,16 @@ import type { Parameterization } from '../model/init.js';
 import { lineChartSvg } from '../report/plot.js';
 import { AdamW } from '../train/adamw.js';
 import { KIND_LABELS, LAYER_KINDS, probeActivations, type LayerKind, type LayerStat } from './probe.js';
-import { buildModel, sotuData, type FamilyOptions, type MupArch, type SotuData } from './setup.js';
+import { buildModel, sotuData, type FamilyOptions, type MupArch, type MupRunOptions, type SotuData } from './setup.js';
 import { gridSvg } from './svg-grid.js';
 
-export interface CoordCheckOptions {
-  arch?: MupArch;
+export interface CoordCheckOptions extends MupRunOptions {
   /** Model widths (n_embd); the smallest is the μP base width. Default 64, 128, 256, 512. */
   widths?: number[];
   /** AdamW updates; activations are measured at init and after each. Default 5. */
   steps?: number;
-  seed?: number;
-  layers?: number;
-  heads?: number;
-  batch?: number;
-  seqLen?: number;
-  vocab?: number;
   /** Base learning rate (the same for SP and μP; μP divides it per tensor). Default 0.01. */
   lr?: number;
-  parameterizations?: Parameterization[];
-  /** Reuse a data set (tests); default sotuData(vocab, seqLen, seed). */
-  data?: SotuData;
   onProgress?: (message: string) => void;
 }
 

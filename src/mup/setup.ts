@@ -76,6 +76,20 @@ function sotuTexts(): string[] {
   return sotu().map((d) => d.text);
 }
 
+/** What the coordinate check and the sweep share: the model family, the data, the seed. */
+export interface MupRunOptions {
+  arch?: MupArch;
+  seed?: number;
+  layers?: number;
+  heads?: number;
+  batch?: number;
+  seqLen?: number;
+  vocab?: number;
+  parameterizations?: Parameterization[];
+  /** Reuse a data set (tests); default sotuData(vocab, seqLen, seed). */
+  data?: SotuData;
+}
+
 export interface SotuData {
   loader: DataLoader;
   /** Model vocabulary: the vocab − 1 most frequent GPT-2 tokens of the train split, then one id for all others. */

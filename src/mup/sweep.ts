@@ -10,27 +10,17 @@ import type { Parameterization } from '../model/init.js';
 import { lineChartSvg } from '../report/plot.js';
 import { AdamW, clipGradNorm } from '../train/adamw.js';
 import { lrAt, type LrSchedule } from '../train/schedule.js';
-import { buildModel, sotuData, type FamilyOptions, type MupArch, type SotuData } from './setup.js';
+import { buildModel, sotuData, type FamilyOptions, type MupArch, type MupRunOptions, type SotuData } from './setup.js';
 import { gridSvg } from './svg-grid.js';
 
-export interface SweepOptions {
-  arch?: MupArch;
+export interface SweepOptions extends MupRunOptions {
   /** Widths (n_embd); the smallest is the μP base width. Default 64, 128, 256. */
   widths?: number[];
   /** Peak learning rates. Default 2^-11 … 2^-5, one per power of two. */
   lrs?: number[];
   steps?: number;
-  seed?: number;
-  layers?: number;
-  heads?: number;
-  batch?: number;
-  seqLen?: number;
-  vocab?: number;
   /** Held-out batches the final loss is averaged over. */
   evalBatches?: number;
-  parameterizations?: Parameterization[];
-  /** Reuse a data set (tests); default sotuData(vocab, seqLen, seed). */
-  data?: SotuData;
   onProgress?: (done: number, total: number, point: SweepPoint) => void;
 }
 
