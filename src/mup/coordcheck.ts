@@ -10,7 +10,7 @@ import type { Parameterization } from '../model/init.js';
 import { lineChartSvg } from '../report/plot.js';
 import { AdamW } from '../train/adamw.js';
 import { KIND_LABELS, LAYER_KINDS, probeActivations, type LayerKind, type LayerStat } from './probe.js';
-import { buildModel, sotuData, type FamilyOptions, type MupArch, type MupRunOptions, type SotuData } from './setup.js';
+import { buildModel, sotuData, type FamilyOptions, type MupRunOptions } from './setup.js';
 import { gridSvg } from './svg-grid.js';
 
 export interface CoordCheckOptions extends MupRunOptions {

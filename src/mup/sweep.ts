@@ -10,7 +10,7 @@ import type { Parameterization } from '../model/init.js';
 import { lineChartSvg } from '../report/plot.js';
 import { AdamW, clipGradNorm } from '../train/adamw.js';
 import { lrAt, type LrSchedule } from '../train/schedule.js';
-import { buildModel, sotuData, type FamilyOptions, type MupArch, type MupRunOptions, type SotuData } from './setup.js';
+import { buildModel, sotuData, type FamilyOptions, type MupRunOptions } from './setup.js';
 import { gridSvg } from './svg-grid.js';
 
 export interface SweepOptions extends MupRunOptions {

@@ -41,7 +41,7 @@ export class ShardStream implements TokenStream {
   private readonly fds = new Map<number, number>();
   private readonly bpt: number;
 
-  constructor(private readonly dir: string, private readonly index: ShardIndex, split: SplitName) {
+  constructor(dir: string, private readonly index: ShardIndex, split: SplitName) {
     this.bpt = bytesPerToken(index.dtype);
     this.describe = `${dir} (${split})`;
     let n = 0;
