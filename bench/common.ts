@@ -24,16 +24,13 @@ export function shapeConfig(shape: ShapeName, layers?: number): ModelConfig {
   return makeConfig(fields);
 }
 
-/** Bytes of float32 weights the model reads per decoded token (every matrix once; the LM head is wte, tied). */
-export function weightCount(cfg: ModelConfig): { matrices: number; all: number } {
-  let matrices = 0, all = 0;
+/** Weights a decoded token reads: every matrix once (wte as the tied LM head; one row of wpe is negligible). */
+export function weightCount(cfg: ModelConfig): { matrices: number } {
+  let matrices = 0;
   for (const t of expectedTensors(cfg)) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    all += n;
-    // a decode step reads one row of wte/wpe, every layer matrix, and wte again as the LM head
-    if (t.shape.length === 2 && !/wpe|relative_pe/.test(t.name)) matrices += n;
+    if (t.shape.length === 2 && !/wpe|relative_pe/.test(t.name)) matrices += t.shape.reduce((a, b) => a * b, 1);
   }
-  return { matrices, all };
+  return { matrices };
 }
 
 function hash32(s: string): number {
@@ -164,15 +161,3 @@ export const fmt = (x: number | null | undefined, digits = 1): string =>
 
 export const ratio = (a: number | null | undefined, b: number | null | undefined): string =>
   a && b && Number.isFinite(a) && Number.isFinite(b) ? `×${(a / b).toFixed(2)}` : '—';
-
-/** Parses `--name value` / `--flag` arguments. */
-export function parseFlags(argv: string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith('--')) { m.set(a.slice(2), next); i++; } else m.set(a.slice(2), 'true');
-  }
-  return m;
-}
