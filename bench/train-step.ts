@@ -5,7 +5,7 @@
 // autograd + torch.optim.AdamW) takes about a minute per 512-token sequence on this machine's
 // reference-BLAS build, so by default it runs batch 1 × 256 (tokens/s barely depends on the batch
 // here: every GEMM already has ≥ 256 rows; the shorter rows make its attention cheaper, which only
-// favours the peer); --torch-batch 4 --torch-seq 512 measures the full batch (about 20 minutes).
+// favours the peer); --torch-batch 4 --torch-seq 512 measures the full batch (about 8 minutes).
 import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
 import { fmt, machineLine, peerScript, printTable, ratio, runChild, runEngine, shapeConfig } from './common.js';
