@@ -38,6 +38,18 @@ export interface BarChartSpec {
   height?: number;
 }
 
+/** The frame every chart shares: title, size, white background, inline data. */
+function frame(s: { title: string; width?: number; height?: number }, values: object[]) {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: s.title,
+    width: s.width ?? 560,
+    height: s.height ?? 320,
+    background: 'white',
+    data: { values },
+  } as const;
+}
+
 async function render(spec: TopLevelSpec): Promise<string> {
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
@@ -55,12 +67,7 @@ export function lineChartSvg(s: LineChartSpec): Promise<string> {
       .map(([x, y]) => ({ x, y, series: ser.name })),
   );
   return render({
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: s.title,
-    width: s.width ?? 560,
-    height: s.height ?? 320,
-    background: 'white',
-    data: { values },
+    ...frame(s, values),
     mark: { type: 'line', point: s.points ?? false, clip: true },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: s.xLabel, scale: s.logX ? { type: 'log' } : { zero: false } },
@@ -75,12 +82,7 @@ export function barChartSvg(s: BarChartSpec): Promise<string> {
   const grouped = s.bars.some((b) => b.group !== undefined);
   const values = s.bars.map((b) => ({ label: b.label, value: b.value, group: b.group ?? '' }));
   return render({
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: s.title,
-    width: s.width ?? 560,
-    height: s.height ?? 320,
-    background: 'white',
-    data: { values },
+    ...frame(s, values),
     mark: 'bar',
     encoding: {
       x: { field: 'label', type: 'nominal', title: s.xLabel, sort: null },
