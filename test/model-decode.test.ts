@@ -7,19 +7,10 @@ import { test } from 'node:test';
 import { MugptError } from '../src/errors.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import { fixture } from './helpers.js';
+import { maxRelErr } from './kernels-ref.js';
 
 const dir = (name: string): string => fixture('model', name);
 const idsOf = (name: string): number[][] => (JSON.parse(readFileSync(join(dir(name), 'expected.json'), 'utf8')) as { ids: number[][] }).ids;
-
-/** max|a−b| / max|b|. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 /** Logits of every position of `row` through the cache, fed in chunks of the given sizes. */
 function stepLogits(model: Model, row: number[], chunks: number[]): Float32Array[] {
@@ -47,7 +38,7 @@ for (const name of EXACT) {
       let t = 0;
       for (const n of chunks) {
         t += n;
-        const e = relErr(got[t - 1], full.subarray((t - 1) * V, t * V));
+        const e = maxRelErr(got[t - 1], full.subarray((t - 1) * V, t * V));
         assert.ok(e <= 1e-5, `chunks ${chunks}: position ${t - 1} off by ${e.toExponential(2)}`);
       }
     }
@@ -65,13 +56,13 @@ test('dynamic ALiBi scaling: cached steps recompute the scale from the total key
   // The last position sees all T keys either way, but its keys and values were computed at earlier
   // steps under smaller scales: HF's incremental result differs from its full forward.
   for (let t = 0; t < T; t++) {
-    const e = relErr(got[t], full.subarray(t * V, (t + 1) * V));
+    const e = maxRelErr(got[t], full.subarray(t * V, (t + 1) * V));
     if (t >= 1 && t < L) assert.ok(e > 1e-3, `position ${t}: full forward (scale ${T / L}) and step (scale 1) should differ`);
     else if (t === T - 1) assert.ok(e > 1e-4, 'the last position depends on the scales of earlier steps');
   }
   // A forward of exactly the first L tokens has scale 1, as every step up to L.
   const short = model.forward([row.slice(0, L)]).logits;
-  for (let t = 0; t < L; t++) assert.ok(relErr(got[t], short.subarray(t * V, (t + 1) * V)) <= 1e-5);
+  for (let t = 0; t < L; t++) assert.ok(maxRelErr(got[t], short.subarray(t * V, (t + 1) * V)) <= 1e-5);
 });
 
 test('ALiBi models have no cap at n_positions; learned-position models stop there with a clear error', () => {

@@ -12,18 +12,10 @@ import { LayerKVCache } from '../src/model/kvcache.js';
 import { floatToHalf } from '../src/quant/half.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { cliPath, fixture } from './helpers.js';
+import { maxRelErr } from './kernels-ref.js';
 
 const dir = (name: string): string => fixture('model', name);
 const idsOf = (name: string): number[] => (JSON.parse(readFileSync(join(dir(name), 'expected.json'), 'utf8')) as { ids: number[][] }).ids[0];
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 /** Logits after a prompt of 3 tokens, then after each further token fed alone; and the cache. */
 function decode(model: Model, ids: number[]): { logits: Float32Array[]; cache: LayerKVCache } {
@@ -52,11 +44,11 @@ for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes', 'btlm-learned-ge
       }
       // keys and values rounded by ≤ 2^-11 relative: the logits move by that times a few (measured ≤ 2.2e-3)
       r.logits.forEach((l, t) => {
-        const e = relErr(l, ref.logits[t]);
+        const e = maxRelErr(l, ref.logits[t]);
         assert.ok(e > 0 && e < 5e-3, `${backend} step ${t}: relative logit error ${e}`);
       });
     }
-    if (f16.native) f16.native.logits.forEach((l, t) => assert.ok(relErr(l, f16.js.logits[t]) < 1e-5, `native vs js f16 step ${t}`));
+    if (f16.native) f16.native.logits.forEach((l, t) => assert.ok(maxRelErr(l, f16.js.logits[t]) < 1e-5, `native vs js f16 step ${t}`));
   });
 }
 
