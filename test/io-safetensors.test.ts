@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError } from '../src/errors.js';
-import { SafetensorsFile, encodeFloats, floatBitsToHalf, writeSafetensors } from '../src/io/safetensors.js';
+import { SafetensorsFile, encodeFloats, writeSafetensors } from '../src/io/safetensors.js';
+import { floatBitsToHalf } from '../src/quant/half.js';
 import { fixture, scratch } from './helpers.js';
 
 /** Bit patterns of a Float32Array, so NaNs and -0 compare exactly. */

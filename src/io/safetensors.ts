@@ -10,6 +10,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MugptError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { HALF_BITS, floatBitsToBf16, floatBitsToHalf } from '../quant/half.js';
 
 /** Element bits of every dtype the format defines (sub-byte types must land on byte boundaries). */
 const DTYPE_BITS = {
@@ -167,57 +168,6 @@ export function parseHeader(file: string, fileSize: number, readAt: (offset: num
 // ---------------------------------------------------------------------------------------------
 // Exact conversions between float32 and the 16-bit formats.
 
-let f16Table: Int32Array | null = null;
-
-/** float32 bit patterns (as int32) of all 65,536 IEEE half values (exact; NaN payloads kept). */
-function halfToFloatBits(): Int32Array {
-  if (f16Table) return f16Table;
-  const table = new Int32Array(65536);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16;
-    const exp = (h >>> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0x1f) table[h] = sign | 0x7f800000 | (mant << 13);
-    else if (exp !== 0) table[h] = sign | ((exp + 112) << 23) | (mant << 13);
-    else { f[0] = mant * 2 ** -24; table[h] = sign | u[0]; } // subnormal (or zero): exact in float32
-  }
-  f16Table = table;
-  return table;
-}
-
-/** IEEE half bits of a float32 (given as int32 or uint32 bits), rounding to nearest even; overflow gives ±Inf. */
-export function floatBitsToHalf(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return mant ? sign | 0x7e00 | (mant >>> 13) : sign | 0x7c00; // NaN stays NaN (quiet bit set)
-  const e = exp - 112; // rebias 127 → 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // below half the smallest subnormal: ±0
-    // Subnormal: value = m · 2^(e−38) with m the 24-bit significand; in units of 2^−24 that is m >> (14 − e).
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry may roll into the exponent, up to Inf: correct
-  return sign | h;
-}
-
-/** bfloat16 bits of a float32 (given as int32 or uint32 bits), rounding to nearest even; NaN stays NaN. */
-export function floatBitsToBf16(x: number): number {
-  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) & 0xffff) | 0x40;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
 /** bfloat16 → float32 bits, exactly: the bf16 bits are the top half of the float32 (int32 views keep V8 on its fast path). */
 function upcastBf16(src: Uint16Array, dst: Int32Array, dstOffset: number): void {
   for (let i = 0; i < src.length; i++) dst[dstOffset + i] = src[i] << 16;
@@ -225,8 +175,7 @@ function upcastBf16(src: Uint16Array, dst: Int32Array, dstOffset: number): void 
 
 /** IEEE half → float32 bits, exactly, through the 65,536-entry table. */
 function upcastF16(src: Uint16Array, dst: Int32Array, dstOffset: number): void {
-  const table = halfToFloatBits();
-  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = table[src[i]];
+  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = HALF_BITS[src[i]];
 }
 
 /** Encodes float32 values as `dtype` little-endian bytes (a view on data for F32, no copy). */
