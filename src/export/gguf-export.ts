@@ -8,7 +8,7 @@ import { quantize, QK } from '../quant/blocks.js';
 import { floatToHalf } from '../quant/half.js';
 import { bytesToTokenString } from '../tokenizer/bytes.js';
 import type { BpeSpec } from '../tokenizer/bpe.js';
-import { planGguf, type GgufPlan } from './gguf-map.js';
+import { planGguf, transpose, type GgufPlan } from './gguf-map.js';
 
 export type GgufWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
@@ -29,13 +29,6 @@ export function encodeMatrix(x: Float32Array, rows: number, K: number, type: Ggu
   const h = new Uint16Array(x.length);
   for (let i = 0; i < x.length; i++) h[i] = floatToHalf(x[i]);
   return { type: GgmlType.F16, data: new Uint8Array(h.buffer) };
-}
-
-/** W[in, out] (HF Conv1D) → [out, in] row-major, the ggml layout (ne0 = in). */
-function transpose(w: Float32Array, inDim: number, outDim: number): Float32Array {
-  const t = new Float32Array(w.length);
-  for (let i = 0; i < inDim; i++) for (let o = 0; o < outDim; o++) t[o * inDim + i] = w[i * outDim + o];
-  return t;
 }
 
 function scaled(x: Float32Array, s: number): Float32Array {

@@ -10,7 +10,7 @@ import { QK, dequantize, quantize, quantizedBytes, type BlockType } from '../qua
 import { loadNativeAddon } from '../kernels/native.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
-import { llamaAlibiSlopes } from './gguf-map.js';
+import { llamaAlibiSlopes, transpose } from './gguf-map.js';
 import { parseTokenizerJson } from '../tokenizer/load.js';
 import type { BpeSpec } from '../tokenizer/bpe.js';
 
@@ -71,13 +71,6 @@ function floats(file: GgufFile, name: string): Float32Array {
     case GgmlType.Q8_0: return dequantize('q8_0', raw, n / t.dims[0], t.dims[0]);
     case GgmlType.Q4_0: return dequantize('q4_0', raw, n / t.dims[0], t.dims[0]);
   }
-}
-
-/** [rows, K] row-major → [K, rows] (ggml [out, in] → HF Conv1D [in, out]). */
-function transpose(x: Float32Array, rows: number, K: number): Float32Array {
-  const t = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) t[k * rows + r] = x[r * K + k];
-  return t;
 }
 
 export interface ImportOptions {

@@ -26,6 +26,15 @@ export interface GgufPlan {
   notes: string[];
 }
 
+/**
+ * x[rows, cols] row-major → [cols, rows]: HF Conv1D [in, out] ↔ ggml's [out, in] (ne0 = in), both ways.
+ */
+export function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c];
+  return t;
+}
+
 /** The model's attention scale for layer l: 1/d^p, optionally ÷(l+1). */
 export function attentionScale(cfg: ModelConfig, layer: number): number {
   const d = headDim(cfg);
