@@ -7,6 +7,7 @@
 // any attention-scale difference into the Q columns (weight and bias) of attn_qkv.
 import { MugptError } from '../errors.js';
 import { headDim, innerSize, type ModelConfig } from '../model/config.js';
+import { attentionScale } from '../model/gpt.js';
 
 export type GgufArch = 'gpt2' | 'jais';
 
@@ -33,14 +34,6 @@ export function transpose(x: Float32Array, rows: number, cols: number): Float32A
   const t = new Float32Array(x.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c];
   return t;
-}
-
-/** The model's attention scale for layer l: 1/d^p, optionally ÷(l+1). */
-export function attentionScale(cfg: ModelConfig, layer: number): number {
-  const d = headDim(cfg);
-  let s = cfg.scale_attn_weights ? 1 / (cfg.model_type === 'btlm' && cfg.mup_scale_qk_dot_by_d ? d : Math.sqrt(d)) : 1;
-  if (cfg.scale_attn_by_inverse_layer_idx) s /= layer + 1;
-  return s;
 }
 
 /**
