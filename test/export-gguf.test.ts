@@ -6,7 +6,7 @@ import { initModel } from '../src/model/init.js';
 import { exportGguf } from '../src/export/gguf-export.js';
 import { importGguf } from '../src/export/gguf-import.js';
 import { llamaAlibiSlopes, planGguf } from '../src/export/gguf-map.js';
-import { alibiSlopes } from '../src/model/init.js';
+import { alibiSlopes } from '../src/model/alibi.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { BpeTokenizer } from '../src/tokenizer/bpe.js';
 import { quantize } from '../src/quant/blocks.js';

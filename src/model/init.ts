@@ -12,7 +12,6 @@ import { mupGroup, mupMultipliers, type MupBase } from './mup.js';
 import { expectedTensors } from './params.js';
 
 /** Re-exported for callers that take the slopes from here. */
-export { alibiSlopes } from './alibi.js';
 
 export interface NamedTensor {
   name: string;
