@@ -11,8 +11,6 @@ import type { ModelConfig } from './config.js';
 import { mupGroup, mupMultipliers, type MupBase } from './mup.js';
 import { expectedTensors } from './params.js';
 
-/** Re-exported for callers that take the slopes from here. */
-
 export interface NamedTensor {
   name: string;
   shape: number[];
