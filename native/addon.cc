@@ -165,7 +165,7 @@ void Attention(const Napi::CallbackInfo& info) {
                    F(info, 10), slopes, probs);
 }
 
-// qlinear(out, x, W: Uint8Array, type: 8 Q8_0 | 2 Q4_0, N, K, bias | null, M, alpha, accumulate)
+// qlinear(out, x, W: Uint8Array, type: 8 Q8_0 | 2 Q4_0, N, K, bias | null, M, alpha, accumulate, x16)
 void QLinear(const Napi::CallbackInfo& info) {
   float *out, *x, *bias;
   uint8_t* W;
@@ -173,30 +173,27 @@ void QLinear(const Napi::CallbackInfo& info) {
       !nums(info, {3, 4, 5, 7, 8}) || !f32(info, 6, &bias, true))
     return;
   KernelScope scope;
-  g_isa->qlinear(out, x, W, I(info, 3), I(info, 4), I(info, 5), bias, I(info, 7), F(info, 8), info[9].ToBoolean());
+  g_isa->qlinear(out, x, W, I(info, 3), I(info, 4), I(info, 5), bias, I(info, 7), F(info, 8), info[9].ToBoolean(),
+                 info[10].ToBoolean());
 }
 
-// qrow(out, W: Uint8Array, type, K, r): out[K] = row r dequantized (not speed-critical: one row).
+// qrow(out, W: Uint8Array, type, N, K, r, x16): out[K] = row r dequantized (not speed-critical: one row).
 void QRow(const Napi::CallbackInfo& info) {
   float* out;
   uint8_t* W;
-  if (!f32(info, 0, &out) || !typed(info, 1, napi_uint8_array, "Uint8Array", &W) || !nums(info, {2, 3, 4})) return;
-  const int type = I(info, 2), K = I(info, 3), nb = K / mugpt::QK;
-  const long bb = mugpt::qblock_bytes(type);
-  const uint8_t* row = W + (long)I(info, 4) * nb * bb;
-  for (int b = 0; b < nb; b++) {
-    const uint8_t* blk = row + b * bb;
-    const float d = mugpt::half_to_float((uint16_t)(blk[0] | (blk[1] << 8)));
-    float* o = out + b * mugpt::QK;
-    if (type == mugpt::kQ8) {
-      for (int i = 0; i < mugpt::QK; i++) o[i] = (float)(int8_t)blk[2 + i] * d;
-    } else {
-      for (int j = 0; j < mugpt::QK / 2; j++) {
-        o[j] = (float)((blk[2 + j] & 0x0f) - 8) * d;
-        o[j + mugpt::QK / 2] = (float)((blk[2 + j] >> 4) - 8) * d;
-      }
-    }
-  }
+  if (!f32(info, 0, &out) || !typed(info, 1, napi_uint8_array, "Uint8Array", &W) || !nums(info, {2, 3, 4, 5})) return;
+  mugpt::qrow(out, W, I(info, 2), I(info, 3), I(info, 4), I(info, 5), info[6].ToBoolean());
+}
+
+// qpack(W: Uint8Array, type, N, K, force) → true when W was rearranged into the x16 layout, in place:
+// where the selected kernels read x16 faster (AVX-512 VNNI), or always with force (tests: every
+// instruction set reads x16).
+Napi::Value QPack(const Napi::CallbackInfo& info) {
+  uint8_t* W;
+  if (!typed(info, 0, napi_uint8_array, "Uint8Array", &W) || !nums(info, {1, 2, 3})) return info.Env().Undefined();
+  if (!g_isa->x16_fast() && !info[4].ToBoolean()) return Napi::Boolean::New(info.Env(), false);
+  mugpt::qpack_x16(W, I(info, 1), I(info, 2), I(info, 3));
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // quantizeRows(out: Uint8Array, src: Uint8Array, srcType: 0 F32 | 1 F16, rows, K, Kp, type: 8 Q8_0 | 2 Q4_0):
@@ -414,6 +411,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
   exports.Set("qlinear", Napi::Function::New(env, QLinear));
   exports.Set("qrow", Napi::Function::New(env, QRow));
+  exports.Set("qpack", Napi::Function::New(env, QPack));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));

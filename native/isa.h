@@ -27,9 +27,12 @@ struct Isa {
                              const float* v, long q_stride, long kv_stride, const float* probs, int T, int H, int d,
                              float scale);
   // Quantized linear: out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias[N] (bias may be null), W [N, K/32] blocks of
-  // ggml type `type` (8 = Q8_0, 2 = Q4_0), through Q8_0-quantized activations (quant.inc).
+  // ggml type `type` (8 = Q8_0, 2 = Q4_0) in the rows or x16 layout (quant.h), through Q8_0-quantized
+  // activations (quant.inc).
   void (*qlinear)(float* out, const float* x, const uint8_t* W, int type, int N, int K, const float* bias, int M,
-                  float alpha, bool accumulate);
+                  float alpha, bool accumulate, bool x16);
+  // Whether qlinear reads the x16 layout faster than rows on this CPU (then loading packs matrices).
+  bool (*x16_fast)();
   // attention() over an f16 KV cache (k, v: IEEE half bits); no probabilities.
   void (*attention_f16)(float* out, const float* q, long q_stride, const uint16_t* k, const uint16_t* v,
                         long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);

@@ -30,9 +30,10 @@ const backends = nativeAvailable() ? (['js', 'native'] as const) : (['js'] as co
 for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes', 'btlm-learned-gelu-old-mup-names']) {
   test(`${name}: f16-cache decoding stays within f16 rounding of the f32 cache`, () => {
     const ids = idsOf(name);
-    const ref = decode(loadModel(dir(name), { backend: 'js' }), ids);
     const f16: Record<string, ReturnType<typeof decode>> = {};
     for (const backend of backends) {
+      // the same backend's f32 cache: backends may sum the projections in different orders
+      const ref = decode(loadModel(dir(name), { backend }), ids);
       const r = f16[backend] = decode(loadModel(dir(name), { backend, kvCache: 'f16' }), ids);
       assert.equal(r.cache.type, 'f16');
       assert.equal(r.cache.bytes * 2, ref.cache.bytes, 'an f16 cache takes half the bytes');
@@ -48,7 +49,9 @@ for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes', 'btlm-learned-ge
         assert.ok(e > 0 && e < 5e-3, `${backend} step ${t}: relative logit error ${e}`);
       });
     }
-    if (f16.native) f16.native.logits.forEach((l, t) => assert.ok(maxRelErr(l, f16.js.logits[t]) < 1e-5, `native vs js f16 step ${t}`));
+    // the two backends' f32 projections differ in the last bits, so a key or value near a half rounding
+    // boundary may round one half ulp (2^-11) apart: measured up to 3.3e-5 relative in the logits
+    if (f16.native) f16.native.logits.forEach((l, t) => assert.ok(maxRelErr(l, f16.js.logits[t]) < 2e-4, `native vs js f16 step ${t}: ${maxRelErr(l, f16.js.logits[t])}`));
   });
 }
 

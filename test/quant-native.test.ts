@@ -37,6 +37,34 @@ function closeQ(got: Float32Array, want: Float32Array, absScale: Float32Array, w
 
 const abs = (x: Float32Array): Float32Array => x.map(Math.abs);
 
+/** A copy of W rearranged into the x16 layout, whatever this CPU has (every instruction set reads it). */
+function packedX16(W: QuantMatrix): QuantMatrix {
+  const Wx: QuantMatrix = { ...W, data: W.data.slice() };
+  assert.equal(loadNativeAddon()!.qpack(Wx.data, W.type === 'q8_0' ? 8 : 2, W.N, W.K, true), true);
+  Wx.layout = 'x16';
+  if (W.N >= 16) assert.notDeepEqual(Wx.data, W.data, 'x16 rearranges the groups of 16 rows');
+  return Wx;
+}
+
+test('qprepare: x16 where the CPU has AVX-512 VNNI, once; the JS kernels refuse an x16 matrix by name', { skip }, () => {
+  const N = 40, K = 64;
+  const W: QuantMatrix = { type: 'q4_0', data: quantize('q4_0', randn(N * K, 5), N, K), N, K };
+  const before = W.data.slice();
+  const Kn = getKernels('native');
+  Kn.qprepare(W);
+  if (W.layout === 'x16') {
+    assert.deepEqual(W.data, packedX16({ ...W, data: before, layout: undefined }).data);
+    const once = W.data.slice();
+    Kn.qprepare(W);
+    assert.deepEqual(W.data, once, 'a second qprepare leaves an x16 matrix as it is');
+    assert.throws(() => JS.qlinear(new Float32Array(N), new Float32Array(K), W, null, 1, 1, false), /x16 layout/);
+    assert.throws(() => JS.qrow(new Float32Array(K), W, 0), /x16 layout/);
+  } else {
+    assert.deepEqual(W.data, before, 'without VNNI the rows layout stays');
+  }
+  JS.qprepare(W);
+});
+
 for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
   test(`native qlinear ${type} matches the JS reference: odd shapes, alpha, bias, accumulate`, { skip }, () => {
     let seed = 7;
@@ -44,6 +72,7 @@ for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
       const Wf = randn(N * K, seed++);
       const W: QuantMatrix = { type, data: quantize(type, Wf, N, K), N, K };
       const Wabs: QuantMatrix = { type, data: quantize(type, abs(Wf), N, K), N, K };
+      const Wx = packedX16(W);
       const x = randn(M * K, seed++).map((v, i) => (i % 37 === 0 ? 0 : v * 3));
       const bias = randn(N, seed++);
       for (const [alpha, useBias, acc] of [[1, false, false], [0.37, true, false], [-1.5, true, true]] as const) {
@@ -55,24 +84,29 @@ for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
         JS.qlinear(scale, abs(x), Wabs, null, M, Math.abs(alpha), false);
         for (let i = 0; i < scale.length; i++) scale[i] += (acc ? Math.abs(init[i]) : 0) + (useBias ? Math.abs(bias[i % N]) : 0);
         eachSimd((Kn, simd) => {
-          const got = init.slice();
-          Kn.qlinear(got, x, W, useBias ? bias : null, M, alpha, acc);
-          closeQ(got, want, scale, `${simd} ${type} M=${M} K=${K} N=${N} alpha=${alpha} acc=${acc}`);
+          for (const w of [W, Wx]) {
+            const got = init.slice();
+            Kn.qlinear(got, x, w, useBias ? bias : null, M, alpha, acc);
+            closeQ(got, want, scale, `${simd} ${type} ${w.layout ?? 'rows'} M=${M} K=${K} N=${N} alpha=${alpha} acc=${acc}`);
+          }
         });
       }
     }
   });
 
-  test(`native qrow ${type} dequantizes exactly like the JS reference`, { skip }, () => {
-    const N = 5, K = 96;
+  test(`native qrow ${type} dequantizes exactly like the JS reference, from either layout`, { skip }, () => {
+    const N = 37, K = 96;
     const W: QuantMatrix = { type, data: quantize(type, randn(N * K, 3), N, K), N, K };
+    const Wx = packedX16(W);
     for (let r = 0; r < N; r++) {
       const want = new Float32Array(K);
       JS.qrow(want, W, r);
       eachSimd((Kn) => {
-        const got = new Float32Array(K).fill(NaN);
-        Kn.qrow(got, W, r);
-        assert.deepEqual(got, want);
+        for (const w of [W, Wx]) {
+          const got = new Float32Array(K).fill(NaN);
+          Kn.qrow(got, w, r);
+          assert.deepEqual(got, want, `${w.layout ?? 'rows'} row ${r}`);
+        }
       });
     }
   });

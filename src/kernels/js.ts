@@ -260,6 +260,7 @@ export const jsKernels: Kernels = {
   },
   qlinear: qlinearJs,
   qrow: qrowJs,
+  qprepare() {}, // the reference reads GGUF's rows layout
   layerNormBackward,
   geluBackward,
   swigluBackward,

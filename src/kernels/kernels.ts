@@ -16,6 +16,12 @@ export interface QuantMatrix {
   data: Uint8Array;
   N: number;
   K: number;
+  /**
+   * How data is arranged: 'rows' (absent: GGUF's, row after row), or 'x16', the same bytes rearranged
+   * by the native backend's qprepare for its AVX-512 VNNI kernels (native/quant.h); only the backend
+   * that made it reads an x16 matrix.
+   */
+  layout?: 'rows' | 'x16';
 }
 
 /** Arguments of causal multi-head attention for one sequence (one batch row). */
@@ -96,6 +102,12 @@ export interface Kernels {
 
   /** out[K] = row r of W, dequantized (embedding lookups from a quantized table). */
   qrow(out: Float32Array, W: QuantMatrix, r: number): void;
+
+  /**
+   * Lets the backend rearrange W.data, in place, into the layout its qlinear reads fastest, recorded in
+   * W.layout (the values are unchanged). Called once per matrix when a model is loaded.
+   */
+  qprepare(W: QuantMatrix): void;
 
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(

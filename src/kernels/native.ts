@@ -31,11 +31,13 @@ export interface NativeAddon {
   attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array,
     k: Float32Array, v: Float32Array, qStride: number, kvStride: number, probs: Float32Array, T: number, H: number,
     d: number, scale: number): void;
-  /** out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias, W [N, K/32] ggml blocks of `type` (8 = Q8_0, 2 = Q4_0). */
+  /** out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias, W [N, K/32] ggml blocks of `type` (8 = Q8_0, 2 = Q4_0), rows or x16 layout. */
   qlinear(out: Float32Array, x: Float32Array, W: Uint8Array, type: number, N: number, K: number,
-    bias: Float32Array | null, M: number, alpha: number, accumulate: boolean): void;
-  /** out[K] = row r of W dequantized. */
-  qrow(out: Float32Array, W: Uint8Array, type: number, K: number, r: number): void;
+    bias: Float32Array | null, M: number, alpha: number, accumulate: boolean, x16: boolean): void;
+  /** out[K] = row r of W [N, K] dequantized. */
+  qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
+  /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
+  qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
   /** attention over an f16 cache: k, v hold half bits. */
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
@@ -112,14 +114,20 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     name: 'native',
     qlinear(out, x, W, bias, M, alpha, accumulate) {
       checkQlinear(out, x, W, bias, M);
-      addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate);
+      addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate, W.layout === 'x16');
+    },
+    qprepare(W) {
+      if (W.layout === 'x16') return;
+      checkQlinear(new Float32Array(0), new Float32Array(0), W, null, 0);
+      if (addon.qpack(W.data, GGML_TYPE[W.type], W.N, W.K, false)) W.layout = 'x16';
     },
     qrow(out, W, r) {
       check(W.type === 'q8_0' || W.type === 'q4_0', () => `qrow: unknown block type '${String(W.type)}'`);
       check(Number.isInteger(W.K) && W.K > 0 && W.K % 32 === 0, () => `qrow: bad row length ${W.K} (a multiple of 32)`);
       check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
-      check(W.data.length >= (r + 1) * (W.K / 32) * (W.type === 'q8_0' ? 34 : 18), () => `qrow: ${W.type} data too short for row ${r}`);
-      addon.qrow(out, W.data, GGML_TYPE[W.type], W.K, r);
+      const rows = W.layout === 'x16' ? W.N : r + 1; // an x16 row is spread over its group of 16
+      check(W.data.length >= rows * (W.K / 32) * (W.type === 'q8_0' ? 34 : 18), () => `qrow: ${W.type} data too short for row ${r}`);
+      addon.qrow(out, W.data, GGML_TYPE[W.type], W.N, W.K, r, W.layout === 'x16');
     },
     attentionF16(args: AttentionF16Args) {
       checkAttentionF16(args);

@@ -27,14 +27,21 @@ export function quantizeActivations(x: Float32Array, M: number, K: number): { d:
 export function checkQlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number): void {
   const { N, K, data, type } = W;
   check(type === 'q8_0' || type === 'q4_0', () => `qlinear: unknown block type '${String(type)}'`);
+  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16', () => `qlinear: unknown layout '${String(W.layout)}' (rows or x16)`);
   check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `qlinear: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
   check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `qlinear: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
   check(Number.isInteger(M) && M >= 0 && x.length >= M * K && out.length >= M * N, () => `qlinear: x or out too short for M = ${M}`);
   if (bias) check(bias.length >= N, () => `qlinear: bias has ${bias.length} elements, needs ${N}`);
 }
 
+/** The JS kernels read GGUF's rows layout only. */
+function rowsLayout(W: QuantMatrix, what: string): void {
+  check(W.layout !== 'x16', `${what}: this matrix was rearranged (x16 layout) for the native kernels; the JS backend reads the rows layout only`);
+}
+
 /** out[K] = row r of W, dequantized. */
 export function qrowJs(out: Float32Array, W: QuantMatrix, r: number): void {
+  rowsLayout(W, 'qrow');
   check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
   const bytes = (W.K / QK) * BLOCK_BYTES[W.type];
   dequantize(W.type, W.data.subarray(r * bytes, (r + 1) * bytes), 1, W.K, out);
@@ -43,6 +50,7 @@ export function qrowJs(out: Float32Array, W: QuantMatrix, r: number): void {
 /** out[M,N] (+)= alpha·(x[M,K] · Wᵀ) + bias[N] (bias may be null). */
 export function qlinearJs(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number, alpha = 1, accumulate = false): void {
   checkQlinear(out, x, W, bias, M);
+  rowsLayout(W, 'qlinear');
   const { N, K, data, type } = W;
   const nbk = K / QK;
   const bytes = BLOCK_BYTES[type];

@@ -17,7 +17,7 @@ import type { DecodeModel, KVCache } from './decode.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
 import { LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
-import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
+import { LM_HEAD, namedTensors, paramsFromTensors, quantMatrices, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
 import { importGguf } from '../export/gguf-import.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
 
@@ -57,6 +57,7 @@ export class Model implements DecodeModel {
     this.config = config;
     this.params = params;
     this.kernels = getKernels(opts.backend);
+    for (const W of quantMatrices(params)) this.kernels.qprepare(W);
     check(opts.kvCache === undefined || opts.kvCache === 'f32' || opts.kvCache === 'f16',
       () => `kvCache: expected 'f32' or 'f16', got '${String(opts.kvCache)}'`);
     this.kvCacheType = opts.kvCache ?? 'f32';
@@ -187,9 +188,12 @@ export class Model implements DecodeModel {
     return this.trainPass.run(ids, false);
   }
 
-  newCache(): KVCache {
-    const max = this.maxContext;
-    return new LayerKVCache(this, this.config.n_layer, this.config.n_embd, max, this.kvCacheType);
+  newCache(positions = 0): KVCache {
+    check(Number.isSafeInteger(positions) && positions >= 0, () => `newCache: positions must be an integer ≥ 0, got ${String(positions)}`);
+    const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType);
+    // room up front for at most n_positions (ALiBi models extrapolate past it: the cache then grows by doubling)
+    cache.reserve(Math.min(positions, this.config.n_positions, this.maxContext));
+    return cache;
   }
 
   /**

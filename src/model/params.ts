@@ -50,6 +50,12 @@ export interface Params<W extends Weight = Float32Array> {
   tensors: Map<string, Float32Array>;
 }
 
+/** The quantized matrices of a model, each once (a tied embedding is also the LM head). */
+export function quantMatrices(p: Params<Weight>): QuantMatrix[] {
+  const all = [p.wte, p.lmHead, ...p.layers.flatMap((l) => [l.attnW, l.attnProjW, l.fcW, l.fc2W, l.mlpProjW])];
+  return [...new Set(all.filter((w): w is QuantMatrix => w !== null && !(w instanceof Float32Array)))];
+}
+
 const SLOPES = 'transformer.relative_pe.slopes';
 export const LM_HEAD = 'lm_head.weight';
 
