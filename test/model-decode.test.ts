@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MugptError } from '../src/errors.js';
-import { loadModel, type Model } from '../src/model/model.js';
+import { loadModel, Model } from '../src/model/model.js';
+import { LayerKVCache } from '../src/model/kvcache.js';
 import { fixture } from './helpers.js';
 import { maxRelErr } from './kernels-ref.js';
 
@@ -103,4 +104,24 @@ test('a cache belongs to the model that made it', () => {
   const m2 = loadModel(dir('gpt2-gelu'), { backend: 'js' });
   assert.throws(() => m1.step(m2.newCache(), [1]), (e: unknown) => e instanceof MugptError && /newCache/.test(e.message));
   assert.throws(() => m1.step({ length: 0 }, [1]), MugptError);
+});
+
+test('newCache(positions) makes room up front (at most n_positions), grows past it, and gives the same logits', () => {
+  const small = loadModel(dir('btlm-alibi-h4-stored-slopes'), { backend: 'js' });
+  // ALiBi: n_positions names no tensor, so the same weights serve a longer nominal context
+  const model = Model.fromTensors({ ...small.config, n_positions: 40 }, small.parameters(), { backend: 'js' });
+  const P = model.config.n_positions, D = model.config.n_embd, L = model.config.n_layer;
+  const ids = Array.from({ length: P + 5 }, (_, i) => (3 * i + 1) % model.vocabSize);
+  const roomy = model.newCache(P - 2) as LayerKVCache, plain = model.newCache() as LayerKVCache;
+  assert.equal(roomy.capacity, P - 2);
+  assert.equal(roomy.bytes, 2 * L * (P - 2) * D * 4);
+  assert.equal((model.newCache(10 * P) as LayerKVCache).capacity, P, 'room up front stops at n_positions');
+  let a = model.step(roomy, ids.slice(0, 3)), b = model.step(plain, ids.slice(0, 3));
+  for (const id of ids.slice(3)) {
+    a = model.step(roomy, [id]);
+    b = model.step(plain, [id]);
+    assert.deepEqual(a, b);
+  }
+  assert.ok(roomy.capacity >= ids.length, 'an ALiBi cache grows past its room');
+  for (const bad of [-1, 1.5, NaN]) assert.throws(() => model.newCache(bad), (e: unknown) => e instanceof MugptError && /newCache: positions/.test(e.message));
 });

@@ -149,7 +149,7 @@ async function* run(
   const sampler = new Sampler(model.vocabSize, opts, new Rng(opts.seed));
   sampler.observe(prompt);
   const text = new TextStream(opts.stop);
-  const cache = model.newCache();
+  const cache = model.newCache(prompt.length + maxNewTokens);
 
   let t = performance.now();
   let id = sampler.next(model.step(cache, prompt));

@@ -12,7 +12,11 @@ export interface DecodeModel {
   readonly eosTokenId: number | null;
   /** Longest sequence the model accepts: n_positions with learned positions, Infinity with ALiBi. */
   readonly maxContext: number;
-  newCache(): KVCache;
+  /**
+   * An empty cache with room for `positions` (the prompt and the tokens to come; at most the model's
+   * n_positions), so decoding does not copy it as it grows. Untouched room costs address space, not memory.
+   */
+  newCache(positions?: number): KVCache;
   /** Appends ids to the cache and returns the logits [V] at the last appended position. */
   step(cache: KVCache, ids: number[]): Float32Array;
 }
