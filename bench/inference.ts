@@ -120,6 +120,6 @@ for (const key of opt.shapes.split(',')) {
     const last = m[m.length - 1].extra;
     console.log(`mugpt load ${fmt(last.loadSeconds as number)} s; profile of the last run:`);
     console.log(`  prefill: ${profileLine(last.prefillProfile as KernelTime[], last.prefillMs as number)}`);
-    console.log(`  decode:  ${profileLine(last.decodeProfile as KernelTime[], last.decodeMs as number)}`);
+    console.log(`  decode:  ${profileLine(last.decodeProfile as KernelTime[], last.decodeProfileMs as number)}`);
   }
 }

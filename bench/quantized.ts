@@ -97,7 +97,7 @@ for (const key of opt.shapes.split(',')) {
     }
     if (m.ok) {
       console.log(`  mugpt prefill: ${profileLine(m.json.prefillProfile as KernelTime[], m.json.prefillMs as number)}`);
-      console.log(`  mugpt decode:  ${profileLine(m.json.decodeProfile as KernelTime[], m.json.decodeMs as number)}`);
+      console.log(`  mugpt decode:  ${profileLine(m.json.decodeProfile as KernelTime[], m.json.decodeProfileMs as number)}`);
     }
   }
 }
