@@ -1,5 +1,5 @@
 // Quantized inference against llama.cpp on the same GGUF files, in one run:
-//   node dist/bench/quantized.js [--shapes 111m,btlm] [--types q8_0,q4_0] [--prompt 512] [--full] [--no-memory]
+//   node dist/bench/quantized.js [--shapes 111m,btlm] [--types q8_0,q4_0] [--prompt 512] [--kv f16|f32] [--full] [--no-memory]
 // Random weights written by exportGguf (embedding / LM head in Q8_0; matrices whose K is not a
 // multiple of 32, BTLM's ffn_down with K = 6826, fall back to F16, as llama.cpp's quantizer does).
 // mugpt loads the .gguf (loadModel); llama.cpp runs the same file through node-llama-cpp. Each
@@ -27,8 +27,12 @@ const { values: opt } = parseArgs({
     full: { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
     'no-llama': { type: 'boolean', default: false },
+    kv: { type: 'string', default: 'f16' },
   },
 });
+// The KV cache of mugpt's speed runs: f16 by default, the type llama.cpp's cache has by default.
+const kvType = opt.kv;
+if (kvType !== 'f16' && kvType !== 'f32') throw new Error(`--kv: expected f16 or f32, got '${kvType}'`);
 const SHAPES: Record<string, ShapeName> = { '111m': 'cerebras-gpt-111m', btlm: 'btlm-3b-8k' };
 const prompt = Number(opt.prompt);
 const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
@@ -75,9 +79,9 @@ for (const key of opt.shapes.split(',')) {
   for (const type of opt.types.split(',') as Array<'q8_0' | 'q4_0'>) {
     const path = ggufFile(shape, cfg, type);
     const { perToken, mugptPerToken, file } = bytesPerToken(path, type);
-    console.log(`\n## ${shape} ${type.toUpperCase()}: file ${mib(file)} MiB; mugpt prefill ${mPrompt} / decode ${mDecode}, llama.cpp prefill ${prompt} / decode ${decode} tokens`);
+    console.log(`\n## ${shape} ${type.toUpperCase()}: file ${mib(file)} MiB; mugpt prefill ${mPrompt} / decode ${mDecode}, llama.cpp prefill ${prompt} / decode ${decode} tokens; KV cache ${kvType} (mugpt), f16 (llama.cpp)`);
     const res: Array<[string, ChildResult | ChildFailure]> = [];
-    const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode });
+    const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode, kvType });
     res.push([`mugpt (qlinear ${qlinearJs ? 'JS' : 'native'})`, m]);
     if (!opt['no-llama']) res.push(['llama.cpp', await runEngine('engine-llamacpp.js', { path, prompt, decode, threads: 2, vocab: cfg.vocab_size })]);
     const mp = m.ok ? (m.json.prefillTokensPerSecond as number) : null;
