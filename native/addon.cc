@@ -245,6 +245,14 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
   mugpt::parallel(rows, row);
 }
 
+// toHalf(out: Uint16Array, x: Float32Array, n)
+void ToHalf(const Napi::CallbackInfo& info) {
+  uint16_t* out;
+  float* x;
+  if (!typed(info, 0, napi_uint16_array, "Uint16Array", &out) || !f32(info, 1, &x) || !nums(info, {2})) return;
+  g_isa->to_half(out, x, L(info, 2));
+}
+
 // attentionF16(out, q, qStride, k: Uint16Array, v: Uint16Array, kvStride, Tq, Tk, H, d, scale, slopes | null)
 void AttentionF16(const Napi::CallbackInfo& info) {
   float *out, *q, *slopes;
@@ -413,6 +421,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("qpack", Napi::Function::New(env, QPack));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
+  exports.Set("toHalf", Napi::Function::New(env, ToHalf));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   exports.Set("info", Napi::Function::New(env, Info));

@@ -33,6 +33,8 @@ struct Isa {
                   float alpha, bool accumulate, bool x16);
   // Whether qlinear reads the x16 layout faster than rows on this CPU (then loading packs matrices).
   bool (*x16_fast)();
+  // out[n] = x[n] as IEEE half bits, rounded to nearest even (float_to_half's results).
+  void (*to_half)(uint16_t* out, const float* x, long n);
   // attention() over an f16 KV cache (k, v: IEEE half bits); no probabilities.
   void (*attention_f16)(float* out, const float* q, long q_stride, const uint16_t* k, const uint16_t* v,
                         long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);

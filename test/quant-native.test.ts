@@ -177,3 +177,21 @@ test('native quantizeRows (padding GGUF matrices at load) is bit-exact with quan
     assert.deepEqual(got16, quantize(type, fromHalves, rows, Kp), `${type} from F16`);
   }
 });
+
+test('toHalf: native equals floatToHalf bit for bit (ties, half subnormals, overflow, ±0, Inf, NaN); sizes are checked', { skip }, () => {
+  const specials = [0, -0, 1, -1, 65504, 65520, 1e6, -1e6, Infinity, -Infinity, NaN, 6e-8, 3e-8, -5.96e-8, 1e-45, 6.1e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
+  const x = new Float32Array(1003);
+  x.set(specials);
+  const r = randn(x.length, 77);
+  for (let i = specials.length; i < x.length; i++) x[i] = r[i] * 2 ** ((i % 48) - 30); // magnitudes 2^-30 … 2^17
+  const want = new Uint16Array(x.length);
+  JS.toHalf(want, x);
+  assert.deepEqual([...want.subarray(0, 4)], [0, 0x8000, 0x3c00, 0xbc00]);
+  eachSimd((Kn, simd) => {
+    const got = new Uint16Array(x.length + 1).fill(0xffff);
+    Kn.toHalf(got.subarray(1), x);
+    assert.deepEqual(got.subarray(1), want, simd);
+    assert.equal(got[0], 0xffff, 'nothing written outside out');
+  });
+  assert.throws(() => getKernels('native').toHalf(new Uint16Array(3), new Float32Array(4)), (e: unknown) => e instanceof MugptError && /toHalf: out has 3/.test(e.message));
+});

@@ -23,6 +23,12 @@ export function checkAttentionF16(a: AttentionF16Args): void {
   if (a.slopes) need(a.slopes, H, 'slopes');
 }
 
+/** Checks a toHalf call: out holds at least x.length halves. */
+export function checkToHalf(out: Uint16Array, x: Float32Array): void {
+  check(out instanceof Uint16Array && x instanceof Float32Array, 'toHalf: out must be a Uint16Array and x a Float32Array');
+  check(out.length >= x.length, () => `toHalf: out has ${out.length} elements, x has ${x.length}`);
+}
+
 /** The same call with k and v widened to float32 rows [Tk, kvStride]. */
 export function widenKV(a: AttentionF16Args): AttentionArgs {
   const n = a.Tk * a.kvStride;

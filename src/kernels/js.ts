@@ -9,7 +9,8 @@ import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
 import { geluErf, geluTanh, silu } from './scalar.js';
 import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy, swigluBackward } from './backward-js.js';
 import { qlinearJs, qrowJs } from './qlinear-js.js';
-import { checkAttentionF16, widenKV } from './attention-f16-js.js';
+import { checkAttentionF16, checkToHalf, widenKV } from './attention-f16-js.js';
+import { floatToHalf } from '../quant/half.js';
 
 export { erf, erfc } from './scalar.js';
 
@@ -257,6 +258,10 @@ export const jsKernels: Kernels = {
   attentionF16(a) {
     checkAttentionF16(a);
     attention(widenKV(a));
+  },
+  toHalf(out, x) {
+    checkToHalf(out, x);
+    for (let i = 0; i < x.length; i++) out[i] = floatToHalf(x[i]);
   },
   qlinear: qlinearJs,
   qrow: qrowJs,

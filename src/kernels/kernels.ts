@@ -127,6 +127,9 @@ export interface Kernels {
   /** Causal attention reading an f16 KV cache; see AttentionF16Args. */
   attentionF16(args: AttentionF16Args): void;
 
+  /** out[i] = x[i] as IEEE half bits, rounded to nearest even (i < x.length): rows entering an f16 cache. */
+  toHalf(out: Uint16Array, x: Float32Array): void;
+
   // ---- backward (training). Input gradients that feed a residual stream or a shared buffer
   // accumulate (+=); pointwise input gradients overwrite.
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
 import { check } from '../errors.js';
 import { checkQlinear } from './qlinear-js.js';
-import { checkAttentionF16 } from './attention-f16-js.js';
+import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
 import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, GeluKind, Kernels } from './kernels.js';
 
 /** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
@@ -38,6 +38,8 @@ export interface NativeAddon {
   qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
   /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
   qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
+  /** out[i] = x[i] as half bits (nearest even), n values. */
+  toHalf(out: Uint16Array, x: Float32Array, n: number): void;
   /** attention over an f16 cache: k, v hold half bits. */
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
@@ -128,6 +130,10 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       const rows = W.layout === 'x16' ? W.N : r + 1; // an x16 row is spread over its group of 16
       check(W.data.length >= rows * (W.K / 32) * (W.type === 'q8_0' ? 34 : 18), () => `qrow: ${W.type} data too short for row ${r}`);
       addon.qrow(out, W.data, GGML_TYPE[W.type], W.N, W.K, r, W.layout === 'x16');
+    },
+    toHalf(out, x) {
+      checkToHalf(out, x);
+      addon.toHalf(out, x, x.length);
     },
     attentionF16(args: AttentionF16Args) {
       checkAttentionF16(args);

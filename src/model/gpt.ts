@@ -8,7 +8,6 @@ import type { GeluKind, Kernels } from '../kernels/kernels.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
 import type { LayerParams, Params, Weight } from './params.js';
-import { floatToHalf } from '../quant/half.js';
 
 /**
  * What every layer needs: config, sizes, kernels, parameters. Inference runs on float or quantized
@@ -185,11 +184,6 @@ function linearBackward(
 /** One layer's cached keys and values, [capacity, D] each: float32, or IEEE half bits (an f16 cache). */
 export type LayerKV = { k: Float32Array; v: Float32Array } | { k: Uint16Array; v: Uint16Array };
 
-/** dst[o …] = src rounded to half bits. */
-function toHalf(dst: Uint16Array, o: number, src: Float32Array): void {
-  for (let i = 0; i < src.length; i++) dst[o + i] = floatToHalf(src[i]);
-}
-
 /**
  * h[B·T, D] += c_proj(attention(ln_1(h))) for B sequences of T new tokens after `past` cached positions.
  * With a cache (B = 1), the new keys and values are appended to it at rows past … past+T−1.
@@ -215,8 +209,8 @@ export function attentionForward(
     if (cache && cache.k instanceof Uint16Array && cache.v instanceof Uint16Array) {
       for (let t = 0; t < T; t++) {
         const src = (b * T + t) * D3, dst = (past + t) * D;
-        toHalf(cache.k, dst, s.qkv.subarray(src + D, src + 2 * D));
-        toHalf(cache.v, dst, s.qkv.subarray(src + 2 * D, src + D3));
+        k.toHalf(cache.k.subarray(dst, dst + D), s.qkv.subarray(src + D, src + 2 * D));
+        k.toHalf(cache.v.subarray(dst, dst + D), s.qkv.subarray(src + 2 * D, src + D3));
       }
       k.attentionF16({ out, q, qStride: D3, k: cache.k, v: cache.v, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
       continue;
