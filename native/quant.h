@@ -13,6 +13,7 @@
 //    A group takes the same bytes as its 16 rows did; rows past the groups stay in the rows layout.
 //    The stored values are v + off (off = 128 for Q8_0, 8 for Q4_0), so Σ w·x = Σ (v)·x − off·Σx.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "half.h"
@@ -25,6 +26,23 @@ constexpr int QG = 16;           // rows per group of the x16 layout
 
 inline long qblock_bytes(int type) { return type == kQ8 ? 34 : 18; }
 inline int x16_offset(int type) { return type == kQ8 ? 128 : 8; }
+
+/**
+ * One Q8_0 activation block, ggml's reference arithmetic (as src/quant/blocks.ts): d = amax/127,
+ * q[i] = roundf(s[i]·(1/d)) (halves away from zero). Writes q[32] and *d; returns Σ q.
+ */
+inline int32_t q8_block_scalar(const float* s, int8_t* q, float* d) {
+  float amax = 0.0f;
+  for (int i = 0; i < QK; i++) amax = std::fabs(s[i]) > amax ? std::fabs(s[i]) : amax;
+  const float dd = amax / 127.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
+  *d = dd;
+  int32_t sum = 0;
+  for (int i = 0; i < QK; i++) {
+    q[i] = (int8_t)std::roundf(s[i] * id);
+    sum += q[i];
+  }
+  return sum;
+}
 
 /** Rearranges W [N, K/32] from the rows layout to x16, in place (rows layout in, same bytes out). */
 void qpack_x16(uint8_t* W, int type, int N, int K);

@@ -195,3 +195,21 @@ test('toHalf: native equals floatToHalf bit for bit (ties, half subnormals, over
   });
   assert.throws(() => getKernels('native').toHalf(new Uint16Array(3), new Float32Array(4)), (e: unknown) => e instanceof MugptError && /toHalf: out has 3/.test(e.message));
 });
+
+test('native activation quantization rounds halves away from zero as ggml and the JS reference do', { skip }, () => {
+  // amax 127 gives the scale 1, so every x.5 below is an exact tie after scaling
+  const K = 64, N = 16;
+  const x = Float32Array.from({ length: K }, (_, i) => (i === 0 ? 127 : i === 32 ? -127 : ((i % 2 ? 1 : -1) * ((i % 31) + 0.5))));
+  for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+    const W: QuantMatrix = { type, data: quantize(type, randn(N * K, 91), N, K), N, K };
+    const want = new Float32Array(N);
+    JS.qlinear(want, x, W, null, 1, 1, false);
+    eachSimd((Kn, simd) => {
+      for (const w of [W, packedX16(W)]) {
+        const got = new Float32Array(N);
+        Kn.qlinear(got, x, w, null, 1, 1, false);
+        for (let n = 0; n < N; n++) assert.ok(Math.abs(got[n] - want[n]) <= 1e-5 * (1 + Math.abs(want[n])), `${simd} ${type} ${w.layout ?? 'rows'} [${n}] ${got[n]} vs ${want[n]}`);
+      }
+    });
+  }
+});
