@@ -185,6 +185,9 @@ void QRow(const Napi::CallbackInfo& info) {
   mugpt::qrow(out, W, I(info, 2), I(info, 3), I(info, 4), I(info, 5), info[6].ToBoolean());
 }
 
+// x16Fast() → whether the selected kernels read the x16 layout faster than rows.
+Napi::Value X16Fast(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), g_isa->x16_fast()); }
+
 // qpack(W: Uint8Array, type, N, K, force) → true when W was rearranged into the x16 layout, in place:
 // where the selected kernels read x16 faster (AVX-512 VNNI), or always with force (tests: every
 // instruction set reads x16).
@@ -420,6 +423,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qlinear", Napi::Function::New(env, QLinear));
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("qpack", Napi::Function::New(env, QPack));
+  exports.Set("x16Fast", Napi::Function::New(env, X16Fast));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
   exports.Set("toHalf", Napi::Function::New(env, ToHalf));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));

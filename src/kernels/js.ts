@@ -266,6 +266,7 @@ export const jsKernels: Kernels = {
   qlinear: qlinearJs,
   qrow: qrowJs,
   qprepare() {}, // the reference reads GGUF's rows layout
+  qlayout: 'rows',
   layerNormBackward,
   geluBackward,
   swigluBackward,

@@ -109,6 +109,9 @@ export interface Kernels {
    */
   qprepare(W: QuantMatrix): void;
 
+  /** The layout qprepare gives quantized matrices here ('x16' rewrites every byte of them at load). */
+  readonly qlayout: 'rows' | 'x16';
+
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(
     out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, eps: number,

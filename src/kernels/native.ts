@@ -36,6 +36,8 @@ export interface NativeAddon {
     bias: Float32Array | null, M: number, alpha: number, accumulate: boolean, x16: boolean): void;
   /** out[K] = row r of W [N, K] dequantized. */
   qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
+  /** Whether the selected kernels read the x16 layout faster (qpack then packs). */
+  x16Fast(): boolean;
   /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
   qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
   /** out[i] = x[i] as half bits (nearest even), n values. */
@@ -117,6 +119,9 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     qlinear(out, x, W, bias, M, alpha, accumulate) {
       checkQlinear(out, x, W, bias, M);
       addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate, W.layout === 'x16');
+    },
+    get qlayout() {
+      return addon.x16Fast() ? 'x16' : 'rows';
     },
     qprepare(W) {
       if (W.layout === 'x16') return;
