@@ -161,3 +161,29 @@ export const fmt = (x: number | null | undefined, digits = 1): string =>
 
 export const ratio = (a: number | null | undefined, b: number | null | undefined): string =>
   a && b && Number.isFinite(a) && Number.isFinite(b) ? `×${(a / b).toFixed(2)}` : '—';
+
+/** n floats uniform in [−1, 1) from a fast LCG (Math.random is too slow to fill a GiB); a random seed by default. */
+export function randUniform(n: number, seed = (Math.random() * 2 ** 32) >>> 0): Float32Array {
+  const a = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    a[i] = x / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+/** Best seconds per call over about `budget` seconds (at least 3 calls after a warm-up). */
+export function timeBest(fn: () => void, budget: number): number {
+  fn();
+  let best = Infinity;
+  let spent = 0;
+  for (let i = 0; i < 3 || spent < budget; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    best = Math.min(best, dt);
+    spent += dt;
+  }
+  return best;
+}

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
 import { nativeLoadError } from '../src/kernels/native.js';
 import type { Kernels } from '../src/kernels/kernels.js';
+import { randUniform, timeBest } from './common.js';
 import { measureMachine } from './machine.js';
 
 interface Case { name: string; M: number; N: number; K: number; transB: boolean; gemv: boolean; jsRows: number }
@@ -20,43 +21,17 @@ const cases: Case[] = [
   { name: 'gemv 1x768x50257 (111M lm_head, W^T)', M: 1, N: 50257, K: 768, transB: true, gemv: true, jsRows: 1 },
 ];
 
-/** n floats uniform in [−1, 1) from a fast LCG (Math.random is too slow to fill a GiB). */
-function rand(n: number): Float32Array {
-  const a = new Float32Array(n);
-  let x = (Math.random() * 2 ** 32) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    a[i] = x / 2 ** 31 - 1;
-  }
-  return a;
-}
-
-/** Best seconds per call over about `budget` seconds (at least 3 calls after a warm-up). */
-function timeIt(fn: () => void, budget: number): number {
-  fn();
-  let best = Infinity;
-  let spent = 0;
-  for (let i = 0; i < 3 || spent < budget; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    best = Math.min(best, dt);
-    spent += dt;
-  }
-  return best;
-}
-
 // One-row products rotate over copies of the weight filling ≥ 1 GiB, so every call streams its
 // weight from memory as decode does (one 70–150 MB matrix would otherwise stay in this machine's L3).
 const GEMV_BYTES = 2 ** 30;
 const copiesFor = (c: Case): number => (c.gemv ? Math.ceil(GEMV_BYTES / (4 * c.K * c.N)) : 1);
 
 function run(K: Kernels, c: Case, rows: number, budget: number): number {
-  const A = rand(rows * c.K);
-  const Bs = Array.from({ length: copiesFor(c) }, () => rand(c.K * c.N));
+  const A = randUniform(rows * c.K);
+  const Bs = Array.from({ length: copiesFor(c) }, () => randUniform(c.K * c.N));
   const C = new Float32Array(rows * c.N);
   let i = 0;
-  return timeIt(() => K.gemm(false, c.transB, rows, c.N, c.K, 1, A, Bs[i++ % Bs.length], 0, C), budget);
+  return timeBest(() => K.gemm(false, c.transB, rows, c.N, c.K, 1, A, Bs[i++ % Bs.length], 0, C), budget);
 }
 
 /** PyTorch seconds per call for each case, or null with the reason printed. */

@@ -79,6 +79,9 @@ for (const key of opt.shapes.split(',')) {
   const rows: Array<{ name: string; s: Sample[] | string }> = [];
   const mugpt = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode }));
   rows.push({ name: 'mugpt (native, F32)', s: mugpt });
+  // the same weights with an f16 KV cache, the cache type llama.cpp's rows below use
+  const mugpt16 = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode, kvType: 'f16' }));
+  rows.push({ name: 'mugpt (native, F32, f16 KV cache)', s: mugpt16 });
   if (!opt['no-torch']) {
     const runLayers = shape === 'btlm-3b-8k' ? Math.min(cfg.n_layer, Number(opt['torch-btlm-layers'])) : cfg.n_layer;
     const name = runLayers < cfg.n_layer ? `PyTorch ${'1.13'} F32 (${runLayers} of ${cfg.n_layer} blocks run, scaled)` : 'PyTorch 1.13 F32';
@@ -113,8 +116,10 @@ for (const key of opt.shapes.split(',')) {
   const bytes = 4 * weightCount(cfg).matrices;
   if (machine && mDecode) {
     const bound = (machine.bandwidthGBs * 1e9) / bytes;
+    const m16 = typeof mugpt16 === 'string' ? null : best(mugpt16.map((x) => x.decode));
     console.log(`decode bound: ${(bytes / 1e6).toFixed(0)} MB of F32 weights per token ÷ ${machine.bandwidthGBs.toFixed(1)} GB/s = ${bound.toFixed(1)} tok/s; `
-      + `mugpt decodes at ${((100 * mDecode) / bound).toFixed(0)}% of it (target ≥ 80%)`);
+      + `mugpt decodes at ${((100 * mDecode) / bound).toFixed(0)}% of it (target ≥ 80%)`
+      + (m16 ? `, ${((100 * m16) / bound).toFixed(0)}% with the f16 KV cache` : ''));
   }
   if (m) {
     const last = m[m.length - 1].extra;

@@ -10,7 +10,7 @@ import { getKernels } from '../src/kernels/index.js';
 import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
 import type { QuantMatrix } from '../src/kernels/kernels.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';
-import { fmt, machineLine, printTable } from './common.js';
+import { fmt, machineLine, printTable, randUniform, timeBest } from './common.js';
 import { measureMachine } from './machine.js';
 
 const { values: opt } = parseArgs({ options: { budget: { type: 'string', default: '1' } } });
@@ -20,31 +20,6 @@ const SHAPES = [
   { name: '111M c_fc 768→3072', K: 768, N: 3072 },
   { name: 'BTLM c_fc 2560→6826', K: 2560, N: 6826 },
 ];
-
-/** Best seconds per call over about `budget` seconds, after a warm-up call. */
-function timeIt(fn: () => void): number {
-  fn();
-  let best = Infinity, spent = 0;
-  for (let i = 0; i < 3 || spent < budget; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    best = Math.min(best, dt);
-    spent += dt;
-  }
-  return best;
-}
-
-/** n values uniform in [−1, 1) from an LCG (Math.random is too slow for a GiB). */
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    a[i] = x / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 const addon = loadNativeAddon();
 if (!addon) {
@@ -63,7 +38,7 @@ for (const simd of ['avx512', 'avx2']) {
   const k = getKernels('native');
   for (const type of ['q4_0', 'q8_0'] as BlockType[]) {
     for (const s of SHAPES) {
-      const blocks = quantize(type, rand(s.N * s.K, 7), s.N, s.K);
+      const blocks = quantize(type, randUniform(s.N * s.K, 7), s.N, s.K);
       for (const layout of simd === 'avx512' ? (['rows', 'x16'] as const) : (['rows'] as const)) {
         const copies = Math.max(1, Math.ceil(2 ** 30 / blocks.length));
         const Ws: QuantMatrix[] = Array.from({ length: copies }, () => {
@@ -74,11 +49,11 @@ for (const simd of ['avx512', 'avx2']) {
           }
           return W;
         });
-        const x1 = rand(s.K, 3), out1 = new Float32Array(s.N);
+        const x1 = randUniform(s.K, 3), out1 = new Float32Array(s.N);
         // a pass over every copy (the mean call: the fastest single one may find its copy in L3)
-        const t1 = timeIt(() => { for (const W of Ws) k.qlinear(out1, x1, W, null, 1, 1, false); }) / copies;
-        const M = 512, xM = rand(M * s.K, 5), outM = new Float32Array(M * s.N);
-        const tM = timeIt(() => k.qlinear(outM, xM, Ws[0], null, M, 1, false));
+        const t1 = timeBest(() => { for (const W of Ws) k.qlinear(out1, x1, W, null, 1, 1, false); }, budget) / copies;
+        const M = 512, xM = randUniform(M * s.K, 5), outM = new Float32Array(M * s.N);
+        const tM = timeBest(() => k.qlinear(outM, xM, Ws[0], null, M, 1, false), budget);
         const gbs = blocks.length / t1 / 1e9;
         rows.push([simd, type.toUpperCase(), s.name, layout, `${fmt(t1 * 1e3, 3)} ms`, fmt(gbs), `${((100 * gbs) / bw).toFixed(0)}%`,
           fmt((2 * M * s.N * s.K) / tM / 1e9, 0)]);
