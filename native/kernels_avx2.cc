@@ -2,7 +2,6 @@
 // mugpt_avx2); addon.cc calls it only when the CPU reports both features at run time.
 #include <immintrin.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -70,17 +69,7 @@ static double peak_gflops(double seconds) {
     (void)sink;
   };
   const double flops_per_task = (double)iters * 10 * 8 * 2;
-  int tasks = 8 * num_threads();
-  double best = 0, spent = 0;
-  while (spent < seconds) {
-    const double t0 = now_s();
-    parallel(tasks, task);
-    const double dt = now_s() - t0;
-    spent += dt;
-    const double g = flops_per_task * tasks / dt / 1e9;
-    best = g > best ? g : best;
-  }
-  return best;
+  return best_rate(8 * num_threads(), task, flops_per_task / 1e9, 1, seconds);
 }
 
 }  // namespace avx2

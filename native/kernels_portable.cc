@@ -1,6 +1,5 @@
 // Portable C++ kernels for CPUs without AVX2/FMA (and non-x86 machines): the same drivers as
 // kernels_avx2.cc with plain loops that the compiler vectorizes for the baseline instruction set.
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -127,10 +126,6 @@ static void layer_norm_row(float* out, const float* x, const float* w, const flo
 #include "kernels.inc"
 #include "quant.inc"
 
-static double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // Eight independent multiply-add chains per thread, vectorizable by the compiler.
 static double peak_gflops(double seconds) {
   const long iters = 1 << 16;
@@ -145,17 +140,7 @@ static double peak_gflops(double seconds) {
     (void)sink;
   };
   const double flops_per_task = (double)iters * 32 * 2;
-  const int tasks = 8 * num_threads();
-  double best = 0, spent = 0;
-  while (spent < seconds) {
-    const double t0 = now_s();
-    parallel(tasks, task);
-    const double dt = now_s() - t0;
-    spent += dt;
-    const double g = flops_per_task * tasks / dt / 1e9;
-    best = g > best ? g : best;
-  }
-  return best;
+  return best_rate(8 * num_threads(), task, flops_per_task / 1e9, 1, seconds);
 }
 
 static double read_bandwidth(const float* buf, long n, int reps) {
@@ -174,14 +159,7 @@ static double read_bandwidth(const float* buf, long n, int reps) {
     volatile float sink = t2;
     (void)sink;
   };
-  double best = 0;
-  for (int r = 0; r < reps; r++) {
-    const double t0 = now_s();
-    parallel(tasks, task);
-    const double gbs = (double)tasks * chunk * 4 / (now_s() - t0) / 1e9;
-    best = gbs > best ? gbs : best;
-  }
-  return best;
+  return best_rate(tasks, task, chunk * 4 / 1e9, reps, 0.0);
 }
 
 }  // namespace portable

@@ -5,6 +5,7 @@
 // threads fight Node's own threads for the 2 cores of a small machine. The calling thread takes
 // part in every job as thread 0.
 #pragma once
+#include <chrono>
 #include <cstddef>
 
 namespace mugpt {
@@ -32,6 +33,24 @@ void restore_fp_state(unsigned state);
 template <class F>
 inline void parallel(int ntasks, F& f) {
   parallel_for(ntasks, [](void* c, int t, int th) { (*static_cast<F*>(c))(t, th); }, &f);
+}
+
+/**
+ * The microbenchmarks' timing loop: runs parallel(ntasks, f) at least min_runs times and until
+ * `seconds` have passed, and returns the best rate, units_per_task · ntasks per second.
+ */
+template <class F>
+inline double best_rate(int ntasks, F& f, double units_per_task, int min_runs, double seconds) {
+  using clock = std::chrono::steady_clock;
+  double best = 0, spent = 0;
+  for (int run = 0; run < min_runs || spent < seconds; run++) {
+    const auto t0 = clock::now();
+    parallel(ntasks, f);
+    const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+    spent += dt;
+    best = units_per_task * ntasks / dt > best ? units_per_task * ntasks / dt : best;
+  }
+  return best;
 }
 
 }  // namespace mugpt
