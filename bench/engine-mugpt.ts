@@ -7,11 +7,11 @@
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
 import { loadModel, Model } from '../src/model/model.js';
-import type { LayerKVCache } from '../src/model/kvcache.js';
+import type { KVCacheType, LayerKVCache } from '../src/model/kvcache.js';
 import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
 import { KernelProfiler } from './profile.js';
 
-interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number; kvType?: 'f32' | 'f16' }
+interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number; kvType?: KVCacheType }
 
 function argmax(x: Float32Array): number {
   let b = 0;
@@ -43,12 +43,14 @@ if (a.fillContext) {
   // a context of fillContext positions without computing it: random keys and values in every layer
   const c = cache as LayerKVCache;
   c.reserve(a.fillContext);
-  for (const { k, v } of c.layers()) {
-    for (const arr of [k, v]) {
-      // small values: floats, or half-precision bit patterns (0x3000 = 0.125, varied in the mantissa)
+  for (const layer of c.layers()) {
+    for (const arr of [layer.k, layer.v]) {
+      // small values: floats, half-precision bit patterns (0x3000 = 0.125, varied in the mantissa), or int8
       if (arr instanceof Float32Array) for (let i = 0; i < arr.length; i++) arr[i] = Math.sin(i) * 0.5;
-      else for (let i = 0; i < arr.length; i++) arr[i] = 0x3000 + (i & 0x3ff);
+      else if (arr instanceof Uint16Array) for (let i = 0; i < arr.length; i++) arr[i] = 0x3000 + (i & 0x3ff);
+      else for (let i = 0; i < arr.length; i++) arr[i] = (i % 201) - 100;
     }
+    if ('kScale' in layer) { layer.kScale.fill(0.005); layer.vScale.fill(0.005); }
   }
   c.length = a.fillContext - a.decode;
   last = 1;

@@ -1,5 +1,5 @@
 // Quantized inference against llama.cpp on the same GGUF files, in one run:
-//   node dist/bench/quantized.js [--shapes 111m,btlm] [--types q8_0,q4_0] [--prompt 512] [--kv f16|f32] [--full] [--no-memory]
+//   node dist/bench/quantized.js [--shapes 111m,btlm] [--types q8_0,q4_0] [--prompt 512] [--kv f16|f32|q8] [--full] [--no-memory]
 // Random weights written by exportGguf (embedding / LM head in Q8_0; matrices whose K is not a
 // multiple of 32, BTLM's ffn_down with K = 6826, fall back to F16, as llama.cpp's quantizer does).
 // mugpt loads the .gguf (loadModel); llama.cpp runs the same file through node-llama-cpp. Each
@@ -32,7 +32,7 @@ const { values: opt } = parseArgs({
 });
 // The KV cache of mugpt's speed runs: f16 by default, the type llama.cpp's cache has by default.
 const kvType = opt.kv;
-if (kvType !== 'f16' && kvType !== 'f32') throw new Error(`--kv: expected f16 or f32, got '${kvType}'`);
+if (kvType !== 'f16' && kvType !== 'f32' && kvType !== 'q8') throw new Error(`--kv: expected f16, f32 or q8, got '${kvType}'`);
 const SHAPES: Record<string, ShapeName> = { '111m': 'cerebras-gpt-111m', btlm: 'btlm-3b-8k' };
 const prompt = Number(opt.prompt);
 const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
@@ -112,7 +112,7 @@ if (!opt['no-memory'] && opt.shapes.includes('btlm')) {
   const { file } = bytesPerToken(path, 'q4_0');
   console.log(`\n## BTLM-3B-8K Q4_0 memory (claim: weights ≤ 1.7 GB, process ≤ 3 GB at 2,048 context): file ${(file / 1e9).toFixed(2)} GB of tensors`);
   const rows: string[][] = [];
-  for (const kvType of ['f32', 'f16'] as const) {
+  for (const kvType of ['f32', 'f16', 'q8'] as const) {
     for (const ctx of [2048, 8192]) {
       const r = await runEngine('engine-mugpt.js', { shape: 'btlm-3b-8k', gguf: path, prompt: 0, decode: 2, fillContext: ctx, kvType });
       if (!r.ok) { rows.push([String(ctx), kvType, `failed: ${r.error}`, '', '', '']); continue; }

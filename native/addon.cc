@@ -248,6 +248,37 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
   mugpt::parallel(rows, row);
 }
 
+// attentionQ8(out, q, qStride, k: Int8Array, v: Int8Array, kScale, vScale, kvStride, Tq, Tk, H, d, scale, slopes | null)
+void AttentionQ8(const Napi::CallbackInfo& info) {
+  float *out, *q, *ks, *vs, *slopes;
+  int8_t *k, *v;
+  if (!f32(info, 0, &out) || !f32(info, 1, &q) || !typed(info, 3, napi_int8_array, "Int8Array", &k) ||
+      !typed(info, 4, napi_int8_array, "Int8Array", &v) || !f32(info, 5, &ks) || !f32(info, 6, &vs) ||
+      !nums(info, {2, 7, 8, 9, 10, 11, 12}) || !f32(info, 13, &slopes, true))
+    return;
+  KernelScope scope;
+  g_isa->attention_q8(out, q, L(info, 2), k, v, ks, vs, L(info, 7), I(info, 8), I(info, 9), I(info, 10), I(info, 11),
+                      F(info, 12), slopes);
+}
+
+// quantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H, d): per head, scale = max|x|/127 and
+// q = roundf(x · (1/scale)) (float32 arithmetic, as the JS reference).
+void QuantizeHeads(const Napi::CallbackInfo& info) {
+  int8_t* q;
+  float *scale, *x;
+  if (!typed(info, 0, napi_int8_array, "Int8Array", &q) || !f32(info, 1, &scale) || !f32(info, 2, &x) || !nums(info, {3, 4}))
+    return;
+  const int H = I(info, 3), d = I(info, 4);
+  for (int h = 0; h < H; h++) {
+    const float* xh = x + (long)h * d;
+    float amax = 0.0f;
+    for (int i = 0; i < d; i++) amax = std::fabs(xh[i]) > amax ? std::fabs(xh[i]) : amax;
+    const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
+    scale[h] = s;
+    for (int i = 0; i < d; i++) q[(long)h * d + i] = (int8_t)std::roundf(xh[i] * inv);
+  }
+}
+
 // toHalf(out: Uint16Array, x: Float32Array, n)
 void ToHalf(const Napi::CallbackInfo& info) {
   uint16_t* out;
@@ -426,6 +457,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("x16Fast", Napi::Function::New(env, X16Fast));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
   exports.Set("toHalf", Napi::Function::New(env, ToHalf));
+  exports.Set("attentionQ8", Napi::Function::New(env, AttentionQ8));
+  exports.Set("quantizeHeads", Napi::Function::New(env, QuantizeHeads));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   exports.Set("info", Napi::Function::New(env, Info));

@@ -35,6 +35,9 @@ struct Isa {
   bool (*x16_fast)();
   // out[n] = x[n] as IEEE half bits, rounded to nearest even (float_to_half's results).
   void (*to_half)(uint16_t* out, const float* x, long n);
+  // attention() over a q8 KV cache (k, v: int8; ks, vs: [Tk, H] scales); no probabilities.
+  void (*attention_q8)(float* out, const float* q, long q_stride, const int8_t* k, const int8_t* v, const float* ks,
+                       const float* vs, long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);
   // attention() over an f16 KV cache (k, v: IEEE half bits); no probabilities.
   void (*attention_f16)(float* out, const float* q, long q_stride, const uint16_t* k, const uint16_t* v,
                         long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);

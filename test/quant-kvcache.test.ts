@@ -55,7 +55,28 @@ for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes', 'btlm-learned-ge
   });
 }
 
-test('kvCache option: a type other than f32 / f16 is a MugptError naming the option', () => {
+for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes', 'btlm-learned-gelu-old-mup-names']) {
+  test(`${name}: q8-cache decoding stays within int8 rounding of the f32 cache, in a quarter of its bytes plus scales`, () => {
+    const ids = idsOf(name);
+    const q8: Record<string, ReturnType<typeof decode>> = {};
+    for (const backend of backends) {
+      const ref = decode(loadModel(dir(name), { backend }), ids);
+      const r = q8[backend] = decode(loadModel(dir(name), { backend, kvCache: 'q8' }), ids);
+      const { n_layer: L, n_head: H } = loadModel(dir(name), { backend }).config;
+      assert.equal(r.cache.type, 'q8');
+      assert.equal(r.cache.bytes, ref.cache.bytes / 4 + 2 * L * r.cache.capacity * H * 4, 'int8 keys and values, and a float scale per position and head');
+      // keys and values rounded by ≤ 1/254 of their head's largest magnitude (measured ≤ 1.5e-2 on the logits; f16: 2.2e-3)
+      r.logits.forEach((l, t) => {
+        const e = maxRelErr(l, ref.logits[t]);
+        assert.ok(e > 0 && e < 3e-2, `${backend} step ${t}: relative logit error ${e}`);
+      });
+    }
+    // as with f16, a value on a rounding boundary may land one step apart between the backends (measured ≤ 1.1e-6)
+    if (q8.native) q8.native.logits.forEach((l, t) => assert.ok(maxRelErr(l, q8.js.logits[t]) < 1e-3, `native vs js q8 step ${t}: ${maxRelErr(l, q8.js.logits[t])}`));
+  });
+}
+
+test('kvCache option: a type other than f32 / f16 / q8 is a MugptError naming the option', () => {
   assert.throws(() => loadModel(dir('gpt2-gelu'), { kvCache: 'q8_0' as never }), (e: unknown) => e instanceof MugptError && /kvCache/.test(e.message));
 });
 

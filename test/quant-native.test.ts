@@ -9,7 +9,7 @@ import type { Kernels, QuantMatrix } from '../src/kernels/kernels.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';
 import { HALF_TABLE, floatToHalf } from '../src/quant/half.js';
 import { MugptError } from '../src/errors.js';
-import { randn } from './kernels-ref.js';
+import { maxRelErr, randn } from './kernels-ref.js';
 
 const skip = nativeAvailable() ? false : `native addon did not build or load (${nativeLoadError()})`;
 
@@ -212,4 +212,47 @@ test('native activation quantization rounds halves away from zero as ggml and th
       }
     });
   }
+});
+
+test('q8-cache attention: native equals the JS reference (decode and prefill, ALiBi or not, odd lengths)', { skip }, () => {
+  let seed = 300;
+  for (const [Tq, Tk, H, d, extra] of [[1, 1, 1, 8, 0], [1, 37, 3, 16, 5], [1, 301, 4, 80, 0], [1, 1027, 2, 24, 0], [5, 9, 2, 12, 3], [70, 70, 3, 20, 0]]) {
+    const D = H * d, kvStride = D + extra, qStride = 3 * D;
+    const int8 = (n: number): Int8Array => Int8Array.from(randn(n, seed++), (x) => Math.max(-127, Math.min(127, Math.round(x * 40))));
+    const k = int8(Tk * kvStride), v = int8(Tk * kvStride);
+    const kScale = randn(Tk * H, seed++).map((x) => 0.01 + Math.abs(x) * 0.02), vScale = randn(Tk * H, seed++).map((x) => 0.01 + Math.abs(x) * 0.02);
+    const q = randn(Tq * qStride, seed++);
+    for (const slopes of [null, Float32Array.from({ length: H }, (_, h) => 0.5 / (h + 1))]) {
+      const args = { q, qStride, k, v, kScale, vScale, kvStride, Tq, Tk, H, d, scale: 1 / Math.sqrt(d), slopes };
+      const want = new Float32Array(Tq * D);
+      JS.attentionQ8({ ...args, out: want });
+      eachSimd((Kn, simd) => {
+        const got = new Float32Array(Tq * D).fill(NaN);
+        Kn.attentionQ8({ ...args, out: got });
+        assert.ok(maxRelErr(got, want) < 1e-5, `${simd} Tq=${Tq} Tk=${Tk} H=${H} d=${d}: ${maxRelErr(got, want)}`);
+      });
+    }
+  }
+  assert.throws(() => getKernels('native').attentionQ8({ out: new Float32Array(8), q: new Float32Array(24), qStride: 24, k: new Int8Array(8), v: new Int8Array(8),
+    kScale: new Float32Array(0), vScale: new Float32Array(1), kvStride: 8, Tq: 1, Tk: 1, H: 1, d: 8, scale: 1, slopes: null }),
+  (e: unknown) => e instanceof MugptError && /attentionQ8: kScale has 0 elements/.test(e.message));
+});
+
+test('quantizeHeads: native equals the JS reference bit for bit (per-head scales, halves away from zero); sizes are checked', { skip }, () => {
+  const H = 5, d = 24;
+  const x = randn(H * d, 404).map((v, i) => (i % 7 === 0 ? 0 : v * 3));
+  // head 1: amax 127 makes the scale 1, so these are exact halves; head 2 is all zeros (scale 0)
+  for (let i = 0; i < d; i++) { x[d + i] = i === 0 ? 127 : (i % 2 ? 1 : -1) * (i + 0.5); x[2 * d + i] = 0; }
+  const wantQ = new Int8Array(H * d), wantS = new Float32Array(H);
+  JS.quantizeHeads(wantQ, wantS, x, H, d);
+  assert.equal(wantS[1], 1);
+  assert.equal(wantQ[d + 2], -3, 'roundf(-2.5) = -3');
+  assert.equal(wantS[2], 0);
+  eachSimd((Kn, simd) => {
+    const q = new Int8Array(H * d), s = new Float32Array(H);
+    Kn.quantizeHeads(q, s, x, H, d);
+    assert.deepEqual(q, wantQ, simd);
+    assert.deepEqual(s, wantS, simd);
+  });
+  assert.throws(() => getKernels('native').quantizeHeads(new Int8Array(10), new Float32Array(H), x, H, d), (e: unknown) => e instanceof MugptError && /quantizeHeads/.test(e.message));
 });

@@ -6,6 +6,7 @@ import type { Generation } from '../generate/generate.js';
 import { resolveOptions, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions } from '../generate/options.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { loadModel } from '../model/model.js';
+import { KV_CACHE_TYPES, type KVCacheType } from '../model/kvcache.js';
 
 interface Flags {
   model: string;
@@ -19,7 +20,7 @@ interface Flags {
   stop?: string[];
   ignoreEos?: boolean;
   backend?: BackendName;
-  kvCache?: 'f32' | 'f16';
+  kvCache?: KVCacheType;
   padToBlocks?: 'q4_0' | 'q8_0' | 'none';
 }
 
@@ -44,7 +45,7 @@ export function register(program: Command): void {
     .option('--stop <str...>', 'stop strings: the text ends before the first one generated')
     .option('--ignore-eos', 'keep generating past <|endoftext|>')
     .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native']))
-    .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, or f16 for half the memory (default f32)').choices(['f32', 'f16']))
+    .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, f16 for half the memory, q8 (int8 with a scale per position and head) for about a quarter (default f32)').choices([...KV_CACHE_TYPES]))
     .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default: the file\'s type), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);

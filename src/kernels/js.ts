@@ -11,6 +11,7 @@ import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy
 import { qlinearJs, qrowJs } from './qlinear-js.js';
 import { checkAttentionF16, checkToHalf, widenKV } from './attention-f16-js.js';
 import { floatToHalf } from '../quant/half.js';
+import { checkAttentionQ8, quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
 
 export { erf, erfc } from './scalar.js';
 
@@ -259,6 +260,11 @@ export const jsKernels: Kernels = {
     checkAttentionF16(a);
     attention(widenKV(a));
   },
+  attentionQ8(a) {
+    checkAttentionQ8(a);
+    attention(widenQ8(a));
+  },
+  quantizeHeads: quantizeHeadsJs,
   toHalf(out, x) {
     checkToHalf(out, x);
     for (let i = 0; i < x.length; i++) out[i] = floatToHalf(x[i]);

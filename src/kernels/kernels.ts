@@ -56,6 +56,18 @@ export interface AttentionF16Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs
   v: Uint16Array;
 }
 
+/**
+ * Attention over an int8 KV cache (inference): k and v hold int8 values in the AttentionArgs layout,
+ * and each position's head slice has one scale, [Tk, H] row-major: key j of head h is
+ * kScale[j·H + h] · k[j·kvStride + h·d + i]. No probabilities.
+ */
+export interface AttentionQ8Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs'> {
+  k: Int8Array;
+  v: Int8Array;
+  kScale: Float32Array;
+  vScale: Float32Array;
+}
+
 /** Arguments of the causal self-attention backward for one sequence (queries = keys = positions 0…T−1). */
 export interface AttentionBackwardArgs {
   /** Gradients of q, k, v rows (strides as q / k,v); ACCUMULATED into. */
@@ -132,6 +144,15 @@ export interface Kernels {
 
   /** out[i] = x[i] as IEEE half bits, rounded to nearest even (i < x.length): rows entering an f16 cache. */
   toHalf(out: Uint16Array, x: Float32Array): void;
+
+  /** Causal attention reading an int8 KV cache; see AttentionQ8Args. */
+  attentionQ8(args: AttentionQ8Args): void;
+
+  /**
+   * A row of H heads of d values entering an int8 cache: per head, scale[h] = max|x_h| / 127 and
+   * q[h·d + i] = x[h·d + i] / scale[h] rounded half away from zero (float32 arithmetic, as roundf).
+   */
+  quantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H: number, d: number): void;
 
   // ---- backward (training). Input gradients that feed a residual stream or a shared buffer
   // accumulate (+=); pointwise input gradients overwrite.

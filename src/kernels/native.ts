@@ -9,7 +9,8 @@ import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js'
 import { check } from '../errors.js';
 import { checkQlinear } from './qlinear-js.js';
 import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
-import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, GeluKind, Kernels } from './kernels.js';
+import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, Kernels } from './kernels.js';
+import { checkAttentionQ8, checkQuantizeHeads } from './attention-q8-js.js';
 
 /** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
 export interface NativeAddon {
@@ -40,6 +41,11 @@ export interface NativeAddon {
   x16Fast(): boolean;
   /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
   qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
+  /** attention over an int8 cache with per-position, per-head scales [Tk, H]. */
+  attentionQ8(out: Float32Array, q: Float32Array, qStride: number, k: Int8Array, v: Int8Array, kScale: Float32Array,
+    vScale: Float32Array, kvStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
+  /** Kernels.quantizeHeads. */
+  quantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H: number, d: number): void;
   /** out[i] = x[i] as half bits (nearest even), n values. */
   toHalf(out: Uint16Array, x: Float32Array, n: number): void;
   /** attention over an f16 cache: k, v hold half bits. */
@@ -135,6 +141,15 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       const rows = W.layout === 'x16' ? W.N : r + 1; // an x16 row is spread over its group of 16
       check(W.data.length >= rows * (W.K / 32) * (W.type === 'q8_0' ? 34 : 18), () => `qrow: ${W.type} data too short for row ${r}`);
       addon.qrow(out, W.data, GGML_TYPE[W.type], W.N, W.K, r, W.layout === 'x16');
+    },
+    attentionQ8(args: AttentionQ8Args) {
+      checkAttentionQ8(args);
+      const { out, q, qStride, k, v, kScale, vScale, kvStride, Tq, Tk, H, d, scale, slopes } = args;
+      addon.attentionQ8(out, q, qStride, k, v, kScale, vScale, kvStride, Tq, Tk, H, d, scale, slopes);
+    },
+    quantizeHeads(q, scale, x, H, d) {
+      checkQuantizeHeads(q, scale, x, H, d);
+      addon.quantizeHeads(q, scale, x, H, d);
     },
     toHalf(out, x) {
       checkToHalf(out, x);

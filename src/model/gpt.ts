@@ -181,8 +181,14 @@ function linearBackward(
 
 // ---- attention ---------------------------------------------------------------------------------
 
-/** One layer's cached keys and values, [capacity, D] each: float32, or IEEE half bits (an f16 cache). */
-export type LayerKV = { k: Float32Array; v: Float32Array } | { k: Uint16Array; v: Uint16Array };
+/**
+ * One layer's cached keys and values, [capacity, D] each: float32, IEEE half bits (an f16 cache), or
+ * int8 with one scale per position and head ([capacity, H]: a q8 cache).
+ */
+export type LayerKV =
+  | { k: Float32Array; v: Float32Array }
+  | { k: Uint16Array; v: Uint16Array }
+  | { k: Int8Array; v: Int8Array; kScale: Float32Array; vScale: Float32Array };
 
 /**
  * h[B·T, D] += c_proj(attention(ln_1(h))) for B sequences of T new tokens after `past` cached positions.
@@ -206,6 +212,15 @@ export function attentionForward(
     const q = s.qkv.subarray(b * T * D3);
     const out = s.att.subarray(b * T * D, (b + 1) * T * D);
     let kk: Float32Array, vv: Float32Array, kvStride: number;
+    if (cache && 'kScale' in cache) {
+      for (let t = 0; t < T; t++) {
+        const src = (b * T + t) * D3, dst = (past + t) * D, ds = (past + t) * H;
+        k.quantizeHeads(cache.k.subarray(dst, dst + D), cache.kScale.subarray(ds, ds + H), s.qkv.subarray(src + D, src + 2 * D), H, d);
+        k.quantizeHeads(cache.v.subarray(dst, dst + D), cache.vScale.subarray(ds, ds + H), s.qkv.subarray(src + 2 * D, src + D3), H, d);
+      }
+      k.attentionQ8({ out, q, qStride: D3, k: cache.k, v: cache.v, kScale: cache.kScale, vScale: cache.vScale, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
+      continue;
+    }
     if (cache && cache.k instanceof Uint16Array && cache.v instanceof Uint16Array) {
       for (let t = 0; t < T; t++) {
         const src = (b * T + t) * D3, dst = (past + t) * D;

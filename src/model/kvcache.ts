@@ -3,25 +3,34 @@ import { check } from '../errors.js';
 import type { KVCache } from './decode.js';
 import type { LayerKV } from './gpt.js';
 
-/** Element type of the cached keys and values: float32, or IEEE half (half the memory; llama.cpp's default). */
-export type KVCacheType = 'f32' | 'f16';
+/**
+ * Element type of the cached keys and values: float32; IEEE half (half the memory; llama.cpp's
+ * default); or int8 with a float32 scale per position and head (q8: about a quarter of f32).
+ */
+export type KVCacheType = 'f32' | 'f16' | 'q8';
+
+export const KV_CACHE_TYPES: readonly KVCacheType[] = ['f32', 'f16', 'q8'];
 
 /** Keys and values per layer, [capacity, D] each, grown by doubling (up to maxLength) as positions arrive. */
 export class LayerKVCache implements KVCache {
   length = 0;
   capacity = 0;
-  private kv: LayerKV[]; // per layer [capacity, D] keys and values (Float32Array, or Uint16Array half bits)
+  private kv: LayerKV[]; // per layer [capacity, D] keys and values (Float32Array, Uint16Array half bits, or Int8Array and [capacity, H] scales)
 
   constructor(
     readonly owner: object, readonly nLayer: number, readonly D: number, readonly maxLength: number,
-    readonly type: KVCacheType = 'f32',
+    readonly type: KVCacheType = 'f32', readonly H = 1,
   ) {
-    check(type === 'f32' || type === 'f16', () => `kvCache: expected 'f32' or 'f16', got '${String(type)}'`);
+    check(KV_CACHE_TYPES.includes(type), () => `kvCache: expected one of ${KV_CACHE_TYPES.join(', ')}, got '${String(type)}'`);
     this.kv = Array.from({ length: nLayer }, () => this.alloc(0));
   }
 
-  private alloc(n: number): LayerKV {
-    return this.type === 'f16' ? { k: new Uint16Array(n), v: new Uint16Array(n) } : { k: new Float32Array(n), v: new Float32Array(n) };
+  /** Room for `rows` positions. */
+  private alloc(rows: number): LayerKV {
+    const n = rows * this.D;
+    if (this.type === 'f16') return { k: new Uint16Array(n), v: new Uint16Array(n) };
+    if (this.type === 'q8') return { k: new Int8Array(n), v: new Int8Array(n), kScale: new Float32Array(rows * this.H), vScale: new Float32Array(rows * this.H) };
+    return { k: new Float32Array(n), v: new Float32Array(n) };
   }
 
   /** Each layer's keys and values, [capacity, D]; rows 0 … length−1 hold the cached positions. */
@@ -29,19 +38,19 @@ export class LayerKVCache implements KVCache {
     return this.kv;
   }
 
-  /** Per layer keys [capacity, D] (half bits in an f16 cache). */
-  get k(): Array<Float32Array | Uint16Array> {
+  /** Per layer keys [capacity, D] (half bits in an f16 cache, int8 in a q8 cache). */
+  get k(): Array<Float32Array | Uint16Array | Int8Array> {
     return this.kv.map((l) => l.k);
   }
 
   /** Per layer values [capacity, D]. */
-  get v(): Array<Float32Array | Uint16Array> {
+  get v(): Array<Float32Array | Uint16Array | Int8Array> {
     return this.kv.map((l) => l.v);
   }
 
-  /** Bytes held by the cache (keys and values of every layer at the current capacity). */
+  /** Bytes held by the cache (keys, values and scales of every layer at the current capacity). */
   get bytes(): number {
-    return this.kv.reduce((s, l) => s + l.k.byteLength + l.v.byteLength, 0);
+    return this.kv.reduce((s, l) => s + l.k.byteLength + l.v.byteLength + ('kScale' in l ? l.kScale.byteLength + l.vScale.byteLength : 0), 0);
   }
 
   /** Makes room for `total` positions, keeping the cached ones. */
@@ -50,9 +59,13 @@ export class LayerKVCache implements KVCache {
     if (total <= this.capacity) return;
     const cap = Math.min(this.maxLength, Math.max(total, 2 * this.capacity, 16));
     this.kv = this.kv.map((old) => {
-      const n = this.alloc(cap * this.D);
+      const n = this.alloc(cap);
       n.k.set(old.k.subarray(0, this.length * this.D) as never);
       n.v.set(old.v.subarray(0, this.length * this.D) as never);
+      if ('kScale' in n && 'kScale' in old) {
+        n.kScale.set(old.kScale.subarray(0, this.length * this.H));
+        n.vScale.set(old.vScale.subarray(0, this.length * this.H));
+      }
       return n;
     });
     this.capacity = cap;

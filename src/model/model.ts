@@ -15,7 +15,7 @@ import type { Tokenizer } from '../tokenizer/bpe.js';
 import { parseConfig, toHfConfig, usesAlibi, type ModelConfig } from './config.js';
 import type { DecodeModel, KVCache } from './decode.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
-import { LayerKVCache, type KVCacheType } from './kvcache.js';
+import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
 import { LM_HEAD, namedTensors, paramsFromTensors, quantMatrices, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
 import { importGguf } from '../export/gguf-import.js';
@@ -24,7 +24,7 @@ import { BpeTokenizer } from '../tokenizer/bpe.js';
 export interface ModelOptions {
   /** Kernels: 'js' or 'native'; default MUGPT_BACKEND, else native where it built. */
   backend?: BackendName;
-  /** Element type of the KV cache of incremental decoding: 'f32' (default) or 'f16' (half the memory). */
+  /** Element type of the KV cache of incremental decoding: 'f32' (default), 'f16' (half the memory) or 'q8' (int8 with a scale per position and head, ~a quarter). */
   kvCache?: KVCacheType;
   /** GGUF files: memory-map the file (default: where the addon loads and the kernels read GGUF's own layout); see ImportOptions. */
   mmap?: boolean;
@@ -58,8 +58,8 @@ export class Model implements DecodeModel {
     this.params = params;
     this.kernels = getKernels(opts.backend);
     for (const W of quantMatrices(params)) this.kernels.qprepare(W);
-    check(opts.kvCache === undefined || opts.kvCache === 'f32' || opts.kvCache === 'f16',
-      () => `kvCache: expected 'f32' or 'f16', got '${String(opts.kvCache)}'`);
+    check(opts.kvCache === undefined || KV_CACHE_TYPES.includes(opts.kvCache),
+      () => `kvCache: expected one of ${KV_CACHE_TYPES.map((t) => `'${t}'`).join(', ')}, got '${String(opts.kvCache)}'`);
     this.kvCacheType = opts.kvCache ?? 'f32';
     this.dir = dir;
     this.ctx = gptContext(config, this.kernels, params);
@@ -193,7 +193,7 @@ export class Model implements DecodeModel {
 
   newCache(positions = 0): KVCache {
     check(Number.isSafeInteger(positions) && positions >= 0, () => `newCache: positions must be an integer ≥ 0, got ${String(positions)}`);
-    const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType);
+    const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType, this.config.n_head);
     // room up front for at most n_positions (ALiBi models extrapolate past it: the cache then grows by doubling)
     cache.reserve(Math.min(positions, this.config.n_positions, this.maxContext));
     return cache;
