@@ -2,28 +2,17 @@
 // float32 (q · the position's head scale) and the float attention runs on them; and the per-head
 // int8 quantization of the rows entering the cache.
 import { check } from '../errors.js';
+import { checkCachedAttention } from './attention-f16-js.js';
 import type { AttentionArgs, AttentionQ8Args } from './kernels.js';
 
-/** Checks the sizes of an int8 attention call (as checkAttention does for floats). */
+/** Checks the sizes of an int8 attention call, scales included. */
 export function checkAttentionQ8(a: AttentionQ8Args): void {
-  const { Tq, Tk, H, d, qStride, kvStride } = a;
-  for (const [name, v] of [['Tq', Tq], ['Tk', Tk], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]] as const) {
-    check(Number.isInteger(v) && v >= 0, `attentionQ8: ${name} must be a non-negative integer, got ${v}`);
-  }
-  check(Tq <= Tk, () => `attentionQ8: Tq (${Tq}) must not exceed Tk (${Tk})`);
-  check(qStride >= H * d && kvStride >= H * d, () => `attentionQ8: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
   check(a.k instanceof Int8Array && a.v instanceof Int8Array, 'attentionQ8: k and v must be Int8Arrays');
   check(a.kScale instanceof Float32Array && a.vScale instanceof Float32Array, 'attentionQ8: kScale and vScale must be Float32Arrays');
-  if (Tq === 0) return;
-  const need = (arr: ArrayLike<number>, n: number, what: string): void =>
-    check(arr.length >= n, () => `attentionQ8: ${what} has ${arr.length} elements, needs at least ${n}`);
-  need(a.out, Tq * H * d, 'out');
-  need(a.q, (Tq - 1) * qStride + H * d, 'q');
-  need(a.k, (Tk - 1) * kvStride + H * d, 'k');
-  need(a.v, (Tk - 1) * kvStride + H * d, 'v');
-  need(a.kScale, Tk * H, 'kScale');
-  need(a.vScale, Tk * H, 'vScale');
-  if (a.slopes) need(a.slopes, H, 'slopes');
+  checkCachedAttention('attentionQ8', a, (need) => {
+    need(a.kScale, a.Tk * a.H, 'kScale');
+    need(a.vScale, a.Tk * a.H, 'vScale');
+  });
 }
 
 /** The same call with k and v widened to float32 rows [Tk, kvStride]. */
