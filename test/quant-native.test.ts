@@ -68,7 +68,7 @@ test('qprepare: x16 where the CPU has AVX-512 VNNI, once; the JS kernels refuse 
 for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
   test(`native qlinear ${type} matches the JS reference: odd shapes, alpha, bias, accumulate`, { skip }, () => {
     let seed = 7;
-    for (const [M, K, N] of [[1, 32, 1], [1, 96, 5], [3, 96, 7], [17, 96, 33], [1, 2560, 301], [3, 2560, 67], [17, 2560, 19], [5, 64, 129]]) {
+    for (const [M, K, N] of [[1, 32, 1], [1, 96, 5], [3, 96, 7], [17, 96, 33], [1, 2560, 301], [3, 2560, 67], [17, 2560, 19], [5, 64, 129], [2, 8192, 15]]) {
       const Wf = randn(N * K, seed++);
       const W: QuantMatrix = { type, data: quantize(type, Wf, N, K), N, K };
       const Wabs: QuantMatrix = { type, data: quantize(type, abs(Wf), N, K), N, K };
