@@ -57,9 +57,9 @@ export class Model implements DecodeModel {
     this.config = config;
     this.params = params;
     this.kernels = getKernels(opts.backend);
-    for (const W of quantMatrices(params)) this.kernels.qprepare(W);
     check(opts.kvCache === undefined || KV_CACHE_TYPES.includes(opts.kvCache),
       () => `kvCache: expected one of ${KV_CACHE_TYPES.map((t) => `'${t}'`).join(', ')}, got '${String(opts.kvCache)}'`);
+    for (const W of quantMatrices(params)) this.kernels.qprepare(W); // after the checks: it rewrites the blocks
     this.kvCacheType = opts.kvCache ?? 'f32';
     this.dir = dir;
     this.ctx = gptContext(config, this.kernels, params);
