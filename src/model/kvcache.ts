@@ -19,7 +19,7 @@ export class LayerKVCache implements KVCache {
 
   constructor(
     readonly owner: object, readonly nLayer: number, readonly D: number, readonly maxLength: number,
-    readonly type: KVCacheType = 'f32', readonly H = 1,
+    readonly type: KVCacheType, readonly H: number,
   ) {
     check(KV_CACHE_TYPES.includes(type), () => `kvCache: expected one of ${KV_CACHE_TYPES.join(', ')}, got '${String(type)}'`);
     this.kv = Array.from({ length: nLayer }, () => this.alloc(0));
