@@ -223,12 +223,10 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
       }
       uint8_t* blk = out + ((long)r * nb + b) * bb;
       if (type == mugpt::kQ8) {
-        float amax = 0.0f;
-        for (int i = 0; i < mugpt::QK; i++) amax = std::fabs(x[i]) > amax ? std::fabs(x[i]) : amax;
-        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d;
+        mugpt::q8_quantize(x, mugpt::QK, reinterpret_cast<int8_t*>(blk + 2), &d);
         const uint16_t h = mugpt::float_to_half(d);
         blk[0] = h & 0xff; blk[1] = h >> 8;
-        for (int i = 0; i < mugpt::QK; i++) blk[2 + i] = (uint8_t)(int8_t)std::roundf(x[i] * id);
       } else {
         float amax = 0.0f, mx = 0.0f;
         for (int i = 0; i < mugpt::QK; i++)
@@ -269,14 +267,7 @@ void QuantizeHeads(const Napi::CallbackInfo& info) {
   if (!typed(info, 0, napi_int8_array, "Int8Array", &q) || !f32(info, 1, &scale) || !f32(info, 2, &x) || !nums(info, {3, 4}))
     return;
   const int H = I(info, 3), d = I(info, 4);
-  for (int h = 0; h < H; h++) {
-    const float* xh = x + (long)h * d;
-    float amax = 0.0f;
-    for (int i = 0; i < d; i++) amax = std::fabs(xh[i]) > amax ? std::fabs(xh[i]) : amax;
-    const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
-    scale[h] = s;
-    for (int i = 0; i < d; i++) q[(long)h * d + i] = (int8_t)std::roundf(xh[i] * inv);
-  }
+  for (int h = 0; h < H; h++) mugpt::q8_quantize(x + (long)h * d, d, q + (long)h * d, scale + h);
 }
 
 // toHalf(out: Uint16Array, x: Float32Array, n)

@@ -28,16 +28,17 @@ inline long qblock_bytes(int type) { return type == kQ8 ? 34 : 18; }
 inline int x16_offset(int type) { return type == kQ8 ? 128 : 8; }
 
 /**
- * One Q8_0 activation block, ggml's reference arithmetic (as src/quant/blocks.ts): d = amax/127,
- * q[i] = roundf(s[i]·(1/d)) (halves away from zero). Writes q[32] and *d; returns Σ q.
+ * n values to int8 with one scale, ggml's Q8_0 reference arithmetic (as src/quant/blocks.ts):
+ * d = amax/127, q[i] = roundf(s[i]·(1/d)) (halves away from zero). Writes q[n] and *d; returns Σ q.
+ * A Q8_0 block is n = 32; the q8 KV cache quantizes a head's slice.
  */
-inline int32_t q8_block_scalar(const float* s, int8_t* q, float* d) {
+inline int32_t q8_quantize(const float* s, int n, int8_t* q, float* d) {
   float amax = 0.0f;
-  for (int i = 0; i < QK; i++) amax = std::fabs(s[i]) > amax ? std::fabs(s[i]) : amax;
+  for (int i = 0; i < n; i++) amax = std::fabs(s[i]) > amax ? std::fabs(s[i]) : amax;
   const float dd = amax / 127.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
   *d = dd;
   int32_t sum = 0;
-  for (int i = 0; i < QK; i++) {
+  for (int i = 0; i < n; i++) {
     q[i] = (int8_t)std::roundf(s[i] * id);
     sum += q[i];
   }
