@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
 import { check } from '../errors.js';
-import { checkQlinear } from './qlinear-js.js';
+import { checkQlinear, checkQuantMatrix } from './qlinear-js.js';
 import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
 import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, Kernels } from './kernels.js';
 import { checkAttentionQ8, checkQuantizeHeads } from './attention-q8-js.js';
@@ -131,7 +131,7 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     },
     qprepare(W) {
       if (W.layout === 'x16') return;
-      checkQlinear(new Float32Array(0), new Float32Array(0), W, null, 0);
+      checkQuantMatrix(W, 'qprepare');
       if (addon.qpack(W.data, GGML_TYPE[W.type], W.N, W.K, false)) W.layout = 'x16';
     },
     qrow(out, W, r) {

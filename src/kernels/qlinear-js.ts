@@ -23,13 +23,19 @@ export function quantizeActivations(x: Float32Array, M: number, K: number): { d:
   return { d, q };
 }
 
+/** Checks a quantized matrix: block type, layout, size, and that data holds its blocks. */
+export function checkQuantMatrix(W: QuantMatrix, what: string): void {
+  const { N, K, data, type } = W;
+  check(type === 'q8_0' || type === 'q4_0', () => `${what}: unknown block type '${String(type)}'`);
+  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16', () => `${what}: unknown layout '${String(W.layout)}' (rows or x16)`);
+  check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `${what}: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
+  check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `${what}: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
+}
+
 /** Checks a quantized matrix and the operands of a product with it. */
 export function checkQlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number): void {
-  const { N, K, data, type } = W;
-  check(type === 'q8_0' || type === 'q4_0', () => `qlinear: unknown block type '${String(type)}'`);
-  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16', () => `qlinear: unknown layout '${String(W.layout)}' (rows or x16)`);
-  check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `qlinear: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
-  check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `qlinear: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
+  checkQuantMatrix(W, 'qlinear');
+  const { N, K } = W;
   check(Number.isInteger(M) && M >= 0 && x.length >= M * K && out.length >= M * N, () => `qlinear: x or out too short for M = ${M}`);
   if (bias) check(bias.length >= N, () => `qlinear: bias has ${bias.length} elements, needs ${N}`);
 }
