@@ -53,6 +53,13 @@ export class LayerKVCache implements KVCache {
     return this.kv.reduce((s, l) => s + l.k.byteLength + l.v.byteLength + ('kScale' in l ? l.kScale.byteLength + l.vScale.byteLength : 0), 0);
   }
 
+  /** Forgets the positions from `length` on (a shared prefix stays; what followed it is dropped). */
+  truncate(length: number): void {
+    check(Number.isInteger(length) && length >= 0 && length <= this.length,
+      () => `KV cache: truncate to ${length} positions, expected an integer in [0, ${this.length}]`);
+    this.length = length;
+  }
+
   /** Makes room for `total` positions, keeping the cached ones. */
   reserve(total: number): void {
     check(total <= this.maxLength, () => `KV cache: ${total} positions exceed the model's context of ${this.maxLength}`);

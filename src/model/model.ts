@@ -52,6 +52,8 @@ export class Model implements DecodeModel {
   private tokenizerCache: Tokenizer | null = null;
   private readonly kvCacheType: KVCacheType;
   private trainPass: TrainPass | null = null;
+  private headLogits = new Float32Array(0); // [chunk, V] logits of the eval head
+  private headIn = new Float32Array(0); // [chunk, D] gathered rows of the residual stream
 
   private constructor(config: ModelConfig, params: Params<Weight>, opts: ModelOptions, dir: string | null, tokenizer: Tokenizer | null = null) {
     this.config = config;
@@ -191,7 +193,7 @@ export class Model implements DecodeModel {
     return this.trainPass.run(ids, false);
   }
 
-  newCache(positions = 0): KVCache {
+  newCache(positions = 0): LayerKVCache {
     check(Number.isSafeInteger(positions) && positions >= 0, () => `newCache: positions must be an integer ≥ 0, got ${String(positions)}`);
     const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType, this.config.n_head);
     // room up front for at most n_positions (ALiBi models extrapolate past it: the cache then grows by doubling)
@@ -218,6 +220,68 @@ export class Model implements DecodeModel {
     const logits = new Float32Array(this.config.vocab_size);
     lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
     return logits;
+  }
+
+  /**
+   * Appends ids to the cache like step, and hands the logits of every new position to consume,
+   * at most `chunk` rows at a time: consume(t0, logits [m, V], m) for new positions t0 … t0+m−1.
+   * Scoring a continuation needs them all; the chunks keep [T, V] from existing at once.
+   */
+  stepLogits(cache: KVCache, ids: number[], consume: (t0: number, logits: Float32Array, m: number) => void, chunk = 64): void {
+    check(cache instanceof LayerKVCache && cache.owner === this, 'stepLogits: the cache must come from this model\'s newCache()');
+    check(Array.isArray(ids) && ids.length > 0, 'stepLogits: ids must be a non-empty array of token ids');
+    this.checkIds(ids, (i) => `stepLogits: ids[${i}]`);
+    const past = cache.length, T = ids.length;
+    this.checkContext(past + T, 'stepLogits: the sequence');
+    cache.reserve(past + T);
+    const a = this.acts;
+    a.ensure(T);
+    embedForward(this.ctx, a.h, ids, T, past, T);
+    blocksForward(this.ctx, a, 1, T, past, cache.layers());
+    cache.length = past + T;
+    this.headRows(T, consume, chunk);
+  }
+
+  /**
+   * Full forward of B rows of equal length T (no cache), handing the logits of the flat rows
+   * `rows` of [B·T] (ascending; null: all) to consume, at most `chunk` at a time:
+   * consume(k0, logits [m, V], m) for rows[k0 … k0+m−1]. Only those rows go through the LM head.
+   */
+  forwardLogits(ids: number[][], rows: readonly number[] | null, consume: (k0: number, logits: Float32Array, m: number) => void, chunk = 64): void {
+    this.checkBatch(ids, 'forwardLogits', 1);
+    const B = ids.length, T = ids[0].length, M = B * T, a = this.acts;
+    if (rows !== null) {
+      rows.forEach((r, k) => check(Number.isInteger(r) && r >= 0 && r < M && (k === 0 || r > rows[k - 1]),
+        () => `forwardLogits: rows[${k}] = ${r}: expected ascending row indices in [0, ${M})`));
+    }
+    a.ensure(M);
+    embedForward(this.ctx, a.h, ids.flat(), M, 0, T);
+    blocksForward(this.ctx, a, B, T, 0, null);
+    this.headRows(rows ?? M, consume, chunk);
+  }
+
+  /**
+   * The LM head over rows of the residual stream (the first `rows` of them, or the listed ones),
+   * `chunk` rows at a time, into a reused [chunk, V] buffer.
+   */
+  private headRows(rows: number | readonly number[], consume: (k0: number, logits: Float32Array, m: number) => void, chunk: number): void {
+    check(Number.isInteger(chunk) && chunk >= 1, () => `chunk: expected an integer ≥ 1, got ${chunk}`);
+    const a = this.acts, D = this.config.n_embd, V = this.config.vocab_size;
+    const n = typeof rows === 'number' ? rows : rows.length;
+    const c = Math.max(1, Math.min(chunk, n));
+    if (this.headLogits.length < c * V) this.headLogits = new Float32Array(c * V);
+    if (typeof rows !== 'number' && this.headIn.length < c * D) this.headIn = new Float32Array(c * D);
+    for (let k0 = 0; k0 < n; k0 += c) {
+      const m = Math.min(c, n - k0);
+      let h: Float32Array; // [m, D]
+      if (typeof rows === 'number') h = a.h.subarray(k0 * D, (k0 + m) * D);
+      else {
+        for (let k = 0; k < m; k++) this.headIn.set(a.h.subarray(rows[k0 + k] * D, (rows[k0 + k] + 1) * D), k * D);
+        h = this.headIn.subarray(0, m * D);
+      }
+      lmHeadForward(this.ctx, this.headLogits, h, a.ln, m); // a.ln [M, D]: the blocks' scratch, free now
+      consume(k0, this.headLogits.subarray(0, m * V), m);
+    }
   }
 
   /** The tokenizer of the model folder when it has one, else the bundled GPT-2 tokenizer. */
