@@ -81,3 +81,9 @@ export type { SweepOptions, SweepResult, SweepPoint, SweepBest } from './mup/swe
 export { probeActivations } from './mup/probe.js';
 export type { LayerStat, LayerKind } from './mup/probe.js';
 export { buildModel as buildMupProxy, sotuData as mupSotuData } from './mup/setup.js';
+export { EvalLM } from './eval/lm.js';
+export type { EvalLMOptions, GenerateUntilOptions, ProgressFn } from './eval/lm.js';
+export { encodePair, rollingWindows, modelInput } from './eval/requests.js';
+export type { TokenRequest, LoglikelihoodResult } from './eval/requests.js';
+export { multipleChoiceScores, rollingWeights, aggregateMean, aggregatePerplexity, weightedPerplexity, bitsPerByte, meanStderr } from './eval/metrics.js';
+export type { Aggregate } from './eval/metrics.js';
