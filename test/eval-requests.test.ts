@@ -141,6 +141,6 @@ test('model input: left truncation to maxLength + 1 tokens, the last continuatio
 
 test('EvalLM refuses a maximum length past learned positions and a bad batch size', () => {
   const model = loadModel(fixture('eval', 'gpt2'), { backend: 'js' });
-  assert.throws(() => new EvalLM(model, model.tokenizer, { maxLength: 17 }), /--max-length: 17 is more than the model's context of 16/);
+  assert.throws(() => new EvalLM(model, model.tokenizer, { maxLength: 129 }), /--max-length: 129 is more than the model's context of 128/);
   assert.throws(() => new EvalLM(model, model.tokenizer, { batchSize: 0 }), /--batch-size: expected an integer ≥ 1/);
 });

@@ -13,6 +13,12 @@ Writes, for a GPT-2 model (learned positions) and a BTLM model (ALiBi with dynam
   MODEL/config.json, model.safetensors, tokenizer.json
   requests.json   per model and maximum length: each loglikelihood request's token ids, log-probability
                   and greedy flag, each rolling text's windows and log-likelihood, generate_until outputs
+  tasks.json      per run (model, maximum length, few-shot count, limit): for each task of tasks/ (files in
+                  the official release formats), every document's requests, log-likelihoods and greedy
+                  flags, and the aggregated metrics
+Few-shot examples are drawn with mugpt's documented rule (xoshiro128** seeded 1234 via splitmix64, k
+distinct indices by rejection, k + 1 from the task's own documents with the document itself dropped),
+mirrored here so that the prompts can be compared; everything else is lm-eval's.
 """
 import json
 import math
@@ -272,9 +278,9 @@ def generate_until(ref, tok, context, until, max_gen, L):
 
 MODELS = [
     ("gpt2", {
-        "model_type": "gpt2", "n_positions": 16, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 32,
+        "model_type": "gpt2", "n_positions": 128, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 32,
         "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
-    }, [16, 8]),
+    }, [128, 16, 8]),
     ("btlm", {
         "model_type": "btlm", "n_positions": 16, "n_embd": 16, "n_layer": 2, "n_head": 4, "n_inner": 32,
         "activation_function": "swiglu", "position_embedding_type": "alibi", "layer_norm_epsilon": 1e-5,
@@ -296,6 +302,7 @@ LOGLIKELIHOOD = [
     ("日本語の", "テキストです。"),               # CJK, no delimiter
     ("Ünïcödé", " ✓ 🙂"),
     (LONG, " The end."),                         # left truncation
+    (" ".join([LONG] * 3), " The end."),         # left truncation at every length
     ("The fox", " runs away, and the hunter follows the fox."),  # a long continuation
     # one context, several continuations (the shared-prefix path); the last ones truncate
     ("They're sure it'll rain: the", " sky"),
@@ -310,6 +317,7 @@ ROLLING = [
     "Café au lait, naïve façade, déjà vu. 日本語のテキストです。",
     SAMPLE,                                      # several windows
     LONG + " " + LONG,
+    "\n\n".join([SAMPLE, LONG] * 3),           # several windows at every length
 ]
 
 GENERATE = [
@@ -436,14 +444,315 @@ def requests_fixture(ref, tok, L):
     return {"maxLength": L, "loglikelihood": ll, "rolling": rolling, "generateUntil": gen, "metrics": metrics}, margin
 
 
+# ----------------------------------------------------------------------------------------------
+# Tasks (lm_eval/tasks/*: yaml + utils), read from the release files in tasks/
+
+M32 = 0xFFFFFFFF
+M64 = (1 << 64) - 1
+
+
+def splitmix64(state):
+    s = (state + 0x9E3779B97F4A7C15) & M64
+    z = s
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return s, z ^ (z >> 31)
+
+
+def rotl(x, k):
+    return ((x << k) | (x >> (32 - k))) & M32
+
+
+class Xoshiro128ss:
+    """mugpt's generator (src/rng.ts), for the few-shot draw."""
+
+    def __init__(self, seed):
+        st, a = splitmix64(seed)
+        _, b = splitmix64(st)
+        self.s = [a & M32, a >> 32, b & M32, b >> 32]
+
+    def next(self):
+        s = self.s
+        result = (rotl((s[1] * 5) & M32, 7) * 9) & M32
+        t = (s[1] << 9) & M32
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 11)
+        return result
+
+    def int(self, n):
+        a = self.next() >> 5
+        b = self.next() >> 6
+        return math.floor((a * 67108864 + b) / 9007199254740992 * n)
+
+
+def draw_fewshot(pool_len, same, n_eval, k, seed=1234):
+    if k == 0:
+        return [[] for _ in range(n_eval)]
+    rng, n, out = Xoshiro128ss(seed), (k + 1 if same else k), []
+    for i in range(n_eval):
+        picked = []
+        while len(picked) < n:
+            j = rng.int(pool_len)
+            if j not in picked:
+                picked.append(j)
+        out.append([j for j in picked if not (same and j == i)][:k])
+    return out
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def hellaswag_pre(text):
+    text = text.strip()
+    text = text.replace(" [title]", ". ")
+    text = re.sub("\\[.*?\\]", "", text)
+    text = text.replace("  ", " ")
+    return text
+
+
+def hellaswag_doc(d):
+    ctx = d["ctx_a"] + " " + d["ctx_b"].capitalize()
+    return {"text": hellaswag_pre(d["activity_label"] + ": " + ctx), "choices": [hellaswag_pre(e) for e in d["endings"]], "target": int(d["label"])}
+
+
+def lambada_doc(d):
+    return {"text": " ".join(d["text"].split(" ")[:-1]), "target": " " + d["text"].split(" ")[-1]}
+
+
+def piqa_docs(folder, name):
+    with open(os.path.join(folder, name + "-labels.lst")) as f:
+        labels = [int(x) for x in f.read().split("\n") if x.strip()]
+    return [{"text": f"Question: {d['goal']}\nAnswer:", "choices": [d["sol1"], d["sol2"]], "target": labels[i]}
+            for i, d in enumerate(read_jsonl(os.path.join(folder, name + ".jsonl")))]
+
+
+def ai2_flat(d):
+    """The release's nested question → HF's flattened fields (what lm-eval's yaml reads)."""
+    if isinstance(d["question"], dict):
+        q = d["question"]
+        return {"question": q["stem"], "question_stem": q["stem"], "answerKey": d["answerKey"],
+                "choices": {"text": [c["text"] for c in q["choices"]], "label": [c["label"] for c in q["choices"]]}}
+    return d
+
+
+def arc_doc(d):
+    d = ai2_flat(d)
+    return {"text": f"Question: {d['question']}\nAnswer:", "choices": d["choices"]["text"], "target": d["choices"]["label"].index(d["answerKey"])}
+
+
+def openbookqa_doc(d):
+    d = ai2_flat(d)
+    return {"text": d["question_stem"], "choices": d["choices"]["text"], "target": d["choices"]["label"].index(d["answerKey"].lstrip())}
+
+
+def winogrande_doc(d):
+    idx = d["sentence"].index("_")
+    return {"text": {"1": 0, "2": 1}[d["answer"]], "choices": [d["sentence"][:idx] + o for o in (d["option1"], d["option2"])],
+            "target": d["sentence"][idx + 1:].strip()}
+
+
+def boolq_doc(d):
+    return {"text": f"{d['passage']}\nQuestion: {d['question']}?\nAnswer:", "choices": ["no", "yes"], "target": 1 if d["answer"] else 0}
+
+
+def wikitext_pages(path):
+    """EleutherAI's wikitext_document_level: a page per top-level heading."""
+    with open(path, encoding="utf-8") as f:
+        data = f.read().split("\n")
+    pages, ret = [], []
+    for line in data:
+        rline = line.replace("= = =", "===").replace("= =", "==").strip()
+        if rline.startswith("= ") and rline.strip().endswith(" ="):
+            page = "\n".join(ret)
+            if page.strip():
+                pages.append(page)
+            ret = []
+        ret.append(line)
+    pages.append("\n".join(ret))
+    return pages
+
+
+def wikitext_detokenizer(string):
+    string = string.replace("s '", "s'")
+    string = re.sub(r"/' [0-9]/", r"/'[0-9]/", string)
+    string = string.replace(" @-@ ", "-")
+    string = string.replace(" @,@ ", ",")
+    string = string.replace(" @.@ ", ".")
+    string = string.replace(" : ", ": ")
+    string = string.replace(" ; ", "; ")
+    string = string.replace(" . ", ". ")
+    string = string.replace(" ! ", "! ")
+    string = string.replace(" ? ", "? ")
+    string = string.replace(" , ", ", ")
+    string = re.sub(r"\(\s*([^\)]*?)\s*\)", r"(\1)", string)
+    string = re.sub(r"\[\s*([^\]]*?)\s*\]", r"[\1]", string)
+    string = re.sub(r"{\s*([^}]*?)\s*}", r"{\1}", string)
+    string = re.sub(r"\"\s*([^\"]*?)\s*\"", r'"\1"', string)
+    string = re.sub(r"'\s*([^']*?)\s*'", r"'\1'", string)
+    string = string.replace("= = = =", "====")
+    string = string.replace("= = =", "===")
+    string = string.replace("= =", "==")
+    string = string.replace(" " + chr(176) + " ", chr(176))
+    string = string.replace(" \n", "\n")
+    string = string.replace("\n ", "\n")
+    string = string.replace(" N ", " 1 ")
+    string = string.replace(" 's", "'s")
+    return string
+
+
+def generic_docs(path):
+    rows = read_jsonl(path)
+    if "choices" in rows[0]:
+        return "multiple_choice", [{"text": r["context"], "choices": r["choices"], "target": r["gold"], "delim": r.get("target_delimiter", " ")} for r in rows]
+    if "continuation" in rows[0]:
+        return "loglikelihood", [{"text": r["context"], "target": r["continuation"], "delim": ""} for r in rows]
+    return "loglikelihood_rolling", [{"target": r["text"], "count": r["text"]} for r in rows]
+
+
+def load_task(root, name, path):
+    """(output type, metrics, delimiter, eval docs, few-shot docs or None)."""
+    p = os.path.join(root, path)
+    MC = ["acc", "acc_norm"]
+    if name == "hellaswag":
+        return "multiple_choice", MC, " ", [hellaswag_doc(d) for d in read_jsonl(os.path.join(p, "hellaswag_val.jsonl"))], \
+            [hellaswag_doc(d) for d in read_jsonl(os.path.join(p, "hellaswag_train.jsonl"))]
+    if name == "lambada_openai":
+        return "loglikelihood", ["perplexity", "acc"], "", [lambada_doc(d) for d in read_jsonl(os.path.join(p, "lambada_test.jsonl"))], None
+    if name == "piqa":
+        return "multiple_choice", MC, " ", piqa_docs(p, "valid"), piqa_docs(p, "train")
+    if name in ("arc_easy", "arc_challenge"):
+        level = "Easy" if name == "arc_easy" else "Challenge"
+        train = os.path.join(p, f"ARC-{level}-Train.jsonl")
+        return "multiple_choice", MC, " ", [arc_doc(d) for d in read_jsonl(os.path.join(p, f"ARC-{level}-Test.jsonl"))], \
+            [arc_doc(d) for d in read_jsonl(train)] if os.path.exists(train) else None
+    if name == "openbookqa":
+        return "multiple_choice", MC, " ", [openbookqa_doc(d) for d in read_jsonl(os.path.join(p, "test.jsonl"))], \
+            [openbookqa_doc(d) for d in read_jsonl(os.path.join(p, "train.jsonl"))]
+    if name == "winogrande":
+        return "multiple_choice", ["acc"], " ", [winogrande_doc(d) for d in read_jsonl(os.path.join(p, "dev.jsonl"))], \
+            [winogrande_doc(d) for d in read_jsonl(os.path.join(p, "train_xl.jsonl"))]
+    if name == "boolq":
+        return "multiple_choice", ["acc"], " ", [boolq_doc(d) for d in read_jsonl(os.path.join(p, "dev.jsonl"))], \
+            [boolq_doc(d) for d in read_jsonl(os.path.join(p, "train.jsonl"))]
+    if name == "wikitext":
+        pages = wikitext_pages(os.path.join(p, "wiki.test.raw"))
+        return "loglikelihood_rolling", ["word_perplexity", "byte_perplexity", "bits_per_byte"], " ", \
+            [{"target": wikitext_detokenizer(pg), "count": pg} for pg in pages], None
+    kind, docs = generic_docs(p)
+    metrics = {"multiple_choice": MC, "loglikelihood": ["perplexity", "acc"], "loglikelihood_rolling": ["word_perplexity", "byte_perplexity", "bits_per_byte"]}[kind]
+    return kind, metrics, (" " if kind == "multiple_choice" else ""), docs, None
+
+
+def example(kind, delim, d):
+    """A solved example of lm-eval's few-shot sampler: text + target_delimiter + target."""
+    delim = d.get("delim", delim)
+    if kind == "multiple_choice":
+        if isinstance(d["text"], int):
+            return d["choices"][d["text"]] + delim + d["target"]
+        return d["text"] + delim + d["choices"][d["target"]]
+    return d["text"] + delim + d["target"]
+
+
+def doc_requests(kind, delim, d, prefix):
+    """lm-eval's construct_requests."""
+    delim = d.get("delim", delim)
+    if kind == "multiple_choice":
+        if isinstance(d["text"], int):  # multiple inputs: each choice is a context
+            return [(prefix + c, delim + d["target"]) for c in d["choices"]]
+        return [(prefix + d["text"], delim + c) for c in d["choices"]]
+    if kind == "loglikelihood":
+        return [(prefix + d["text"], delim + d["target"])]
+    return [("", d["target"])]
+
+
+def run_task(ref, tok, L, root, name, path, k, limit):
+    kind, metrics, delim, docs, fewshot = load_task(root, name, path)
+    n = len(docs) if limit is None else min(limit, len(docs))
+    shots = 0 if kind == "loglikelihood_rolling" else k
+    pool = fewshot if fewshot is not None else docs
+    draws = draw_fewshot(len(pool), fewshot is None, n, shots)
+    samples, per = [], {m: [] for m in metrics}
+    for i in range(n):
+        d = docs[i]
+        prefix = "".join(example(kind, delim, pool[j]) + "\n\n" for j in draws[i])
+        reqs = doc_requests(kind, delim, d, prefix)
+        lls, greedy = [], []
+        for c, x in reqs:
+            if kind == "loglikelihood_rolling":
+                ll, _, _ = rolling_ll(ref, tok, x, L)
+                lls.append(ll)
+                greedy.append(None)
+            else:
+                ll, g, _ = score_tokens(ref, *encode_pair(tok, c, x), L)
+                lls.append(ll)
+                greedy.append(g)
+        if kind == "multiple_choice":
+            gold = d["text"] if isinstance(d["text"], int) else d["target"]
+            per["acc"].append(1.0 if argmax(lls) == gold else 0.0)
+            if "acc_norm" in per:
+                per["acc_norm"].append(1.0 if argmax([x / len(c) for x, c in zip(lls, d["choices"])]) == gold else 0.0)
+        elif kind == "loglikelihood":
+            per["perplexity"].append(lls[0])
+            per["acc"].append(1.0 if greedy[0] else 0.0)
+        else:
+            words, nbytes = len(re.split(r"\s+", d["count"])), len(d["count"].encode("utf-8"))
+            per["word_perplexity"].append((lls[0], words))
+            per["byte_perplexity"].append((lls[0], nbytes))
+            per["bits_per_byte"].append((lls[0], nbytes))
+        samples.append({"arguments": [list(r) for r in reqs], "loglikelihoods": lls, "is_greedy": greedy, "fewshot": draws[i]})
+    agg = {}
+    for m, v in per.items():
+        if m in ("acc", "acc_norm"):
+            agg[m] = [mean(v), mean_stderr(v)]
+        elif m == "perplexity":  # stderr: the delta method, exp(-mean)·stderr(ll) (mugpt's choice; lm-eval bootstraps)
+            agg[m] = [math.exp(-mean(v)), math.exp(-mean(v)) * mean_stderr(v)]
+        elif m == "bits_per_byte":
+            agg[m] = [-sum(a for a, _ in v) / sum(b for _, b in v) / math.log(2), None]
+        else:
+            agg[m] = [math.exp(-sum(a for a, _ in v) / sum(b for _, b in v)), None]
+    return {"name": name, "path": path, "numFewshot": shots, "nSamples": {"original": len(docs), "effective": n}, "metrics": agg, "samples": samples}
+
+
+ALL_TASKS = [("hellaswag", "hellaswag"), ("lambada_openai", "lambada"), ("piqa", "piqa"), ("arc_easy", "arc"),
+             ("arc_challenge", "arc"), ("openbookqa", "openbookqa"), ("winogrande", "winogrande"), ("boolq", "boolq"),
+             ("wikitext", "wikitext"), ("mine_mc", "generic/mc.jsonl"), ("mine_ll", "generic/ll.jsonl"), ("mine_text", "generic/text.jsonl")]
+FEWSHOT_TASKS = [("hellaswag", "hellaswag"), ("lambada_openai", "lambada"), ("arc_challenge", "arc"), ("winogrande", "winogrande"),
+                 ("mine_mc", "generic/mc.jsonl"), ("wikitext", "wikitext")]
+RUNS = [
+    # model, --max-length (None: n_positions), --num-fewshot, --limit, tasks
+    ("gpt2", None, 0, None, ALL_TASKS),
+    ("gpt2", None, 2, 2, FEWSHOT_TASKS),
+    ("btlm", 256, 0, None, [("hellaswag", "hellaswag"), ("winogrande", "winogrande"), ("lambada_openai", "lambada"), ("boolq", "boolq")]),
+    ("btlm", None, 0, None, [("wikitext", "wikitext"), ("mine_text", "generic/text.jsonl")]),
+    ("btlm", 160, 1, None, [("piqa", "piqa"), ("openbookqa", "openbookqa"), ("arc_easy", "arc")]),
+]
+
+
+def tasks_fixture(refs, tok, root):
+    runs = []
+    for model, L, k, limit, tasks in RUNS:
+        ref, n_positions = refs[model]
+        runs.append({"model": model, "maxLength": L, "numFewshot": k, "limit": limit,
+                     "tasks": [run_task(ref, tok, L or n_positions, root, n, p, k, limit) for n, p in tasks]})
+    return runs
+
+
 def main():
     out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "eval")
     os.makedirs(out_root, exist_ok=True)
     torch.set_num_threads(1)
     tok = Bpe(learn_merges(SAMPLE, 60))
     fixture = {"generator": "tools/torch_eval_reference.py (float64 PyTorch, lm-eval's rules)", "models": {}}
+    refs = {}
     for n, (name, cfg, lengths) in enumerate(MODELS):
         ref = build_model(out_root, name, cfg, tok, 4321 + n)
+        refs[name] = (ref, cfg["n_positions"])
         fixture["models"][name] = []
         for L in lengths:
             f, margin = requests_fixture(ref, tok, L)
@@ -451,7 +760,11 @@ def main():
             assert margin > 1e-4, f"{name} L={L}: a near-tie of {margin:.2e} in the logits"
             fixture["models"][name].append(f)
     with open(os.path.join(out_root, "requests.json"), "w", encoding="utf-8") as f:
-        json.dump(fixture, f, ensure_ascii=False, indent=1)
+        json.dump(fixture, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    runs = tasks_fixture(refs, tok, os.path.join(out_root, "tasks"))
+    with open(os.path.join(out_root, "tasks.json"), "w", encoding="utf-8") as f:
+        json.dump({"generator": fixture["generator"], "runs": runs}, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
     print(f"wrote {out_root}")
 

@@ -2,10 +2,11 @@
 // capitalize and re.split(r"\s+") use Unicode whitespace as Python defines it (str.isspace), which
 // differs from JavaScript's \s (Python adds U+001C–U+001F and U+0085; JavaScript adds U+FEFF).
 
-const WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const TRAILING = new RegExp(`[${WS}]+$`, 'u');
-const LEADING = new RegExp(`^[${WS}]+`, 'u');
-const RUNS = new RegExp(`[${WS}]+`, 'u');
+/** Python's whitespace (str.isspace, re's \\s on str) as a regex character-class body. */
+export const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const TRAILING = new RegExp(`[${PY_WS}]+$`, 'u');
+const LEADING = new RegExp(`^[${PY_WS}]+`, 'u');
+const RUNS = new RegExp(`[${PY_WS}]+`, 'u');
 
 /** Python's str.rstrip(). */
 export function pyRstrip(s: string): string {
