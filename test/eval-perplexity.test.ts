@@ -24,7 +24,7 @@ test('mugpt eval: exactly one data source, flag errors name the flag', () => {
   const run = (...a: string[]) => spawnSync(process.execPath, [cliPath, 'eval', fixture('model', 'gpt2-gelu'), ...a], { encoding: 'utf8' });
   let r = run();
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /exactly one of --run, --shards or --text/);
-  r = run('--text', 'x.txt', '--seq-len', '1');
+  assert.match(r.stderr, /exactly one of --task NAME=PATH, --text, --run or --shards/);
+  r = run('--shards', 'nowhere', '--seq-len', '1');
   assert.match(r.stderr, /--seq-len: expected an integer ≥ 2/);
 });

@@ -1,64 +1,159 @@
-// `mugpt eval MODEL [--run RUN.yaml | --shards DIR | --text FILE]`: held-out loss and perplexity of an
-// HF folder or a GGUF file (quantized too), on the held-out split a run trained against.
+// `mugpt eval MODEL …`: evaluate an HF folder or a GGUF file (quantized too), in one of three modes:
+//   --task NAME=PATH … --output DIR   lm-eval-compatible tasks: results.json, the Markdown table, samples
+//   --text FILE                       a whole text scored with rolling windows (perplexities)
+//   --run RUN.yaml | --shards DIR     held-out loss on the split a run trained against
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { check } from '../errors.js';
-import { loadModel } from '../model/model.js';
-import { heldOutLoss } from '../eval/perplexity.js';
+import { evaluate } from '../eval/harness.js';
+import { EvalLM, type ProgressFn } from '../eval/lm.js';
+import { heldOutLoss, textPerplexity } from '../eval/perplexity.js';
+import { markdownTable, resultsJson, writeResults } from '../eval/results.js';
+import { loadTask, parseTaskSpec } from '../eval/tasks/index.js';
+import { readText } from '../eval/tasks/files.js';
+import { loadModel, type Model } from '../model/model.js';
+import { loadTokenizer } from '../tokenizer/load.js';
 import { loadRunConfig, type DataSpec } from '../train/runconfig.js';
 import { openRunData } from '../train/loader.js';
 
-interface EvalFlags { run?: string; shards?: string; text?: string; tokenizer: string; seqLen: string; maxTokens?: string; seed: string; json?: boolean }
+interface EvalFlags {
+  task: string[]; numFewshot: string; limit?: string; maxLength?: string; batchSize: string; logSamples?: boolean; output?: string;
+  run?: string; shards?: string; text?: string; tokenizer?: string; seqLen?: string; maxTokens?: string; json?: boolean;
+}
+
+const int = (flag: string, v: string, min: number): number => {
+  const n = Number(v);
+  check(v.trim() !== '' && Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got "${v}"`);
+  return n;
+};
+
+/** A progress bar on stderr (drawn on a terminal only) with the rate and ETA; returns its callback and stop. */
+function progressBar(unit: string): { onProgress: ProgressFn; stop: () => void } {
+  const bar = new cliProgress.SingleBar({
+    format: `{bar} {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`, stream: process.stderr, etaBuffer: 200, fps: 5,
+  }, cliProgress.Presets.shades_classic);
+  const t0 = Date.now();
+  let started = false;
+  return {
+    onProgress: (done, total) => {
+      const rate = { rate: (done / Math.max(1e-3, (Date.now() - t0) / 1000)).toFixed(1) };
+      if (!started) { bar.start(total, 0, rate); started = true; }
+      bar.update(done, rate);
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+function evalLM(model: Model, o: EvalFlags): EvalLM {
+  return new EvalLM(model, model.tokenizer, {
+    maxLength: o.maxLength === undefined ? undefined : int('--max-length', o.maxLength, 1),
+    batchSize: int('--batch-size', o.batchSize, 1),
+  });
+}
+
+function runTasks(modelPath: string, o: EvalFlags): void {
+  check(o.output !== undefined, 'eval: --task needs --output DIR (where results.json goes)');
+  const numFewshot = int('--num-fewshot', o.numFewshot, 0);
+  let limit: number | undefined;
+  if (o.limit !== undefined) {
+    limit = Number(o.limit);
+    check(o.limit.trim() !== '' && Number.isFinite(limit) && limit > 0 && (limit < 1 || Number.isInteger(limit)),
+      `--limit: expected an integer ≥ 1 or a fraction in (0, 1), got "${o.limit}"`);
+  }
+  // Tasks first: a bad file is reported before the model loads.
+  const tasks = o.task.map((spec) => { const { name, path } = parseTaskSpec(spec); return loadTask(name, path); });
+  const model = loadModel(modelPath);
+  const lm = evalLM(model, o);
+  const t0 = Date.now();
+  const bar = progressBar('requests');
+  let results;
+  try {
+    results = evaluate(lm, tasks, { numFewshot, limit, onProgress: bar.onProgress });
+  } finally {
+    bar.stop();
+  }
+  const json = resultsJson(results, {
+    model: modelPath, maxLength: lm.maxLength, batchSize: lm.batchSize, numFewshot, limit: limit ?? null, fewshotSeed: 1234,
+  }, (Date.now() - t0) / 1000);
+  const files = writeResults(o.output, results, json, o.logSamples === true);
+  process.stdout.write(markdownTable(results));
+  process.stderr.write(`wrote ${files.join(', ')}\n`);
+}
+
+function runText(modelPath: string, o: EvalFlags): void {
+  const text = readText(o.text!);
+  const model = loadModel(modelPath);
+  const tokenizer = o.tokenizer === undefined ? model.tokenizer : loadTokenizer(o.tokenizer);
+  const maxLength = o.maxLength ?? o.seqLen;
+  const lm = new EvalLM(model, tokenizer, {
+    maxLength: maxLength === undefined ? undefined : int(o.maxLength !== undefined ? '--max-length' : '--seq-len', maxLength, 1),
+    batchSize: int('--batch-size', o.batchSize, 1),
+  });
+  const bar = progressBar('windows');
+  let r;
+  try {
+    r = textPerplexity(lm, text, bar.onProgress);
+  } finally {
+    bar.stop();
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify({ model: modelPath, text: o.text, ...r })}\n`);
+  else process.stdout.write(`${modelPath}: ${o.text}: loss ${r.loss.toFixed(4)} nats/token, perplexity ${r.perplexity.toFixed(2)}, `
+    + `word perplexity ${r.word_perplexity.toFixed(2)}, bits per byte ${r.bits_per_byte.toFixed(4)} `
+    + `(${r.tokens} tokens in ${r.windows} rolling windows of at most ${r.maxLength})\n`);
+}
+
+function runHeldOut(modelPath: string, o: EvalFlags): void {
+  let spec: DataSpec, seed = 0;
+  if (o.run) {
+    const run = loadRunConfig(o.run);
+    spec = run.data;
+    seed = run.seed;
+  } else {
+    spec = { kind: 'shards', dir: o.shards! };
+  }
+  const model = loadModel(modelPath);
+  const seqLen = o.seqLen === undefined ? Math.min(256, model.maxContext) : int('--seq-len', o.seqLen, 2);
+  const maxTokens = o.maxTokens === undefined ? undefined : int('--max-tokens', o.maxTokens, seqLen);
+  const data = openRunData(spec, model.vocabSize, seed);
+  const bar = progressBar('windows');
+  try {
+    const r = heldOutLoss(model, data.val, { seqLen, maxTokens, onProgress: bar.onProgress });
+    bar.stop();
+    if (o.json) process.stdout.write(`${JSON.stringify({ model: modelPath, data: data.val.describe, seqLen, ...r })}\n`);
+    else process.stdout.write(`${modelPath}: held-out loss ${r.loss.toFixed(4)} nats/token, perplexity ${r.perplexity.toFixed(2)} `
+      + `(${r.predictions} predictions in ${r.windows} windows of ${seqLen}, ${data.val.describe})\n`);
+  } finally {
+    bar.stop();
+    data.close();
+  }
+}
 
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('held-out loss (nats/token) and perplexity of a model (HF folder or .gguf) on a held-out split')
+    .description('evaluate a model (HF folder or .gguf): lm-eval-compatible tasks, the perplexity of a text, or held-out loss')
     .argument('<model>', 'an HF model folder or a .gguf file')
-    .option('--run <file>', 'the held-out split of this run config (its data and seed)')
-    .option('--shards <dir>', 'the val split of a shard folder')
-    .option('--text <file>', 'a text file; its last 5% is held out')
-    .option('--tokenizer <name>', 'tokenizer for --text', 'gpt2')
-    .option('--seq-len <n>', 'tokens per window', '256')
-    .option('--max-tokens <n>', 'score at most this many tokens')
-    .option('--seed <n>', 'seed of the held-out draw for --text', '0')
-    .option('--json', 'print the result as JSON')
+    .option('--task <NAME=PATH>', 'a task (repeatable): a built-in name (hellaswag, lambada_openai, piqa, arc_easy, arc_challenge, '
+      + 'openbookqa, winogrande, boolq, wikitext) with its release file or folder, or any name with a JSON-lines file', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--num-fewshot <k>', 'solved examples before each document (drawn with a fixed seed)', '0')
+    .option('--limit <n>', 'only the first N documents of each task (or a fraction < 1)')
+    .option('--max-length <n>', 'tokens a request may see (default: the config\'s n_positions; ALiBi models may go past it)')
+    .option('--batch-size <n>', 'rows per forward pass for requests that share no context', '1')
+    .option('--log-samples', 'also write DIR/samples_NAME.jsonl, one line per document')
+    .option('--output <dir>', 'where results.json (and the samples) go')
+    .option('--text <file>', 'score this whole text with rolling windows (--max-length each)')
+    .option('--tokenizer <name>', 'tokenizer for --text (default: the model\'s)')
+    .option('--run <file>', 'held-out loss on the held-out split of this run config')
+    .option('--shards <dir>', 'held-out loss on the val split of a shard folder')
+    .option('--seq-len <n>', 'tokens per window of the held-out loss (default 256, at most the model\'s context)')
+    .option('--max-tokens <n>', 'held-out loss: score at most this many tokens')
+    .option('--json', 'print the --text or held-out result as JSON')
     .action((modelPath: string, o: EvalFlags) => {
-      const given = [o.run, o.shards, o.text].filter((x) => x !== undefined).length;
-      check(given === 1, 'eval: give exactly one of --run, --shards or --text');
-      const int = (flag: string, v: string, min: number): number => {
-        const n = Number(v);
-        check(Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got "${v}"`);
-        return n;
-      };
-      const seqLen = int('--seq-len', o.seqLen, 2);
-      const maxTokens = o.maxTokens === undefined ? undefined : int('--max-tokens', o.maxTokens, seqLen);
-      let spec: DataSpec, seed: number;
-      if (o.run) {
-        const run = loadRunConfig(o.run);
-        spec = run.data;
-        seed = run.seed;
-      } else {
-        spec = o.shards ? { kind: 'shards', dir: o.shards } : { kind: 'text', path: o.text!, tokenizer: o.tokenizer, valFraction: 0.05 };
-        seed = int('--seed', o.seed, 0);
-      }
-      const model = loadModel(modelPath);
-      const data = openRunData(spec, model.vocabSize, seed);
-      const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} windows | ETA {eta_formatted}', stream: process.stderr },
-        cliProgress.Presets.shades_classic);
-      try {
-        let started = false;
-        const r = heldOutLoss(model, data.val, {
-          seqLen, maxTokens,
-          onProgress: (done, total) => { if (!started) { bar.start(total, 0); started = true; } bar.update(done); },
-        });
-        bar.stop();
-        if (o.json) process.stdout.write(`${JSON.stringify({ model: modelPath, data: data.val.describe, seqLen, ...r })}\n`);
-        else process.stdout.write(`${modelPath}: held-out loss ${r.loss.toFixed(4)} nats/token, perplexity ${r.perplexity.toFixed(2)} `
-          + `(${r.predictions} predictions in ${r.windows} windows of ${seqLen}, ${data.val.describe})\n`);
-      } finally {
-        bar.stop();
-        data.close();
-      }
+      const modes = [o.task.length > 0, o.text !== undefined, o.run !== undefined || o.shards !== undefined];
+      check(modes.filter(Boolean).length === 1 && !(o.run !== undefined && o.shards !== undefined),
+        'eval: give exactly one of --task NAME=PATH, --text, --run or --shards');
+      if (o.task.length > 0) runTasks(modelPath, o);
+      else if (o.text !== undefined) runText(modelPath, o);
+      else runHeldOut(modelPath, o);
     });
 }

@@ -1,10 +1,12 @@
 // Held-out loss and perplexity, as the papers report them (Cerebras-GPT: Pile test cross-entropy;
 // BTLM: SlimPajama test loss): mean next-token cross-entropy in nats over non-overlapping windows of
-// a token stream, each window scored on its T − 1 next-token predictions. Runs on any loaded model,
-// quantized ones included (forward only).
+// a token stream, each window scored on its T − 1 next-token predictions; and a whole text scored
+// with lm-eval's rolling windows (textPerplexity). Runs on any loaded model, quantized ones included.
 import { check } from '../errors.js';
 import type { Model } from '../model/model.js';
 import type { TokenStream } from '../train/loader.js';
+import type { EvalLM, ProgressFn } from './lm.js';
+import { bitsPerByte, rollingWeights, weightedPerplexity } from './metrics.js';
 
 export interface PerplexityOptions {
   /** Tokens per window (each window is one forward). */
@@ -51,4 +53,40 @@ export function heldOutLoss(model: Model, stream: TokenStream, opts: PerplexityO
   const predictions = windows * (T - 1);
   const loss = sum / predictions;
   return { loss, perplexity: Math.exp(loss), predictions, windows };
+}
+
+export interface TextPerplexity {
+  /** Tokens of the text (each predicted once). */
+  tokens: number;
+  /** Rolling windows of at most maxLength tokens. */
+  windows: number;
+  maxLength: number;
+  /** Σ log p(token) over the whole text, nats. */
+  logprob: number;
+  /** −logprob / tokens: nats per token. */
+  loss: number;
+  /** exp(loss). */
+  perplexity: number;
+  word_perplexity: number;
+  byte_perplexity: number;
+  bits_per_byte: number;
+}
+
+/**
+ * A whole text scored as one rolling document (lm-eval's loglikelihood_rolling: windows of at most
+ * lm.maxLength tokens, the first after [EOT], every token predicted once), with per-token, per-word
+ * and per-byte perplexities.
+ */
+export function textPerplexity(lm: EvalLM, text: string, onProgress?: ProgressFn): TextPerplexity {
+  const windows = lm.windows(text);
+  check(windows.length > 0, 'the text has no tokens (an empty file)');
+  const tokens = windows.reduce((s, w) => s + w.continuation.length, 0);
+  const logprob = lm.scoreTokens(windows, onProgress).reduce((s, r) => s + r.logprob, 0);
+  const { words, bytes } = rollingWeights(text);
+  const loss = -logprob / tokens;
+  return {
+    tokens, windows: windows.length, maxLength: lm.maxLength, logprob, loss, perplexity: Math.exp(loss),
+    word_perplexity: weightedPerplexity([logprob], [words]).value, byte_perplexity: weightedPerplexity([logprob], [bytes]).value,
+    bits_per_byte: bitsPerByte([logprob], [bytes]).value,
+  };
 }
