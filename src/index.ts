@@ -95,3 +95,14 @@ export { loadTask, loadGenericTask, parseTaskSpec, BUILTIN_NAMES, docRequests, f
 export type { Task, Doc as TaskDoc, MetricName, OutputType } from './eval/tasks/index.js';
 export { textPerplexity } from './eval/perplexity.js';
 export type { TextPerplexity } from './eval/perplexity.js';
+export { loadStudy, parseStudy } from './scale/study.js';
+export type { Study, SizeSpec, StudyData, SweepSpec } from './scale/study.js';
+export { planMembers, studyFlops, measureStep } from './scale/plan.js';
+export type { MemberPlan } from './scale/plan.js';
+export { fitScalingLaw, holdoutError, predictLoss } from './scale/fit.js';
+export type { ScalingFit, FitPoint } from './scale/fit.js';
+export { prepareStudyData } from './scale/data.js';
+export { runStudy, rerunMember, readStudyRecord, readMemberResult } from './scale/run.js';
+export type { MemberResult, StudyRecord, RunStudyOptions, DownstreamEvaluator } from './scale/run.js';
+export { studyResults, resultsJson as scaleResultsJson, writeReport } from './scale/report.js';
+export type { StudyResults } from './scale/report.js';

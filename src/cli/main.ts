@@ -8,6 +8,7 @@ import { register as registerMup } from './mup.js';
 import { register as registerEval } from './eval.js';
 import { register as registerPull } from './pull.js';
 import { register as registerQuantize } from './quantize.js';
+import { register as registerScale } from './scale.js';
 import { register as registerTrain } from './train.js';
 import { register as registerTokenizer } from './tokenizer.js';
 
@@ -17,7 +18,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerTrain, registerTokenizer];
+const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerScale, registerTrain, registerTokenizer];
 for (const register of commands) register(program);
 
 try {

@@ -7,6 +7,8 @@ export interface LineSeries {
   name: string;
   /** [x, y] points; non-finite y values are dropped. */
   points: Array<[number, number]>;
+  /** Draw the points as dots without a connecting line (measurements beside a fitted curve). */
+  dotsOnly?: boolean;
 }
 
 export interface LineChartSpec {
@@ -64,16 +66,23 @@ export function lineChartSvg(s: LineChartSpec): Promise<string> {
   const values = s.series.flatMap((ser) =>
     ser.points
       .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!s.logX || x > 0) && (!s.logY || y > 0))
-      .map(([x, y]) => ({ x, y, series: ser.name })),
+      .map(([x, y]) => ({ x, y, series: ser.name, dots: ser.dotsOnly === true })),
   );
+  const scale = (log?: boolean) => (log ? { type: 'log' as const } : { zero: false });
+  const encoding = {
+    x: { field: 'x', type: 'quantitative' as const, title: s.xLabel, scale: scale(s.logX) },
+    y: { field: 'y', type: 'quantitative' as const, title: s.yLabel, scale: scale(s.logY) },
+    color: { field: 'series', type: 'nominal' as const, title: null, sort: s.series.map((ser) => ser.name) },
+  };
+  const line = { type: 'line', point: s.points ?? false, clip: true } as const;
+  if (!s.series.some((ser) => ser.dotsOnly)) return render({ ...frame(s, values), mark: line, encoding });
   return render({
     ...frame(s, values),
-    mark: { type: 'line', point: s.points ?? false, clip: true },
-    encoding: {
-      x: { field: 'x', type: 'quantitative', title: s.xLabel, scale: s.logX ? { type: 'log' } : { zero: false } },
-      y: { field: 'y', type: 'quantitative', title: s.yLabel, scale: s.logY ? { type: 'log' } : { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, sort: s.series.map((ser) => ser.name) },
-    },
+    encoding,
+    layer: [
+      { transform: [{ filter: '!datum.dots' }], mark: line },
+      { transform: [{ filter: 'datum.dots' }], mark: { type: 'point', filled: true, size: 60, clip: true } },
+    ],
   });
 }
 

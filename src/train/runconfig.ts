@@ -44,7 +44,7 @@ export interface RunConfig {
 
 type Obj = Record<string, unknown>;
 
-class Fields {
+export class Fields {
   constructor(readonly file: string) {}
   fail(field: string, msg: string): never { throw new MugptError(`${this.file}: ${field} ${msg}`); }
   obj(field: string, v: unknown, allowed: string[]): Obj {
@@ -75,7 +75,7 @@ class Fields {
   }
 }
 
-function show(v: unknown): string {
+export function show(v: unknown): string {
   return v === undefined ? 'nothing' : JSON.stringify(v);
 }
 
