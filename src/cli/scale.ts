@@ -2,7 +2,7 @@
 // its report (src/scale/, docs/scaling/README.md).
 import type { Command } from 'commander';
 import { formatFits, writeReport, studyResults } from '../scale/report.js';
-import { measureStep, planMembers } from '../scale/plan.js';
+import { measureStep, planMembers, sweepRunFields, sweptParameterizations } from '../scale/plan.js';
 import { rerunMember, runStudy } from '../scale/run.js';
 import { loadStudy } from '../scale/study.js';
 import { parseRunConfig } from '../train/runconfig.js';
@@ -39,9 +39,15 @@ export function register(program: Command): void {
       }
       const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
       for (const r of rows) process.stdout.write(`${r.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ')}\n`);
+      let sweepSecs = 0;
+      const swept = sweptParameterizations(study);
+      if (o.measure && swept.length > 0) {
+        for (const w of study.sweep.widths) sweepSecs += measureStep(parseRunConfig(sweepRunFields(study, w), file)) * study.sweep.steps * study.sweep.lrs.length * swept.length;
+        process.stdout.write(`proxy sweep: ${swept.length * study.sweep.widths.length * study.sweep.lrs.length} runs of ${study.sweep.steps} steps, ≈ ${duration(sweepSecs)}\n`);
+      }
       const span = (k: 'params' | 'nonEmbeddingParams') => (Math.max(...plans.map((m) => m[k])) / Math.min(...plans.map((m) => m[k]))).toFixed(1);
       process.stdout.write(`${plans.length} members, ${span('params')}× in parameters (${span('nonEmbeddingParams')}× non-embedding), ${sci(flops)} FLOPs`
-        + `${o.measure ? `, ≈ ${duration(total)} of training at the measured step times (plus the proxy sweep and data build)` : ''}\n`);
+        + `${o.measure ? `, ≈ ${duration(total + sweepSecs)} with the sweep at the measured step times (plus the data build, seconds)` : ''}\n`);
     });
 
   scale.command('run')

@@ -105,6 +105,20 @@ export function planMembers(study: Study): MemberPlan[] {
   return out;
 }
 
+/** Which parameterizations the proxy sweep trains: those whose lr is 'sweep'. */
+export function sweptParameterizations(study: Study): Parameterization[] {
+  return study.parameterizations.filter((p) => (p === 'sp' ? study.spLr : study.mupLr) === 'sweep');
+}
+
+/** The run config fields of one proxy-sweep model (for timing it): the sweep's layers, heads and batch. */
+export function sweepRunFields(study: Study, width: number): Record<string, unknown> {
+  const size: SizeSpec = { name: `sweep-${width}`, nEmbd: width, nLayer: study.sweep.layers, nHead: study.sweep.heads };
+  return {
+    model: modelFields(study, size, 'sp'), data: { shards: '.' }, batch_size: study.sweep.batch, seq_len: study.data.seqLen,
+    steps: study.sweep.steps, optimizer: { lr: 1e-3 }, out_dir: '.',
+  };
+}
+
 /**
  * Seconds of one training step (forward, backward, clipping, AdamW) of a run config's model on random
  * tokens: the median of `reps` steps after one warm-up step.

@@ -24,7 +24,7 @@ import { MetricsLog, type EvalRecord, type StepRecord } from '../train/metrics.j
 import { parseRunConfig } from '../train/runconfig.js';
 import { train } from '../train/trainer.js';
 import { prepareStudyData } from './data.js';
-import { planMembers, type MemberPlan } from './plan.js';
+import { planMembers, sweptParameterizations, type MemberPlan } from './plan.js';
 import type { Study } from './study.js';
 
 /** Accuracy (0…1) of the model folder on a downstream task: the hook for `mugpt eval --task`. */
@@ -133,9 +133,7 @@ function claimFolder(study: Study, plans: MemberPlan[], dir: string): StudyRecor
 
 /** The μP proxy sweep on the study's data (kept once written): the best lr at the base width per parameterization. */
 async function proxySweep(study: Study, dir: string, shards: string, log: (line: string) => void): Promise<Partial<Record<Parameterization, number>>> {
-  const wanted: Parameterization[] = [];
-  if (study.parameterizations.includes('sp') && study.spLr === 'sweep') wanted.push('sp');
-  if (study.parameterizations.includes('mup') && study.mupLr === 'sweep') wanted.push('mup');
+  const wanted = sweptParameterizations(study);
   const lrs: Partial<Record<Parameterization, number>> = {};
   if (study.spLr !== 'sweep') lrs.sp = study.spLr;
   if (study.mupLr !== 'sweep') lrs.mup = study.mupLr;
