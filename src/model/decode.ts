@@ -20,3 +20,18 @@ export interface DecodeModel {
   /** Appends ids to the cache and returns the logits [V] at the last appended position. */
   step(cache: KVCache, ids: number[]): Float32Array;
 }
+
+/** One sequence's part of a batched step: its cache and the ids to append (one while decoding, a chunk of its prompt). */
+export interface BatchEntry {
+  cache: KVCache;
+  ids: number[];
+}
+
+/** A model that steps many sequences at once (continuous batching). */
+export interface BatchDecodeModel extends DecodeModel {
+  /**
+   * step() for several sequences in one pass: every weight matrix multiplies all their new rows at once;
+   * each sequence attends to its own cache. Returns each entry's logits [V] at its last appended position.
+   */
+  stepBatch(entries: readonly BatchEntry[]): Float32Array[];
+}

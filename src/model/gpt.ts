@@ -199,52 +199,96 @@ export type LayerKV =
 export function attentionForward(
   ctx: GptContext, layer: number, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, B: number, T: number, past: number, cache: LayerKV | null,
 ): void {
-  const { cfg, k, D, H, d } = ctx;
-  const M = B * T, D3 = 3 * D;
+  const { cfg, k, D } = ctx;
+  const M = B * T;
   k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon, s.ln1Mean, s.ln1Rstd);
-  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
+  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, 3 * D);
+  const slopes = sequenceSlopes(ctx, past + T);
+  for (let b = 0; b < B; b++) attendSequence(ctx, layer, s, b * T, T, past, cache, slopes, b);
+  addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+}
 
-  const scale = attentionScale(cfg, layer);
-  const Tk = past + T;
-  const slopes = usesAlibi(cfg) ? scaledSlopes(ctx.slopes, ctx.p.slopes!, alibiScale(cfg, Tk)) : null;
+/**
+ * One sequence's rows of a decode batch: T new tokens (T = 1 decoding, more for a prompt chunk) after
+ * `past` positions already in its own cache (one LayerKV per layer), where the new keys and values go.
+ */
+export interface SequenceRows {
+  T: number;
+  past: number;
+  cache: readonly LayerKV[];
+}
 
-  for (let b = 0; b < B; b++) {
-    const q = s.qkv.subarray(b * T * D3);
-    const out = s.att.subarray(b * T * D, (b + 1) * T * D);
-    let kk: Float32Array, vv: Float32Array, kvStride: number;
-    if (cache && 'kScale' in cache) {
-      for (let t = 0; t < T; t++) {
-        const src = (b * T + t) * D3, dst = (past + t) * D, ds = (past + t) * H;
-        k.quantizeHeads(cache.k.subarray(dst, dst + D), cache.kScale.subarray(ds, ds + H), s.qkv.subarray(src + D, src + 2 * D), H, d);
-        k.quantizeHeads(cache.v.subarray(dst, dst + D), cache.vScale.subarray(ds, ds + H), s.qkv.subarray(src + 2 * D, src + D3), H, d);
-      }
-      k.attentionQ8({ out, q, qStride: D3, k: cache.k, v: cache.v, kScale: cache.kScale, vScale: cache.vScale, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
-      continue;
-    }
-    if (cache && cache.k instanceof Uint16Array && cache.v instanceof Uint16Array) {
-      for (let t = 0; t < T; t++) {
-        const src = (b * T + t) * D3, dst = (past + t) * D;
-        k.toHalf(cache.k.subarray(dst, dst + D), s.qkv.subarray(src + D, src + 2 * D));
-        k.toHalf(cache.v.subarray(dst, dst + D), s.qkv.subarray(src + 2 * D, src + D3));
-      }
-      k.attentionF16({ out, q, qStride: D3, k: cache.k, v: cache.v, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
-      continue;
-    }
-    if (cache) {
-      const ck = cache.k as Float32Array, cv = cache.v as Float32Array;
-      for (let t = 0; t < T; t++) {
-        const src = (b * T + t) * D3, dst = (past + t) * D;
-        ck.set(s.qkv.subarray(src + D, src + 2 * D), dst);
-        cv.set(s.qkv.subarray(src + 2 * D, src + D3), dst);
-      }
-      kk = ck; vv = cv; kvStride = D;
-    } else {
-      kk = s.qkv.subarray(b * T * D3 + D); vv = s.qkv.subarray(b * T * D3 + 2 * D); kvStride = D3;
-    }
-    const probs = s.probs ? s.probs.subarray(b * H * T * T, (b + 1) * H * T * T) : undefined;
-    k.attention({ out, q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes, probs });
+/**
+ * attentionForward for a batch of independent sequences, rows one after another in h [ΣT, D]: the
+ * projections run once over all ΣT rows (one M-row product per weight matrix), attention per
+ * sequence against its own cache and positions.
+ */
+export function batchAttentionForward(
+  ctx: GptContext, layer: number, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, seqs: readonly SequenceRows[], M: number,
+): void {
+  const { cfg, k, D } = ctx;
+  k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon);
+  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, 3 * D);
+  let r0 = 0;
+  for (const q of seqs) {
+    attendSequence(ctx, layer, s, r0, q.T, q.past, q.cache[layer], sequenceSlopes(ctx, q.past + q.T), 0);
+    r0 += q.T;
   }
   addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+}
+
+/** ALiBi slopes for a sequence whose keys span Tk positions (the dynamic scale depends on Tk), or null. */
+function sequenceSlopes(ctx: GptContext, Tk: number): Float32Array | null {
+  return usesAlibi(ctx.cfg) ? scaledSlopes(ctx.slopes, ctx.p.slopes!, alibiScale(ctx.cfg, Tk)) : null;
+}
+
+/**
+ * Attention of one sequence: query rows r0 … r0+T−1 of s.qkv [M, 3D] (at positions past … past+T−1)
+ * into the same rows of s.att [M, D]. With a cache, the rows' keys and values are stored at
+ * past … past+T−1 first; without, the keys are the rows themselves (past = 0). probsRow selects the
+ * [H, T, T] slice of s.probs when the backward pass keeps them.
+ */
+function attendSequence(
+  ctx: GptContext, layer: number, s: BlockBuffers, r0: number, T: number, past: number, cache: LayerKV | null,
+  slopes: Float32Array | null, probsRow: number,
+): void {
+  const { cfg, k, D, H, d } = ctx;
+  const D3 = 3 * D, Tk = past + T;
+  const scale = attentionScale(cfg, layer);
+  const q = s.qkv.subarray(r0 * D3);
+  const out = s.att.subarray(r0 * D, (r0 + T) * D);
+  if (cache && 'kScale' in cache) {
+    for (let t = 0; t < T; t++) {
+      const src = (r0 + t) * D3, dst = (past + t) * D, ds = (past + t) * H;
+      k.quantizeHeads(cache.k.subarray(dst, dst + D), cache.kScale.subarray(ds, ds + H), s.qkv.subarray(src + D, src + 2 * D), H, d);
+      k.quantizeHeads(cache.v.subarray(dst, dst + D), cache.vScale.subarray(ds, ds + H), s.qkv.subarray(src + 2 * D, src + D3), H, d);
+    }
+    k.attentionQ8({ out, q, qStride: D3, k: cache.k, v: cache.v, kScale: cache.kScale, vScale: cache.vScale, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
+    return;
+  }
+  if (cache && cache.k instanceof Uint16Array && cache.v instanceof Uint16Array) {
+    for (let t = 0; t < T; t++) {
+      const src = (r0 + t) * D3, dst = (past + t) * D;
+      k.toHalf(cache.k.subarray(dst, dst + D), s.qkv.subarray(src + D, src + 2 * D));
+      k.toHalf(cache.v.subarray(dst, dst + D), s.qkv.subarray(src + 2 * D, src + D3));
+    }
+    k.attentionF16({ out, q, qStride: D3, k: cache.k, v: cache.v, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
+    return;
+  }
+  let kk: Float32Array, vv: Float32Array, kvStride: number;
+  if (cache) {
+    const ck = cache.k as Float32Array, cv = cache.v as Float32Array;
+    for (let t = 0; t < T; t++) {
+      const src = (r0 + t) * D3, dst = (past + t) * D;
+      ck.set(s.qkv.subarray(src + D, src + 2 * D), dst);
+      cv.set(s.qkv.subarray(src + 2 * D, src + D3), dst);
+    }
+    kk = ck; vv = cv; kvStride = D;
+  } else {
+    kk = s.qkv.subarray(r0 * D3 + D); vv = s.qkv.subarray(r0 * D3 + 2 * D); kvStride = D3;
+  }
+  const probs = s.probs ? s.probs.subarray(probsRow * H * T * T, (probsRow + 1) * H * T * T) : undefined;
+  k.attention({ out, q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes, probs });
 }
 
 /** Scratch of the backward pass, shared by all layers. */
@@ -368,5 +412,13 @@ export function blocksForward(ctx: GptContext, a: Activations, B: number, T: num
   ctx.p.layers.forEach((lp, l) => {
     attentionForward(ctx, l, lp, a.h, a.block, B, T, past, cache ? cache[l] : null);
     mlpForward(ctx, lp, a.h, a.block, B * T);
+  });
+}
+
+/** Runs the blocks over a.h [M = ΣT, D]: the rows of independent sequences, each with its own cache (see batchAttentionForward). */
+export function batchBlocksForward(ctx: GptContext, a: Activations, seqs: readonly SequenceRows[], M: number): void {
+  ctx.p.layers.forEach((lp, l) => {
+    batchAttentionForward(ctx, l, lp, a.h, a.block, seqs, M);
+    mlpForward(ctx, lp, a.h, a.block, M);
   });
 }

@@ -13,8 +13,8 @@ import type { BackendName, Kernels } from '../kernels/kernels.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
 import { parseConfig, toHfConfig, usesAlibi, type ModelConfig } from './config.js';
-import type { DecodeModel, KVCache } from './decode.js';
-import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
+import type { BatchDecodeModel, BatchEntry, KVCache } from './decode.js';
+import { Activations, batchBlocksForward, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
 import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
 import { LM_HEAD, namedTensors, paramsFromTensors, quantMatrices, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
@@ -40,7 +40,7 @@ export interface ForwardResult {
 
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
 
-export class Model implements DecodeModel {
+export class Model implements BatchDecodeModel {
   readonly config: ModelConfig;
   /** Float matrices, or GGUF blocks for a model loaded from a quantized GGUF file. */
   readonly params: Params<Weight>;
@@ -282,6 +282,50 @@ export class Model implements DecodeModel {
       lmHeadForward(this.ctx, this.headLogits, h, a.ln, m); // a.ln [M, D]: the blocks' scratch, free now
       consume(k0, this.headLogits.subarray(0, m * V), m);
     }
+  }
+
+  /**
+   * step() for several sequences at once, rows one after another: the weight matrices run once over
+   * all ΣT new rows, attention per sequence over its own cache. Returns each entry's logits [V] at its
+   * last new position (views of one [entries, V] array).
+   */
+  stepBatch(entries: readonly BatchEntry[]): Float32Array[] {
+    check(Array.isArray(entries) && entries.length > 0, 'stepBatch: entries must be a non-empty array of { cache, ids }');
+    const seqs: SequenceRows[] = [];
+    const seen = new Set<KVCache>();
+    let M = 0;
+    entries.forEach(({ cache, ids }, e) => {
+      check(cache instanceof LayerKVCache && cache.owner === this, () => `stepBatch: entries[${e}].cache must come from this model's newCache()`);
+      check(!seen.has(cache), () => `stepBatch: entries[${e}] repeats the cache of an earlier entry`);
+      seen.add(cache);
+      check(Array.isArray(ids) && ids.length > 0, () => `stepBatch: entries[${e}].ids must be a non-empty array of token ids`);
+      this.checkIds(ids, (i) => `stepBatch: entries[${e}].ids[${i}]`);
+      this.checkContext(cache.length + ids.length, `stepBatch: entries[${e}]'s sequence`);
+      seqs.push({ T: ids.length, past: cache.length, cache: [] });
+      M += ids.length;
+    });
+    const a = this.acts, D = this.config.n_embd, V = this.config.vocab_size, S = entries.length;
+    a.ensure(M);
+    let r0 = 0;
+    entries.forEach(({ cache, ids }, e) => {
+      const c = cache as LayerKVCache, q = seqs[e];
+      c.reserve(q.past + q.T);
+      q.cache = c.layers();
+      embedForward(this.ctx, a.h.subarray(r0 * D), ids, q.T, q.past, q.T);
+      r0 += q.T;
+    });
+    batchBlocksForward(this.ctx, a, seqs, M);
+    // the last new row of each sequence, gathered into rows 0 … S−1 (in order, so a row never overwrites one still to come)
+    r0 = 0;
+    entries.forEach((entry, e) => {
+      const last = r0 + seqs[e].T - 1;
+      if (last !== e) a.h.copyWithin(e * D, last * D, (last + 1) * D);
+      r0 += seqs[e].T;
+      (entry.cache as LayerKVCache).length = seqs[e].past + seqs[e].T;
+    });
+    const logits = new Float32Array(S * V); // [S, V]
+    lmHeadForward(this.ctx, logits, a.h, a.ln, S);
+    return entries.map((_, e) => logits.subarray(e * V, (e + 1) * V));
   }
 
   /** The tokenizer of the model folder when it has one, else the bundled GPT-2 tokenizer. */
