@@ -9,6 +9,7 @@ import { register as registerEval } from './eval.js';
 import { register as registerPull } from './pull.js';
 import { register as registerQuantize } from './quantize.js';
 import { register as registerScale } from './scale.js';
+import { register as registerServe } from './serve.js';
 import { register as registerTrain } from './train.js';
 import { register as registerTokenizer } from './tokenizer.js';
 
@@ -18,7 +19,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerScale, registerTrain, registerTokenizer];
+const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerScale, registerServe, registerTrain, registerTokenizer];
 for (const register of commands) register(program);
 
 try {

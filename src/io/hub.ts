@@ -8,7 +8,7 @@
 // then renamed into place.
 // A file present under its final name was verified before its rename, so reruns skip it.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { MugptError, check } from '../errors.js';
@@ -337,4 +337,24 @@ export async function pullModel(repoSpec: string, opts: PullOptions = {}): Promi
   }
   for (const f of planned) await fetchFile(f);
   return folder;
+}
+
+/**
+ * The cache folder of a model pulled before (`OWNER/NAME[@revision]`): that revision's folder, or
+ * without one the most recently pulled complete folder (config.json and weights present); null when
+ * the cache holds none.
+ */
+export function cachedModel(repoSpec: string, cacheDir?: string): string | null {
+  const { repo, revision } = parseRepoSpec(repoSpec);
+  const root = join(cacheDir ?? process.env.MUGPT_CACHE ?? join(homedir(), '.cache', 'mugpt', 'hub'), repo.replace('/', '--'));
+  if (!existsSync(root)) return null;
+  const complete = (d: string): boolean => existsSync(join(d, 'config.json'))
+    && (existsSync(join(d, 'model.safetensors')) || existsSync(join(d, 'model.safetensors.index.json')));
+  if (revision !== undefined) {
+    const d = join(root, revision.replace(/[^\w.-]/g, '_'));
+    return complete(d) ? d : null;
+  }
+  const found = readdirSync(root).map((n) => join(root, n)).filter(complete)
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return found[0] ?? null;
 }
