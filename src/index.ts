@@ -106,3 +106,8 @@ export { runStudy, rerunMember, readStudyRecord, readMemberResult } from './scal
 export type { MemberResult, StudyRecord, RunStudyOptions, DownstreamEvaluator } from './scale/run.js';
 export { studyResults, resultsJson as scaleResultsJson, writeReport } from './scale/report.js';
 export type { StudyResults } from './scale/report.js';
+export type { BatchDecodeModel, BatchEntry } from './model/decode.js';
+export { createServer, MugptServer } from './serve/server.js';
+export type { ServeOptions } from './serve/server.js';
+export { Scheduler, QueueFull } from './serve/scheduler.js';
+export type { SchedulerOptions, SequenceParams, SequenceCallbacks, SequenceHandle, TokenEvent } from './serve/scheduler.js';
