@@ -113,13 +113,18 @@ export class Scheduler {
    */
   submit(prompt: number[], params: SequenceParams, cb: SequenceCallbacks): SequenceHandle {
     if (this.closed) throw new MugptError('the server is shutting down');
-    if (this.active.length + this.queue.length >= this.opts.maxConcurrency + this.opts.maxQueue) {
+    if (this.room() <= 0) {
       throw new QueueFull(`the queue is full (${this.opts.maxQueue} sequences waiting for ${this.opts.maxConcurrency} slots); try again shortly`);
     }
     const seq = new Sequence(prompt, params, cb, this.model.vocabSize);
     this.queue.push(seq);
     this.kick();
     return { cancel: () => this.finish(seq, 'cancelled') };
+  }
+
+  /** Sequences that can still be submitted now (free slots and queue places). */
+  room(): number {
+    return this.closed ? 0 : this.opts.maxConcurrency + this.opts.maxQueue - this.active.length - this.queue.length;
   }
 
   stats(): SchedulerStats {

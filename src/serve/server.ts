@@ -4,14 +4,14 @@
 // OpenAI's body; a client that goes away cancels its sequences at once.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { MugptError, check } from '../errors.js';
+import { check } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { MAX_SEED } from '../rng.js';
 import { loadChatTemplate, type ChatTemplate } from './chat.js';
 import { ApiError, invalid } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { parseChat, parseCompletion, type ChatParams, type CommonParams, type CompletionParams } from './requests.js';
-import { QueueFull, Scheduler, type EndReason, type SequenceHandle, type SequenceParams, type TokenEvent } from './scheduler.js';
+import { Scheduler, type EndReason, type SequenceHandle, type SequenceParams, type TokenEvent } from './scheduler.js';
 
 export interface ServeOptions {
   /** Default 127.0.0.1. */
@@ -217,44 +217,44 @@ export class MugptServer {
   }
 
   /**
-   * Runs the choices through the scheduler: onToken per token, resolves when every choice has ended.
-   * A closed connection cancels them all; a full queue is a 503 before any starts.
+   * Submits the choices to the scheduler: onToken per token; the promise resolves when every choice has
+   * ended. Throws at once (before any response is written) when the server is stopping or the queue
+   * has no room for all of them (503). A closed connection cancels them all.
    */
   private run(req: FastifyRequest, reply: FastifyReply, choices: Choice[], onToken: (c: Choice, ev: TokenEvent) => void, onEnd: (c: Choice) => void): Promise<void> {
     if (this.stopping) throw new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down', 1);
+    if (this.scheduler.room() < choices.length) {
+      throw new ApiError(503, `the queue is full (${this.scheduler.stats().queued} sequences waiting for ${this.scheduler.opts.maxConcurrency} slots); try again shortly`,
+        'server_error', null, 'queue_full', 1);
+    }
     const info = this.info.get(req)!;
     info.promptTokens = [...new Set(choices.map((c) => c.prompt))].reduce((a, p) => a + p.length, 0);
     this.metrics.promptTokens.inc(info.promptTokens);
-    return new Promise<void>((resolve, reject) => {
-      let left = choices.length;
-      const cancel = (): void => { for (const c of choices) c.handle?.cancel(); };
-      reply.raw.on('close', () => { if (!reply.raw.writableFinished) cancel(); });
-      try {
-        for (const c of choices) {
-          c.handle = this.scheduler.submit(c.prompt, c.params, {
-            onToken: (ev) => {
-              if (!info.firstToken) {
-                info.firstToken = true;
-                this.metrics.timeToFirstToken.observe((performance.now() - info.t0) / 1000);
-              }
-              info.completionTokens++;
-              c.text += ev.text;
-              c.tokens.push(ev);
-              onToken(c, ev);
-            },
-            onEnd: (reason) => {
-              c.finish = reason;
-              onEnd(c);
-              if (--left === 0) resolve();
-            },
-          });
-        }
-      } catch (err) {
-        cancel();
-        reject(err instanceof QueueFull ? new ApiError(503, err.message, 'server_error', null, 'queue_full', 1)
-          : err instanceof MugptError ? new ApiError(503, err.message, 'server_error', null, 'shutting_down', 1) : err);
-      }
-    });
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => { resolve = r; });
+    let left = choices.length;
+    const cancel = (): void => { for (const c of choices) c.handle?.cancel(); };
+    reply.raw.on('close', () => { if (!reply.raw.writableFinished) cancel(); });
+    for (const c of choices) {
+      c.handle = this.scheduler.submit(c.prompt, c.params, {
+        onToken: (ev) => {
+          if (!info.firstToken) {
+            info.firstToken = true;
+            this.metrics.timeToFirstToken.observe((performance.now() - info.t0) / 1000);
+          }
+          info.completionTokens++;
+          c.text += ev.text;
+          c.tokens.push(ev);
+          onToken(c, ev);
+        },
+        onEnd: (reason) => {
+          c.finish = reason;
+          onEnd(c);
+          if (--left === 0) resolve();
+        },
+      });
+    }
+    return done;
   }
 
   /** The error a choice that did not finish stands for (null when all finished or the client left). */
@@ -302,13 +302,14 @@ export class MugptServer {
     const finishReason = (ch: Choice): string | null => (ch.finish === 'stop' || ch.finish === 'length' ? ch.finish : null);
 
     if (c.stream) {
-      const sse = this.openStream(req, reply);
       const chunk = (choice: Record<string, unknown>): void => sse.send({ id, object: 'text_completion', created, model: c.model, choices: [choice], ...(c.includeUsage ? { usage: null } : {}) });
-      if (c.echo) for (const ch of choices) chunk({ index: ch.index, text: echoText(ch), logprobs: null, finish_reason: null });
-      await this.run(req, reply, choices,
+      // submitted before the response starts, so a refusal is still an HTTP error; tokens come after this turn of the event loop
+      const done = this.run(req, reply, choices,
         (ch, ev) => { if (ev.text || c.logprobs !== null) chunk({ index: ch.index, text: ev.text, logprobs: logprobsOf(ch, [ev]), finish_reason: null }); },
-        (ch) => { if (finishReason(ch)) chunk({ index: ch.index, text: '', logprobs: null, finish_reason: finishReason(ch) }); })
-        .catch((e: unknown) => sse.error(toApiError(e)));
+        (ch) => { if (finishReason(ch)) chunk({ index: ch.index, text: '', logprobs: null, finish_reason: finishReason(ch) }); });
+      const sse = this.openStream(req, reply);
+      if (c.echo) for (const ch of choices) chunk({ index: ch.index, text: echoText(ch), logprobs: null, finish_reason: null });
+      await done;
       const fail = MugptServer.failure(choices);
       if (fail) sse.error(fail);
       else if (c.includeUsage) sse.send({ id, object: 'text_completion', created, model: c.model, choices: [], usage: this.usage(req) });
@@ -347,13 +348,13 @@ export class MugptServer {
     const finishReason = (ch: Choice): string | null => (ch.finish === 'stop' || ch.finish === 'length' ? ch.finish : null);
 
     if (c.stream) {
-      const sse = this.openStream(req, reply);
       const chunk = (choice: Record<string, unknown>): void => sse.send({ id, object: 'chat.completion.chunk', created, model: c.model, system_fingerprint: null, choices: [choice], ...(c.includeUsage ? { usage: null } : {}) });
-      for (const ch of choices) chunk({ index: ch.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
-      await this.run(req, reply, choices,
+      const done = this.run(req, reply, choices,
         (ch, ev) => { if (ev.text || c.logprobs !== null) chunk({ index: ch.index, delta: { content: ev.text }, logprobs: logprobsOf([ev]), finish_reason: null }); },
-        (ch) => { if (finishReason(ch)) chunk({ index: ch.index, delta: {}, logprobs: null, finish_reason: finishReason(ch) }); })
-        .catch((e: unknown) => sse.error(toApiError(e)));
+        (ch) => { if (finishReason(ch)) chunk({ index: ch.index, delta: {}, logprobs: null, finish_reason: finishReason(ch) }); });
+      const sse = this.openStream(req, reply);
+      for (const ch of choices) chunk({ index: ch.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+      await done;
       const fail = MugptServer.failure(choices);
       if (fail) sse.error(fail);
       else if (c.includeUsage) sse.send({ id, object: 'chat.completion.chunk', created, model: c.model, system_fingerprint: null, choices: [], usage: this.usage(req) });
