@@ -57,6 +57,28 @@ test('eval --task: results.json in lm-eval\'s layout, the Markdown table, sample
   assert.deepEqual(readdirSync(out).sort(), ['results.json', 'samples_hellaswag.jsonl', 'samples_mine_ll.jsonl', 'samples_wikitext.jsonl']);
 });
 
+test('eval --task on a GGUF file: F32 gives the folder\'s numbers, Q8_0 runs too', () => {
+  const dir = scratch();
+  const args = ['--task', `hellaswag=${tasks('hellaswag')}`, '--task', `mine_ll=${tasks('generic', 'll.jsonl')}`];
+  let n = 0;
+  const results = (model: string): Record<string, Record<string, number>> => {
+    const out = join(dir, `out-${n++}`);
+    const r = run(model, ...args, '--output', out);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).results;
+  };
+  for (const type of ['f32', 'q8_0']) {
+    const gguf = join(dir, `gpt2-${type}.gguf`);
+    const q = spawnSync(process.execPath, [cliPath, 'quantize', gpt2, '--type', type, '-o', gguf], { encoding: 'utf8' });
+    assert.equal(q.status, 0, q.stderr);
+    const a = results(gguf), b = results(gpt2);
+    const tol = type === 'f32' ? 1e-5 : 5e-2;
+    const ll = (x: Record<string, Record<string, number>>): number => Math.log(x.mine_ll['perplexity,none']);
+    assert.ok(Math.abs(ll(a) - ll(b)) <= tol * Math.abs(ll(b)), `${type}: log perplexity ${ll(a)} vs ${ll(b)}`);
+    if (type === 'f32') assert.deepEqual(a.hellaswag, b.hellaswag);
+  }
+});
+
 test('eval --text scores the whole file with rolling windows, by default as long as the model\'s context', () => {
   const req = JSON.parse(readFileSync(fixture('eval', 'requests.json'), 'utf8')) as { models: Record<string, Array<{ maxLength: number; rolling: Array<{ text: string; ids: number[]; windows: unknown[]; logprob: number }> }>> };
   const c = req.models.gpt2.find((x) => x.maxLength === 128)!;
