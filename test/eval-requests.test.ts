@@ -8,6 +8,7 @@ import { MugptError } from '../src/errors.js';
 import { EvalLM } from '../src/eval/lm.js';
 import { aggregateMean, aggregatePerplexity, bitsPerByte, multipleChoiceScores, rollingWeights, weightedPerplexity } from '../src/eval/metrics.js';
 import { encodePair, modelInput, rollingWindows } from '../src/eval/requests.js';
+import { nativeAvailable } from '../src/kernels/index.js';
 import { loadModel } from '../src/model/model.js';
 import { fixture } from './helpers.js';
 
@@ -58,6 +59,17 @@ for (const [name, cases] of Object.entries(ref.models)) {
         const one = lm.loglikelihood(ok[0].context, ok[0].continuation);
         assert.equal(one.logprob, got[0].logprob);
       }
+    });
+
+    test(`${name} L=${L}: the native kernels score as the reference too (skipped without the addon)`, { skip: !nativeAvailable() }, () => {
+      const native = loadModel(fixture('eval', name), { backend: 'native' });
+      const lm = new EvalLM(native, tok, { ...opts, batchSize: 2 });
+      const ok = c.loglikelihood.filter((r) => r.error === undefined);
+      lm.loglikelihoodBatch(ok.map((r) => [r.context, r.continuation] as const)).forEach((g, i) => {
+        close(g.logprob, ok[i].logprob!, `native ${JSON.stringify([ok[i].context, ok[i].continuation])}`);
+        assert.equal(g.isGreedy, ok[i].isGreedy);
+      });
+      lm.loglikelihoodRollingBatch(c.rolling.map((r) => r.text)).forEach((g, i) => close(g, c.rolling[i].logprob, `native rolling ${i}`));
     });
 
     test(`${name} L=${L}: rolling windows and document log-likelihoods equal the reference`, () => {
