@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { evaluate } from '../src/eval/harness.js';
+import { drawFewshot, evaluate, limitDocs } from '../src/eval/harness.js';
 import { EvalLM } from '../src/eval/lm.js';
 import { hellaswagPreprocess, loadTask, wikitextDetokenize, wikitextPages } from '../src/eval/tasks/index.js';
 import { loadModel, type Model } from '../src/model/model.js';
@@ -78,4 +78,23 @@ test('WikiText: pages split at top-level headings, lm-eval\'s detokenizer', () =
   assert.ok(pages[0].startsWith(' = Robert Boulter = \n') && pages[0].includes(' = = Career = = '));
   assert.ok(pages[1].startsWith(' = Du Fu = '));
   assert.equal(wikitextDetokenize(' = = Career = = \n a 2 @,@ 500 @.@ 5 metre ( the " Old Vic " ) stage . \n'), ' == Career ==\na 2,500.5 metre (the "Old Vic") stage.\n');
+});
+
+test('--limit keeps the first N documents or ceil(n·fraction); the few-shot draw is seeded, distinct and never the document itself', () => {
+  assert.equal(limitDocs(10, undefined), 10);
+  assert.equal(limitDocs(10, 3), 3);
+  assert.equal(limitDocs(10, 30), 10);
+  assert.equal(limitDocs(10, 0.25), 3);
+  assert.throws(() => limitDocs(10, 1.5), /--limit: expected an integer ≥ 1 or a fraction in \(0, 1\), got 1.5/);
+  const task = loadTask('mine', fixture('eval', 'tasks', 'generic', 'mc.jsonl')); // 3 documents, no training split
+  const draw = drawFewshot(task, 3, 2, 1234);
+  draw.forEach((shots, i) => {
+    assert.equal(shots.length, 2);
+    assert.ok(!shots.includes(task.docs[i]), `document ${i} is among its own examples`);
+    assert.equal(new Set(shots).size, 2);
+  });
+  assert.deepEqual(drawFewshot(task, 3, 2, 1234), draw);
+  assert.throws(() => drawFewshot(task, 3, 3, 1234), /--num-fewshot 3: mine has 3 documents and no training split/);
+  const hs = loadTask('hellaswag', fixture('eval', 'tasks', 'hellaswag'));
+  for (const shots of drawFewshot(hs, 3, 3, 7)) assert.deepEqual(new Set(shots), new Set(hs.fewshotDocs)); // all 3 training documents
 });
