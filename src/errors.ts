@@ -9,3 +9,30 @@ export class MugptError extends Error {
 export function check(cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new MugptError(typeof message === 'string' ? message : message());
 }
+
+/** Plain words for the errno codes a file operation meets on a user's machine. */
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'is a folder, not a file',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EEXIST: 'already exists',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'file name too long',
+  EXDEV: 'source and target are on different devices',
+};
+
+/** A Node file-system error (it carries an errno code), as thrown by node:fs. */
+export function isFsError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** The reason a file operation failed, in words ("no space left on the device"). */
+export function fsReason(err: NodeJS.ErrnoException): string {
+  return FS_REASONS[err.code ?? ''] ?? err.message.replace(/^[A-Z]+: /, '').split(',')[0];
+}

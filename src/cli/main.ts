@@ -1,7 +1,8 @@
 // The mugpt command line: a thin shell over the library. Each command lives in its own module
-// and registers itself on the program; user errors print one line, without a stack trace.
+// and registers itself on the program; user errors (and file-system failures) print one line, without
+// a stack trace.
 import { Command, CommanderError } from 'commander';
-import { MugptError } from '../errors.js';
+import { MugptError, fsReason, isFsError } from '../errors.js';
 import { register as registerData } from './data.js';
 import { register as registerGenerate } from './generate.js';
 import { register as registerMup } from './mup.js';
@@ -28,6 +29,11 @@ try {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof MugptError) {
     process.stderr.write(`mugpt: ${err.message}\n`);
+    process.exit(1);
+  }
+  // A file operation the command did not anticipate (a folder it cannot create, a full disk): still one line.
+  if (isFsError(err) && err.path) {
+    process.stderr.write(`mugpt: ${err.path}: ${fsReason(err)} (${err.syscall})\n`);
     process.exit(1);
   }
   throw err;
