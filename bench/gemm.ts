@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
-import { nativeLoadError } from '../src/kernels/native.js';
+import { nativeLoadError } from '../src/native/addon.js';
 import type { Kernels } from '../src/kernels/kernels.js';
 import { randUniform, timeBest } from './common.js';
 import { measureMachine } from './machine.js';

@@ -1,7 +1,7 @@
 // The machine's limits, measured by microbenchmarks in the native addon: FMA throughput (the
 // compute peak our AVX2 kernels can reach) and streaming-read memory bandwidth.
 
-import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 
 export interface MachineLimits {
   simd: string;

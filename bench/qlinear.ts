@@ -7,7 +7,7 @@
 // scalar fallback, so only rows is timed there).
 import { parseArgs } from 'node:util';
 import { getKernels } from '../src/kernels/index.js';
-import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 import type { QuantMatrix } from '../src/kernels/kernels.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';
 import { fmt, machineLine, printTable, randUniform, timeBest } from './common.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
-import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 import { jsKernels as JS } from '../src/kernels/js.js';
 import type { Kernels } from '../src/kernels/kernels.js';
 import { randn, maxRelErr } from './kernels-ref.js';

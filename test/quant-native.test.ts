@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
-import { loadNativeAddon, nativeLoadError } from '../src/kernels/native.js';
+import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 import { jsKernels as JS } from '../src/kernels/js.js';
 import type { Kernels, QuantMatrix } from '../src/kernels/kernels.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';

@@ -7,7 +7,7 @@ import { MugptError } from '../errors.js';
 import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
 import { GgmlType, ggufGet, mapGguf, readGguf, readGgufTensorBytes, type GgufFile } from '../io/gguf.js';
 import { QK, dequantize, quantize, quantizedBytes, type BlockType } from '../quant/blocks.js';
-import { loadNativeAddon } from '../kernels/native.js';
+import { loadNativeAddon } from '../native/addon.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
 import { llamaAlibiSlopes, transpose } from './gguf-map.js';

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MugptError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { BLOCK_BYTES, QK } from '../quant/blocks.js';
-import { loadNativeAddon } from '../kernels/native.js';
+import { loadNativeAddon } from '../native/addon.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_DEFAULT_ALIGNMENT = 32;

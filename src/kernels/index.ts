@@ -3,7 +3,8 @@
 
 import { MugptError } from '../errors.js';
 import { jsKernels } from './js.js';
-import { loadNativeAddon, nativeKernels, nativeLoadError } from './native.js';
+import { loadNativeAddon, nativeLoadError } from '../native/addon.js';
+import { nativeKernels } from './native.js';
 import type { BackendName, Kernels } from './kernels.js';
 
 export type { AttentionArgs, BackendName, GeluKind, Kernels } from './kernels.js';
@@ -13,6 +14,13 @@ let nativeCache: Kernels | null = null;
 /** True when the native addon is built and loads on this machine. */
 export function nativeAvailable(): boolean {
   return loadNativeAddon() !== null;
+}
+
+/** What runs the kernels, for logs: "native (avx2, 2 threads)" or "js". */
+export function describeKernels(k: Kernels): string {
+  if (k.name !== 'native') return k.name;
+  const { simd, threads } = loadNativeAddon()!.info();
+  return `native (${simd}, ${threads} thread${threads === 1 ? '' : 's'})`;
 }
 
 /**
@@ -33,7 +41,7 @@ export function getKernels(backend?: BackendName): Kernels {
   if (!addon) {
     throw new MugptError(
       `${source}: the native kernels are not available (${nativeLoadError()}); ` +
-      `rebuild them with 'npm run install' in the mugpt folder (needs a C++ compiler) or use MUGPT_BACKEND=js`,
+      `build them from source (needs a C++ compiler: 'npm rebuild mugpt' where it is installed, 'npm run install' in a clone) or use MUGPT_BACKEND=js`,
     );
   }
   nativeCache ??= nativeKernels(addon);

@@ -1,95 +1,14 @@
-// The native backend: the C++ N-API addon built from native/ by `npm ci` (node-gyp, binding.gyp at
-// the repository root). This module loads build/Release/mugpt_native.node (or the file named by
-// MUGPT_NATIVE_ADDON) and adapts it to the Kernels interface; argument sizes are checked here, in
-// front of the native call, so a bad call is a MugptError, never a read past an array.
+// The native backend: the C++ N-API addon (src/native/addon.ts loads it) adapted to the Kernels
+// interface; argument sizes are checked here, in front of the native call, so a bad call is a
+// MugptError, never a read past an array.
 
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import type { NativeAddon } from '../native/addon.js';
 import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
 import { check } from '../errors.js';
 import { checkQlinear, checkQuantMatrix } from './qlinear-js.js';
 import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
 import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, Kernels } from './kernels.js';
 import { checkAttentionQ8, checkQuantizeHeads } from './attention-q8-js.js';
-
-/** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
-export interface NativeAddon {
-  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
-    alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
-  linear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void;
-  layerNorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, eps: number,
-    mean: Float32Array | null, rstd: Float32Array | null): void;
-  /** kind: 0 = erf, 1 = tanh */
-  gelu(out: Float32Array, x: Float32Array, n: number, kind: number): void;
-  swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void;
-  attention(out: Float32Array, q: Float32Array, qStride: number, k: Float32Array, v: Float32Array, kvStride: number,
-    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null): void;
-  layerNormBackward(dx: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, x: Float32Array,
-    mean: Float32Array, rstd: Float32Array, w: Float32Array, M: number, D: number): void;
-  geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, kind: number): void;
-  swigluBackward(da: Float32Array, dg: Float32Array, a: Float32Array, g: Float32Array, dout: Float32Array, n: number): void;
-  softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, M: number, V: number, gradScale: number): number;
-  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array,
-    k: Float32Array, v: Float32Array, qStride: number, kvStride: number, probs: Float32Array, T: number, H: number,
-    d: number, scale: number): void;
-  /** out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias, W [N, K/32] ggml blocks of `type` (8 = Q8_0, 2 = Q4_0), rows or x16 layout. */
-  qlinear(out: Float32Array, x: Float32Array, W: Uint8Array, type: number, N: number, K: number,
-    bias: Float32Array | null, M: number, alpha: number, accumulate: boolean, x16: boolean): void;
-  /** out[K] = row r of W [N, K] dequantized. */
-  qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
-  /** Whether the selected kernels read the x16 layout faster (qpack then packs). */
-  x16Fast(): boolean;
-  /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
-  qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
-  /** attention over an int8 cache with per-position, per-head scales [Tk, H]. */
-  attentionQ8(out: Float32Array, q: Float32Array, qStride: number, k: Int8Array, v: Int8Array, kScale: Float32Array,
-    vScale: Float32Array, kvStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
-  /** Kernels.quantizeHeads. */
-  quantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H: number, d: number): void;
-  /** out[i] = x[i] as half bits (nearest even), n values. */
-  toHalf(out: Uint16Array, x: Float32Array, n: number): void;
-  /** attention over an f16 cache: k, v hold half bits. */
-  attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
-    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
-  /** src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp (quantize()'s arithmetic). */
-  quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
-  /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
-  mapFile(path: string): ArrayBuffer | undefined;
-  /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
-  info(): { simd: string; threads: number };
-  /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */
-  setSimd(name: string): boolean;
-  /** FMA-throughput microbenchmark on all pool threads: GFLOP/s over about `seconds`. */
-  peakGflops(seconds: number): number;
-  /** Streaming-read microbenchmark over `bytes` bytes, all pool threads: GB/s (best of `reps`). */
-  readBandwidth(bytes: number, reps: number): number;
-}
-
-/** build/Release/mugpt_native.node of this package, or the file named by MUGPT_NATIVE_ADDON. */
-function addonPath(): string {
-  return process.env.MUGPT_NATIVE_ADDON ||
-    fileURLToPath(new URL('../../../build/Release/mugpt_native.node', import.meta.url));
-}
-
-let loaded: { addon: NativeAddon | null; error: string } | null = null;
-
-/** Loads the addon once; returns it, or null with the reason in nativeLoadError(). */
-export function loadNativeAddon(): NativeAddon | null {
-  if (!loaded) {
-    try {
-      const require = createRequire(import.meta.url);
-      loaded = { addon: require(addonPath()) as NativeAddon, error: '' };
-    } catch (e) {
-      loaded = { addon: null, error: (e as Error).message.split('\n')[0] };
-    }
-  }
-  return loaded.addon;
-}
-
-/** Why the addon did not load ('' when it did or was not tried). */
-export function nativeLoadError(): string {
-  return loaded?.error ?? '';
-}
 
 const GELU_KIND: Record<GeluKind, number> = { erf: 0, tanh: 1 };
 

@@ -1,0 +1,103 @@
+// The native addon (native/*.cc, a C++ N-API module): where it is found and how it loads. Kernels
+// (src/kernels/native.ts) and file readers (GGUF memory mapping in src/io/) both use it, so it lives
+// in neither folder.
+//
+// Order: the file MUGPT_NATIVE_ADDON names; else node-gyp-build's search in the package root, which
+// takes build/Release/*.node (built from source by `npm install`) before prebuilds/PLATFORM-ARCH/*.node
+// (made by prebuildify when the package is packed). When neither loads, the JS kernels are used.
+
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
+export interface NativeAddon {
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
+  linear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void;
+  layerNorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, eps: number,
+    mean: Float32Array | null, rstd: Float32Array | null): void;
+  /** kind: 0 = erf, 1 = tanh */
+  gelu(out: Float32Array, x: Float32Array, n: number, kind: number): void;
+  swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void;
+  attention(out: Float32Array, q: Float32Array, qStride: number, k: Float32Array, v: Float32Array, kvStride: number,
+    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null): void;
+  layerNormBackward(dx: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, x: Float32Array,
+    mean: Float32Array, rstd: Float32Array, w: Float32Array, M: number, D: number): void;
+  geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, kind: number): void;
+  swigluBackward(da: Float32Array, dg: Float32Array, a: Float32Array, g: Float32Array, dout: Float32Array, n: number): void;
+  softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, M: number, V: number, gradScale: number): number;
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array,
+    k: Float32Array, v: Float32Array, qStride: number, kvStride: number, probs: Float32Array, T: number, H: number,
+    d: number, scale: number): void;
+  /** out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias, W [N, K/32] ggml blocks of `type` (8 = Q8_0, 2 = Q4_0), rows or x16 layout. */
+  qlinear(out: Float32Array, x: Float32Array, W: Uint8Array, type: number, N: number, K: number,
+    bias: Float32Array | null, M: number, alpha: number, accumulate: boolean, x16: boolean): void;
+  /** out[K] = row r of W [N, K] dequantized. */
+  qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
+  /** Whether the selected kernels read the x16 layout faster (qpack then packs). */
+  x16Fast(): boolean;
+  /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
+  qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
+  /** attention over an int8 cache with per-position, per-head scales [Tk, H]. */
+  attentionQ8(out: Float32Array, q: Float32Array, qStride: number, k: Int8Array, v: Int8Array, kScale: Float32Array,
+    vScale: Float32Array, kvStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
+  /** Kernels.quantizeHeads. */
+  quantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H: number, d: number): void;
+  /** out[i] = x[i] as half bits (nearest even), n values. */
+  toHalf(out: Uint16Array, x: Float32Array, n: number): void;
+  /** attention over an f16 cache: k, v hold half bits. */
+  attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
+    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
+  /** src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp (quantize()'s arithmetic). */
+  quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
+  /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
+  mapFile(path: string): ArrayBuffer | undefined;
+  /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
+  info(): { simd: string; threads: number };
+  /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */
+  setSimd(name: string): boolean;
+  /** FMA-throughput microbenchmark on all pool threads: GFLOP/s over about `seconds`. */
+  peakGflops(seconds: number): number;
+  /** Streaming-read microbenchmark over `bytes` bytes, all pool threads: GB/s (best of `reps`). */
+  readBandwidth(bytes: number, reps: number): number;
+}
+
+/** The package root (dist/src/native/ → ../../..), where build/ and prebuilds/ are. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const require = createRequire(import.meta.url);
+
+/** node-gyp-build's resolver: the path of the addon that fits this platform, or an Error. */
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+
+/** The addon file to load: MUGPT_NATIVE_ADDON, else what node-gyp-build finds (throws when none fits). */
+export function nativeAddonPath(): string {
+  return process.env.MUGPT_NATIVE_ADDON || nodeGypBuild.resolve(PACKAGE_ROOT);
+}
+
+let loaded: { addon: NativeAddon | null; path: string; error: string } | null = null;
+
+/** Loads the addon once; returns it, or null with the reason in nativeLoadError(). */
+export function loadNativeAddon(): NativeAddon | null {
+  if (!loaded) {
+    let path = '';
+    try {
+      path = nativeAddonPath();
+      loaded = { addon: require(path) as NativeAddon, path, error: '' };
+    } catch (e) {
+      loaded = { addon: null, path, error: (e as Error).message.split('\n')[0] };
+    }
+  }
+  return loaded.addon;
+}
+
+/** Why the addon did not load ('' when it did or was not tried). */
+export function nativeLoadError(): string {
+  return loaded?.error ?? '';
+}
+
+/** The file the addon was loaded from ('' when it did not load or was not tried). */
+export function nativeLoadedFrom(): string {
+  return loaded?.addon ? loaded.path : '';
+}
+
