@@ -15,6 +15,7 @@ import { loadModel, type Model } from '../model/model.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { loadRunConfig, type DataSpec } from '../train/runconfig.js';
 import { openRunData } from '../train/loader.js';
+import { threadsOption } from './threads.js';
 
 interface EvalFlags {
   task: string[]; numFewshot: string; limit?: string; maxLength?: string; batchSize: string; logSamples?: boolean; output?: string;
@@ -129,8 +130,7 @@ function runHeldOut(modelPath: string, o: EvalFlags): void {
 }
 
 export function register(program: Command): void {
-  program
-    .command('eval')
+  threadsOption(program.command('eval'))
     .description('evaluate a model (HF folder or .gguf): lm-eval-compatible tasks, the perplexity of a text, or held-out loss')
     .argument('<model>', 'an HF model folder or a .gguf file')
     .option('--task <NAME=PATH>', 'a task (repeatable): a built-in name (hellaswag, lambada_openai, piqa, arc_easy, arc_challenge, '

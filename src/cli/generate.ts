@@ -1,4 +1,4 @@
-// `mugpt generate --model DIR --prompt TEXT [...]`: stream a continuation to stdout.
+// `mugpt generate --model DIR|FILE.gguf --prompt TEXT [...]`: stream a continuation to stdout.
 // The prompt is printed first, then each token's text as it is produced; a stats line goes to stderr.
 import { Option, type Command } from 'commander';
 import { MugptError } from '../errors.js';
@@ -6,7 +6,9 @@ import type { Generation } from '../generate/generate.js';
 import { resolveOptions, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions } from '../generate/options.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { loadModel } from '../model/model.js';
+import { describeKernels } from '../kernels/index.js';
 import { KV_CACHE_TYPES, type KVCacheType } from '../model/kvcache.js';
+import { threadsOption } from './threads.js';
 
 interface Flags {
   model: string;
@@ -31,10 +33,9 @@ const FLAG: Record<keyof GenerateOptions, string> = {
 };
 
 export function register(program: Command): void {
-  program
-    .command('generate')
-    .description('generate text from a Hugging Face model folder, streamed to stdout (greedy unless --temperature > 0)')
-    .requiredOption('--model <dir>', 'model folder: config.json + model.safetensors (or a sharded index)')
+  threadsOption(program.command('generate'))
+    .description('generate text from a Hugging Face model folder or a GGUF file, streamed to stdout (greedy unless --temperature > 0)')
+    .requiredOption('--model <path>', 'an HF model folder (config.json + model.safetensors, or a sharded index) or a .gguf file')
     .requiredOption('--prompt <text>', 'the text to continue ("" starts from <|endoftext|>)')
     .option('--max-tokens <n>', `most new tokens (default ${DEFAULT_MAX_NEW_TOKENS})`)
     .option('--temperature <t>', 'sampling temperature; 0 is greedy (default 0)')
@@ -52,7 +53,7 @@ export function register(program: Command): void {
       const model = loadModel(flags.model, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
       const controller = new AbortController();
       const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
-      await stream(gen, flags.prompt, controller);
+      await stream(gen, flags.prompt, controller, describeKernels(model.kernels));
     });
 }
 
@@ -90,7 +91,7 @@ function integer(v: string | undefined, flag: string): number | undefined {
  * Writes the prompt and the tokens to stdout as they come and the stats to stderr. Ctrl-C (exit code
  * 130) or a closed pipe (EPIPE, e.g. `| head`; exit code 0) stops generation; the stats line is still written.
  */
-async function stream(gen: Generation, prompt: string, controller: AbortController): Promise<void> {
+async function stream(gen: Generation, prompt: string, controller: AbortController, kernels: string): Promise<void> {
   let stoppedBy: 'SIGINT' | 'EPIPE' | null = null;
   const onSigint = (): void => {
     stoppedBy = 'SIGINT';
@@ -112,15 +113,15 @@ async function stream(gen: Generation, prompt: string, controller: AbortControll
   } finally {
     process.off('SIGINT', onSigint);
   }
-  process.stderr.write(`${statsLine(gen, stoppedBy)}\n`);
+  process.stderr.write(`${statsLine(gen, stoppedBy, kernels)}\n`);
   if (stoppedBy === 'SIGINT') process.exitCode = 130;
 }
 
-function statsLine(gen: Generation, stoppedBy: string | null): string {
+function statsLine(gen: Generation, stoppedBy: string | null, kernels: string): string {
   const s = gen.stats;
   const rate = (n: number, ms: number): string => (ms > 0 ? (n / (ms / 1000)).toFixed(1) : '-');
   const end = stoppedBy ?? s.finishReason;
   return `mugpt: ${s.promptTokens} prompt tokens, prefill ${rate(s.promptTokens, s.prefillMs)} tokens/s; ` +
     `${s.generatedTokens} generated, decode ${rate(s.decodeTokens, s.decodeMs)} tokens/s; ` +
-    `seed ${s.seed}, end: ${end}`;
+    `seed ${s.seed}, end: ${end}; kernels ${kernels}`;
 }

@@ -6,6 +6,7 @@ import { MugptError } from '../errors.js';
 import { COORD_DEFAULTS, coordCheck, formatCoordCheck, writeCoordCheck } from '../mup/coordcheck.js';
 import { SWEEP_DEFAULTS, formatSweep, lrSweep, writeSweep } from '../mup/sweep.js';
 import type { MupArch } from '../mup/setup.js';
+import { threadsOption } from './threads.js';
 
 /** An integer flag ≥ min. */
 export function parseIntFlag(flag: string, text: string, min: number): number {
@@ -93,7 +94,7 @@ function sizeFlags(cmd: Command, defaultWidths: string): Command {
 export function register(program: Command): void {
   const mup = program.command('mup').description('μP tools: coordinate check and learning-rate sweep across widths (SP vs μP)');
 
-  sizeFlags(mup.command('coord-check'), COORD_DEFAULTS.widths.join(','))
+  sizeFlags(threadsOption(mup.command('coord-check')), COORD_DEFAULTS.widths.join(','))
     .description('train SP and μP models of several widths a few steps on the State of the Union corpus; plot mean |activation| per layer against width')
     .option('--steps <n>', 'AdamW updates (activations measured at init and after each)', String(COORD_DEFAULTS.steps))
     .option('--lr <x>', 'base learning rate (a number or 2^k)', String(COORD_DEFAULTS.lr))
@@ -108,7 +109,7 @@ export function register(program: Command): void {
       process.stderr.write(`wrote ${files.svg} and ${files.json}\n`);
     });
 
-  sizeFlags(mup.command('sweep'), SWEEP_DEFAULTS.widths.join(','))
+  sizeFlags(threadsOption(mup.command('sweep')), SWEEP_DEFAULTS.widths.join(','))
     .description('learning-rate sweep across widths, SP and μP, on the State of the Union corpus; plot held-out loss against log2(lr)')
     .option('--lrs <grid>', 'peak learning rates: LOW..HIGH (powers of two apart; LOW..HIGH:STEP for another log2 step) or a comma list', '2^-11..2^-5')
     .option('--steps <n>', 'training steps per run', String(SWEEP_DEFAULTS.steps))

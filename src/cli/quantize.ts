@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { quantizeModel, QUANT_TYPES } from '../quant/quantize-model.js';
 import type { GgufWeightType } from '../export/gguf-export.js';
+import { threadsOption } from './threads.js';
 
 export function register(program: Command): void {
-  program
-    .command('quantize')
+  threadsOption(program.command('quantize'))
     .description('write a model as a GGUF file (F32, F16, Q8_0 or Q4_0 weights) that llama.cpp and mugpt run')
     .argument('<src>', 'an HF model folder (config.json + safetensors) or a .gguf file')
     .requiredOption('--type <type>', `weight type: ${QUANT_TYPES.join(', ')}`)

@@ -5,11 +5,14 @@
 // A finished run ends with a sample of text from the final checkpoint.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../model/model.js';
 import { loadRunConfig } from '../train/runconfig.js';
 import { train } from '../train/trainer.js';
 import { countParameters } from '../train/chinchilla.js';
+import { describeKernels, getKernels } from '../kernels/index.js';
+import { threadsOption } from './threads.js';
 
 function duration(s: number): string {
   if (!Number.isFinite(s)) return '?';
@@ -52,14 +55,16 @@ async function printSample(checkpoint: string, prompt: string): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('train')
+  threadsOption(program.command('train'))
     .description('pretrain a GPT-2 / BTLM model from a run config (YAML or JSON); Ctrl-C saves a checkpoint')
-    .argument('[run]', 'run config file (default: the embedded runs/btlm-tiny.yaml)', DEFAULT_RUN)
+    .argument('[run]', 'run config file; relative paths in it resolve from its folder (default: the bundled runs/btlm-tiny.yaml, writing ./out/btlm-tiny)')
     .option('--resume', 'continue from the last checkpoint in the run\'s out_dir')
     .option('--sample <prompt>', 'prompt of the text sample printed at the end of a finished run', 'The state of the Union')
-    .action(async (file: string, o: { resume?: boolean; sample: string }) => {
-      const run = loadRunConfig(file);
+    .action(async (given: string | undefined, o: { resume?: boolean; sample: string }) => {
+      // The bundled run lives inside the package; it resolves its paths as if it were ./runs/btlm-tiny.yaml
+      // (its out_dir ../out/btlm-tiny is ./out/btlm-tiny), so `mugpt train` writes into the working directory.
+      const file = given ?? 'runs/btlm-tiny.yaml (bundled)';
+      const run = given === undefined ? loadRunConfig(DEFAULT_RUN, { baseDir: join(process.cwd(), 'runs') }) : loadRunConfig(given);
       // On a terminal, a MultiBar (of one bar) prints the notes above the bar; elsewhere everything is plain lines.
       const multi = new cliProgress.MultiBar({
         format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {etaText}',
@@ -77,7 +82,7 @@ export function register(program: Command): void {
       };
       const interrupt = interruptOnSignals(note);
       note(`${file}: ${run.model.model_type} with ${count(countParameters(run.model))} parameters (${run.parameterization}), `
-        + `${run.totalSteps} steps, ${count(run.tokens)} tokens → ${run.outDir}`);
+        + `${run.totalSteps} steps, ${count(run.tokens)} tokens → ${run.outDir}; kernels ${describeKernels(getKernels())}`);
       try {
         const r = await train(run, {
           resume: o.resume, signal: interrupt.signal, log: note,
