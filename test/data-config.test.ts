@@ -76,8 +76,10 @@ test('proportions: negative, all zero, partial, or not summing to 1 are errors; 
 test('loadCorpusConfig names the file for unreadable, invalid YAML and invalid fields', () => {
   const dir = scratch();
   assert.throws(() => loadCorpusConfig(join(dir, 'none.yaml')), /none\.yaml: cannot read \(ENOENT\)/);
-  writeFileSync(join(dir, 'bad.yaml'), 'sources: [\n');
-  assert.throws(() => loadCorpusConfig(join(dir, 'bad.yaml')), /bad\.yaml: invalid YAML/);
+  writeFileSync(join(dir, 'bad.yaml'), 'output: o\nsources: a: b\n');
+  // The reason, the line and column, and the offending line with a caret under the spot.
+  assert.throws(() => loadCorpusConfig(join(dir, 'bad.yaml')),
+    (e: Error) => e.message === `corpus config ${join(dir, 'bad.yaml')}:2:10: not valid YAML: Nested mappings are not allowed in compact mappings\n  sources: a: b\n           ^`);
   writeFileSync(join(dir, 'c.yaml'), 'output: o\nsources:\n  - name: s\n    paths: x.jsonl\n    proportion: 2\n');
   assert.throws(() => loadCorpusConfig(join(dir, 'c.yaml')), (e: Error) => e.message.startsWith(`corpus config ${join(dir, 'c.yaml')}: 'sources[0].proportion'`));
   writeFileSync(join(dir, 'd.yaml'), 'output: o\nsources:\n  - name: s\n    paths: x.jsonl\n');

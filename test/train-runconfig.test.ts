@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, scratch } from './helpers.js';
 import { loadRunConfig, parseRunConfig } from '../src/train/runconfig.js';
@@ -25,7 +25,7 @@ test('btlm-3b-8k.yaml: two context stages keep 3,932,160 tokens a step (119,727 
   assert.deepEqual(r.schedule, { peakLr: 0.012, warmupSteps: 95, totalSteps: 159_636, decay: 'linear', endRatio: 0.0084483 });
   assert.deepEqual(r.optimizer, { lr: 0.012, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
   assert.equal(r.clipGradNorm, 1);
-  assert.deepEqual(r.data, { kind: 'shards', dir: 'data/slimpajama-gpt2' });
+  assert.deepEqual(r.data, { kind: 'shards', dir: join(repoRoot, 'data', 'slimpajama-gpt2') });
 });
 
 test('cerebras-gpt-111m recipes: SP and μP (btlm with learned positions, m = 3)', () => {
@@ -107,8 +107,27 @@ test('bad run configs name the file and the field', () => {
 test('loadRunConfig: unreadable and malformed files', () => {
   const dir = scratch();
   assert.throws(() => loadRunConfig(join(dir, 'none.yaml')), /none.yaml: cannot read the run config \(ENOENT\)/);
-  writeFileSync(join(dir, 'bad.yaml'), 'model: [unclosed\n');
-  assert.throws(() => loadRunConfig(join(dir, 'bad.yaml')), /bad.yaml: not valid YAML/);
+  writeFileSync(join(dir, 'bad.yaml'), 'model: gpt2-tiny\nsteps: 10\nsteps: 20\n');
+  assert.throws(() => loadRunConfig(join(dir, 'bad.yaml')),
+    (e: Error) => e.message === `${join(dir, 'bad.yaml')}:3:1: not valid YAML: Map keys must be unique\n  steps: 10\n  steps: 20\n  ^`);
   writeFileSync(join(dir, 'ok.json'), JSON.stringify(base()));
   assert.equal(loadRunConfig(join(dir, 'ok.json')).totalSteps, 10);
+});
+
+test('relative paths in a run config resolve from its folder (as in corpus configs), or from baseDir', () => {
+  const dir = scratch();
+  const sub = join(dir, 'configs');
+  mkdirSync(sub);
+  const file = join(sub, 'run.yaml');
+  writeFileSync(file, 'model: gpt2-tiny\ndata: { text: ../corpus.txt, tokenizer: tok }\nbatch_size: 4\nseq_len: 64\nsteps: 10\n'
+    + `optimizer: { lr: 0.001 }\nout_dir: out/x\n`);
+  const r = loadRunConfig(file);
+  assert.equal(r.outDir, join(sub, 'out', 'x'));
+  assert.deepEqual(r.data, { kind: 'text', path: join(dir, 'corpus.txt'), tokenizer: join(sub, 'tok'), valFraction: 0.05 });
+  assert.equal(loadRunConfig(file, { baseDir: dir }).outDir, join(dir, 'out', 'x'));
+  writeFileSync(file, `model: gpt2-tiny\ndata: { shards: ${JSON.stringify(join(dir, 'abs'))} }\nbatch_size: 4\nseq_len: 64\nsteps: 10\n`
+    + 'optimizer: { lr: 0.001 }\nout_dir: o\n');
+  assert.deepEqual(loadRunConfig(file).data, { kind: 'shards', dir: join(dir, 'abs') }, 'absolute paths stay');
+  // The bundled tokenizer name is not a path.
+  assert.equal((parseRunConfig({ ...base(), data: { text: 'c.txt' } }, 'x.yaml', dir).data as { tokenizer: string }).tokenizer, 'gpt2');
 });

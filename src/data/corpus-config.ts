@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYamlText } from '../io/yaml-text.js';
 import { MugptError } from '../errors.js';
 import type { OnError, ReaderFormat, ReaderSpec } from './readers.js';
 
@@ -257,10 +257,7 @@ export function loadCorpusConfig(path: string): CorpusConfig {
   try { text = readFileSync(path, 'utf8'); } catch (err) {
     throw new MugptError(`corpus config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  let raw: unknown;
-  try { raw = parseYaml(text); } catch (err) {
-    throw new MugptError(`corpus config ${path}: invalid YAML (${(err as Error).message.split('\n')[0]})`);
-  }
+  const raw = parseYamlText(text, `corpus config ${path}`);
   try { return parseCorpusConfig(raw, dirname(resolve(path))); } catch (err) {
     if (err instanceof MugptError) throw new MugptError(err.message.replace(/^corpus config/, `corpus config ${path}`));
     throw err;

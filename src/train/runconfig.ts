@@ -3,7 +3,8 @@
 // file and the field. The result is a resolved plan: a model config, the context-length stages with
 // their batch sizes and step counts, and the LR schedule.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseYamlText } from '../io/yaml-text.js';
 import { MugptError, check } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../model/config.js';
 import { withMup, type MupBase } from '../model/mup.js';
@@ -87,17 +88,25 @@ const MODEL_FIELD_KEYS = ['model_type', 'vocab_size', 'n_positions', 'n_embd', '
   'tie_word_embeddings', 'position_embedding_type', 'mup_width_scale', 'mup_embeddings_scale', 'mup_output_alpha',
   'mup_scale_qk_dot_by_d', 'alibi_scaling'];
 
-/** Reads and validates a run config file (.yaml, .yml or .json). */
-export function loadRunConfig(path: string): RunConfig {
+/**
+ * Reads and validates a run config file (.yaml, .yml or .json). Relative paths in it (data.shards,
+ * data.text, data.tokenizer, out_dir) resolve against the file's folder, as in corpus configs, or
+ * against `baseDir` when given (the CLI's bundled default run uses the working directory).
+ */
+export function loadRunConfig(path: string, opts: { baseDir?: string } = {}): RunConfig {
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch (e) {
     throw new MugptError(`${path}: cannot read the run config (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let raw: unknown;
-  try { raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text); } catch (e) {
-    throw new MugptError(`${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+  if (path.endsWith('.json')) {
+    try { raw = JSON.parse(text); } catch (e) {
+      throw new MugptError(`${path}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+    }
+  } else {
+    raw = parseYamlText(text, path);
   }
-  return parseRunConfig(raw, path);
+  return parseRunConfig(raw, path, opts.baseDir ?? dirname(resolve(path)));
 }
 
 function parseModel(f: Fields, v: unknown): ModelConfig {
@@ -120,9 +129,13 @@ function parseModel(f: Fields, v: unknown): ModelConfig {
   return parseConfig(fields, `${f.file}: model`);
 }
 
-/** Validates a parsed YAML/JSON object; `file` names it in messages. */
-export function parseRunConfig(raw: unknown, file: string): RunConfig {
+/**
+ * Validates a parsed YAML/JSON object; `file` names it in messages. With baseDir, relative paths
+ * resolve against it; without, they stay as written (relative to the working directory).
+ */
+export function parseRunConfig(raw: unknown, file: string, baseDir?: string): RunConfig {
   const f = new Fields(file);
+  const at = (p: string): string => (baseDir === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
   const top = f.obj('', raw ?? undefined, TOP_KEYS);
   for (const k of ['model', 'data', 'batch_size', 'seq_len', 'optimizer', 'out_dir']) {
     if (top[k] === undefined) f.fail(k, 'is required');
@@ -143,7 +156,7 @@ export function parseRunConfig(raw: unknown, file: string): RunConfig {
     });
   } else if (top.mup !== undefined) f.fail('mup', 'is only allowed with parameterization: mup');
 
-  const data = parseData(f, top.data);
+  const data = parseData(f, top.data, at);
   const batch = f.int('batch_size', top.batch_size, 1);
   const gradAccum = top.grad_accum === undefined ? 1 : f.int('grad_accum', top.grad_accum, 1);
 
@@ -239,20 +252,21 @@ export function parseRunConfig(raw: unknown, file: string): RunConfig {
       batches: e.batches === undefined ? 4 : f.int('eval.batches', e.batches, 1) },
     checkpointInterval: c.interval === undefined ? 500 : f.int('checkpoint.interval', c.interval, 0),
     seed,
-    outDir: f.str('out_dir', top.out_dir),
+    outDir: at(f.str('out_dir', top.out_dir)),
   };
 }
 
-function parseData(f: Fields, v: unknown): DataSpec {
+function parseData(f: Fields, v: unknown, at: (path: string) => string): DataSpec {
   const d = f.obj('data', v, ['shards', 'text', 'corpus', 'tokenizer', 'val_fraction']);
   const given = ['shards', 'text', 'corpus'].filter((k) => d[k] !== undefined);
   if (given.length !== 1) f.fail('data', `needs exactly one of shards, text, corpus; got ${given.length ? given.join(' and ') : 'none'}`);
   if (d.shards !== undefined) {
     for (const k of ['tokenizer', 'val_fraction']) if (d[k] !== undefined) f.fail(`data.${k}`, 'is not used with data.shards (the shard index says it)');
-    return { kind: 'shards', dir: f.str('data.shards', d.shards) };
+    return { kind: 'shards', dir: at(f.str('data.shards', d.shards)) };
   }
-  const tokenizer = d.tokenizer === undefined ? 'gpt2' : f.str('data.tokenizer', d.tokenizer);
+  const name = d.tokenizer === undefined ? 'gpt2' : f.str('data.tokenizer', d.tokenizer);
+  const tokenizer = name === 'gpt2' ? name : at(name); // 'gpt2' is the bundled tokenizer, anything else a path
   const valFraction = d.val_fraction === undefined ? 0.05 : f.num('data.val_fraction', d.val_fraction, 0, 0.5, true);
-  if (d.text !== undefined) return { kind: 'text', path: f.str('data.text', d.text), tokenizer, valFraction };
+  if (d.text !== undefined) return { kind: 'text', path: at(f.str('data.text', d.text)), tokenizer, valFraction };
   return { kind: 'corpus', name: f.oneOf('data.corpus', d.corpus, ['sotu'] as const), tokenizer, valFraction };
 }
