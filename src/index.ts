@@ -4,6 +4,8 @@ export type { Kernels, BackendName, GeluKind, AttentionArgs } from './kernels/ke
 export { describeKernels, getKernels, nativeAvailable } from './kernels/index.js';
 export type { DecodeModel, KVCache } from './model/decode.js';
 export { loadModel, Model } from './model/model.js';
+export { fromPretrained } from './model/pretrained.js';
+export type { PretrainedOptions } from './model/pretrained.js';
 export type { ModelOptions, ForwardResult } from './model/model.js';
 export type { KVCacheType } from './model/kvcache.js';
 export { parseConfig, toHfConfig, makeConfig } from './model/config.js';
@@ -36,7 +38,8 @@ export { readCorpusStats, formatCorpusStats, writeCorpusPlots } from './data/sta
 export { openCheckpoint, readConfigJson, writeCheckpoint } from './io/hf.js';
 export type { CheckpointReader, TensorInfo, DType } from './io/hf.js';
 export { SafetensorsFile, writeSafetensors } from './io/safetensors.js';
-export { pullModel, parseRepoSpec } from './io/hub.js';
+export { pullModel, parseRepoSpec, resolveModelPath } from './io/hub.js';
+export { hubCacheDir } from './io/hub-cache.js';
 export type { PullOptions, PullProgress } from './io/hub.js';
 export { AdamW, clipGradNorm } from './train/adamw.js';
 export type { AdamWOptions, AdamWState } from './train/adamw.js';

@@ -1,4 +1,4 @@
-// `mugpt eval MODEL …`: evaluate an HF folder or a GGUF file (quantized too), in one of three modes:
+// `mugpt eval MODEL …`: evaluate an HF folder, a GGUF file (quantized too) or a Hub id, in one of three modes:
 //   --task NAME=PATH … --output DIR   lm-eval-compatible tasks: results.json, the Markdown table, samples
 //   --text FILE                       a whole text scored with rolling windows (perplexities)
 //   --run RUN.yaml | --shards DIR     held-out loss on the split a run trained against
@@ -16,6 +16,7 @@ import { loadTokenizer } from '../tokenizer/load.js';
 import { loadRunConfig, type DataSpec } from '../train/runconfig.js';
 import { openRunData } from '../train/loader.js';
 import { threadsOption } from './threads.js';
+import { modelFromArg } from './hub-progress.js';
 
 interface EvalFlags {
   task: string[]; numFewshot: string; limit?: string; maxLength?: string; batchSize: string; logSamples?: boolean; output?: string;
@@ -52,7 +53,7 @@ function evalLM(model: Model, o: EvalFlags): EvalLM {
   });
 }
 
-function runTasks(modelPath: string, o: EvalFlags): void {
+function runTasks(modelPath: string, o: EvalFlags, local: string): void {
   check(o.output !== undefined, 'eval: --task needs --output DIR (where results.json goes)');
   const numFewshot = int('--num-fewshot', o.numFewshot, 0);
   let limit: number | undefined;
@@ -63,7 +64,7 @@ function runTasks(modelPath: string, o: EvalFlags): void {
   }
   // Tasks first: a bad file is reported before the model loads.
   const tasks = o.task.map((spec) => { const { name, path } = parseTaskSpec(spec); return loadTask(name, path); });
-  const model = loadModel(modelPath);
+  const model = loadModel(local);
   const lm = evalLM(model, o);
   const t0 = Date.now();
   const bar = progressBar('requests');
@@ -81,9 +82,9 @@ function runTasks(modelPath: string, o: EvalFlags): void {
   process.stderr.write(`wrote ${files.join(', ')}\n`);
 }
 
-function runText(modelPath: string, o: EvalFlags): void {
+function runText(modelPath: string, o: EvalFlags, local: string): void {
   const text = readText(o.text!);
-  const model = loadModel(modelPath);
+  const model = loadModel(local);
   const tokenizer = o.tokenizer === undefined ? model.tokenizer : loadTokenizer(o.tokenizer);
   const maxLength = o.maxLength ?? o.seqLen;
   const lm = new EvalLM(model, tokenizer, {
@@ -103,7 +104,7 @@ function runText(modelPath: string, o: EvalFlags): void {
     + `(${r.tokens} tokens in ${r.windows} rolling windows of at most ${r.maxLength})\n`);
 }
 
-function runHeldOut(modelPath: string, o: EvalFlags): void {
+function runHeldOut(modelPath: string, o: EvalFlags, local: string): void {
   let spec: DataSpec, seed = 0;
   if (o.run) {
     const run = loadRunConfig(o.run);
@@ -112,7 +113,7 @@ function runHeldOut(modelPath: string, o: EvalFlags): void {
   } else {
     spec = { kind: 'shards', dir: o.shards! };
   }
-  const model = loadModel(modelPath);
+  const model = loadModel(local);
   const seqLen = o.seqLen === undefined ? Math.min(256, model.maxContext) : int('--seq-len', o.seqLen, 2);
   const maxTokens = o.maxTokens === undefined ? undefined : int('--max-tokens', o.maxTokens, seqLen);
   const data = openRunData(spec, model.vocabSize, seed);
@@ -132,7 +133,7 @@ function runHeldOut(modelPath: string, o: EvalFlags): void {
 export function register(program: Command): void {
   threadsOption(program.command('eval'))
     .description('evaluate a model (HF folder or .gguf): lm-eval-compatible tasks, the perplexity of a text, or held-out loss')
-    .argument('<model>', 'an HF model folder or a .gguf file')
+    .argument('<model>', 'an HF model folder, a .gguf file, or a Hub id OWNER/NAME[@REVISION]')
     .option('--task <NAME=PATH>', 'a task (repeatable): a built-in name (hellaswag, lambada_openai, piqa, arc_easy, arc_challenge, '
       + 'openbookqa, winogrande, boolq, wikitext) with its release file or folder, or any name with a JSON-lines file', (v: string, acc: string[]) => [...acc, v], [])
     .option('--num-fewshot <k>', 'solved examples before each document (drawn with a fixed seed)', '0')
@@ -148,12 +149,13 @@ export function register(program: Command): void {
     .option('--seq-len <n>', 'tokens per window of the held-out loss (default 256, at most the model\'s context)')
     .option('--max-tokens <n>', 'held-out loss: score at most this many tokens')
     .option('--json', 'print the --text or held-out result as JSON')
-    .action((modelPath: string, o: EvalFlags) => {
+    .action(async (modelPath: string, o: EvalFlags) => {
       const modes = [o.task.length > 0, o.text !== undefined, o.run !== undefined || o.shards !== undefined];
       check(modes.filter(Boolean).length === 1 && !(o.run !== undefined && o.shards !== undefined),
         'eval: give exactly one of --task NAME=PATH, --text, --run or --shards');
-      if (o.task.length > 0) runTasks(modelPath, o);
-      else if (o.text !== undefined) runText(modelPath, o);
-      else runHeldOut(modelPath, o);
+      const local = await modelFromArg(modelPath); // a Hub id is pulled (or found in the cache) first
+      if (o.task.length > 0) runTasks(modelPath, o, local);
+      else if (o.text !== undefined) runText(modelPath, o, local);
+      else runHeldOut(modelPath, o, local);
     });
 }

@@ -1,4 +1,4 @@
-// `mugpt generate --model DIR|FILE.gguf --prompt TEXT [...]`: stream a continuation to stdout.
+// `mugpt generate --model DIR|FILE.gguf|OWNER/NAME --prompt TEXT [...]`: stream a continuation to stdout.
 // The prompt is printed first, then each token's text as it is produced; a stats line goes to stderr.
 import { Option, type Command } from 'commander';
 import { MugptError } from '../errors.js';
@@ -7,6 +7,7 @@ import { resolveOptions, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions } from '..
 import type { BackendName } from '../kernels/kernels.js';
 import { loadModel } from '../model/model.js';
 import { describeKernels } from '../kernels/index.js';
+import { modelFromArg } from './hub-progress.js';
 import { KV_CACHE_TYPES, type KVCacheType } from '../model/kvcache.js';
 import { threadsOption } from './threads.js';
 
@@ -35,7 +36,7 @@ const FLAG: Record<keyof GenerateOptions, string> = {
 export function register(program: Command): void {
   threadsOption(program.command('generate'))
     .description('generate text from a Hugging Face model folder or a GGUF file, streamed to stdout (greedy unless --temperature > 0)')
-    .requiredOption('--model <path>', 'an HF model folder (config.json + model.safetensors, or a sharded index) or a .gguf file')
+    .requiredOption('--model <path>', 'an HF model folder (config.json + model.safetensors, or a sharded index), a .gguf file, or a Hub id OWNER/NAME[@REVISION] (pulled into the Hugging Face cache)')
     .requiredOption('--prompt <text>', 'the text to continue ("" starts from <|endoftext|>)')
     .option('--max-tokens <n>', `most new tokens (default ${DEFAULT_MAX_NEW_TOKENS})`)
     .option('--temperature <t>', 'sampling temperature; 0 is greedy (default 0)')
@@ -50,7 +51,7 @@ export function register(program: Command): void {
     .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default: the file\'s type), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
-      const model = loadModel(flags.model, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
+      const model = loadModel(await modelFromArg(flags.model), { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
       const controller = new AbortController();
       const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
       await stream(gen, flags.prompt, controller, describeKernels(model.kernels));

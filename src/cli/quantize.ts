@@ -4,18 +4,19 @@ import { statSync } from 'node:fs';
 import { quantizeModel, QUANT_TYPES } from '../quant/quantize-model.js';
 import type { GgufWeightType } from '../export/gguf-export.js';
 import { threadsOption } from './threads.js';
+import { modelFromArg } from './hub-progress.js';
 
 export function register(program: Command): void {
   threadsOption(program.command('quantize'))
     .description('write a model as a GGUF file (F32, F16, Q8_0 or Q4_0 weights) that llama.cpp and mugpt run')
-    .argument('<src>', 'an HF model folder (config.json + safetensors) or a .gguf file')
+    .argument('<src>', 'an HF model folder (config.json + safetensors), a .gguf file, or a Hub id OWNER/NAME[@REVISION]')
     .requiredOption('--type <type>', `weight type: ${QUANT_TYPES.join(', ')}`)
     .requiredOption('-o, --output <file>', 'the GGUF file to write')
     .option('--embed-type <type>', 'type of the token embedding and output head (default: q8_0 for quantized files)')
     .option('--name <name>', 'general.name written into the file')
-    .action((src: string, o: { type: string; output: string; embedType?: string; name?: string }) => {
+    .action(async (src: string, o: { type: string; output: string; embedType?: string; name?: string }) => {
       const t0 = Date.now();
-      const plan = quantizeModel(src, o.output, {
+      const plan = quantizeModel(await modelFromArg(src), o.output, {
         type: o.type as GgufWeightType, embedType: o.embedType as GgufWeightType | undefined, name: o.name,
       });
       for (const note of plan.notes) process.stderr.write(`note: ${note}\n`);

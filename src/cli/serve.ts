@@ -4,11 +4,12 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MugptError } from '../errors.js';
-import { cachedModel } from '../io/hub.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { KV_CACHE_TYPES, type KVCacheType } from '../model/kvcache.js';
 import { loadModel } from '../model/model.js';
 import { DEFAULT_CTX, createServer } from '../serve/server.js';
+import { modelFromArg } from './hub-progress.js';
+import { threadsOption } from './threads.js';
 
 interface Flags {
   model: string;
@@ -30,22 +31,10 @@ function int(v: string, flag: string, min: number): number {
   return Number(v);
 }
 
-/** PATH as given when it exists, else a Hub id (`OWNER/NAME[@rev]`) the cache holds. */
-export function resolveModelPath(spec: string): string {
-  if (existsSync(spec)) return spec;
-  if (/^[\w.-]+\/[\w.-]+(@.+)?$/.test(spec)) {
-    const dir = cachedModel(spec);
-    if (dir) return dir;
-    throw new MugptError(`--model ${spec}: no such file or folder, and the model cache holds no pull of it (run \`mugpt pull ${spec}\` first)`);
-  }
-  throw new MugptError(`--model ${spec}: no such file or folder (expected an HF folder, a .gguf file or a pulled OWNER/NAME)`);
-}
-
 export function register(program: Command): void {
-  program
-    .command('serve')
+  threadsOption(program.command('serve'))
     .description('serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, streaming), batching concurrent requests')
-    .requiredOption('--model <path>', 'HF folder, GGUF file (F32/F16/Q8_0/Q4_0), or a Hub id OWNER/NAME pulled before')
+    .requiredOption('--model <path>', 'HF folder, GGUF file (F32/F16/Q8_0/Q4_0), or a Hub id OWNER/NAME[@REVISION] (pulled into the Hugging Face cache)')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free one)', '8080')
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" on /v1/* (default: $MUGPT_API_KEY, else none)')
@@ -65,7 +54,7 @@ export function register(program: Command): void {
       const ctxSize = flags.ctxSize === undefined ? undefined : int(flags.ctxSize, '--ctx-size', 1);
       const prefillChunk = int(flags.prefillChunk, '--prefill-chunk', 1);
       const grace = int(flags.grace, '--grace', 0);
-      const path = resolveModelPath(flags.model);
+      const path = await modelFromArg(flags.model); // a Hub id is pulled (or found in the Hugging Face cache) first
       const model = loadModel(path, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
       const modelId = existsSync(flags.model) ? basename(flags.model.replace(/\/+$/, '')) : flags.model;
       const server = createServer(model, {
