@@ -29,7 +29,7 @@ test('mugpt generate prints the prompt, then Hugging Face\'s greedy continuation
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, text + gpt2.decode(greedy) + '\n', name);
     assert.match(r.stderr, new RegExp(`^mugpt: ${prompt.length} prompt tokens, prefill [\\d.]+ tokens/s; ` +
-      `${greedy.length} generated, decode [\\d.]+ tokens/s; seed \\d+, end: length; kernels js\\n$`));
+      `${greedy.length} generated, decode [\\d.]+ tokens/s; kernels js; seed \\d+, end: length\\n$`));
   }
 });
 

@@ -123,6 +123,6 @@ function statsLine(gen: Generation, stoppedBy: string | null, kernels: string): 
   const rate = (n: number, ms: number): string => (ms > 0 ? (n / (ms / 1000)).toFixed(1) : '-');
   const end = stoppedBy ?? s.finishReason;
   return `mugpt: ${s.promptTokens} prompt tokens, prefill ${rate(s.promptTokens, s.prefillMs)} tokens/s; ` +
-    `${s.generatedTokens} generated, decode ${rate(s.decodeTokens, s.decodeMs)} tokens/s; ` +
-    `seed ${s.seed}, end: ${end}; kernels ${kernels}`;
+    `${s.generatedTokens} generated, decode ${rate(s.decodeTokens, s.decodeMs)} tokens/s; kernels ${kernels}; ` +
+    `seed ${s.seed}, end: ${end}`;
 }
