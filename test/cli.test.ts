@@ -18,7 +18,7 @@ test('an unknown command fails with a message, not a stack trace', () => {
 test('help texts: generate names GGUF files, train prints no path of this machine', () => {
   const gen = spawnSync(process.execPath, [cliPath, 'generate', '--help'], { encoding: 'utf8' });
   assert.equal(gen.status, 0, gen.stderr);
-  assert.match(gen.stdout, /--model <path> +an HF model folder .* or a\s+\.gguf file/s);
+  assert.match(gen.stdout, /--model <path> +an HF model folder .*a \.gguf file, or a Hub id/s);
   assert.match(gen.stdout, /model folder or a GGUF file/);
   const train = spawnSync(process.execPath, [cliPath, 'train', '--help'], { encoding: 'utf8' });
   assert.equal(train.status, 0, train.stderr);
