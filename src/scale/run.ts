@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Parameterization } from '../model/init.js';
 import { lrSweep, writeSweep, type SweepResult } from '../mup/sweep.js';
 import { getKernels } from '../kernels/index.js';
-import { loadNativeAddon } from '../kernels/native.js';
+import { loadNativeAddon } from '../native/addon.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import { DataLoader, openShards } from '../train/loader.js';
 import { MetricsLog, type EvalRecord, type StepRecord } from '../train/metrics.js';
