@@ -6,6 +6,7 @@ import { measureStep, planMembers, sweepRunFields, sweptParameterizations } from
 import { rerunMember, runStudy } from '../scale/run.js';
 import { loadStudy } from '../scale/study.js';
 import { parseRunConfig } from '../train/runconfig.js';
+import { threadsOption } from './threads.js';
 
 const DEFAULT_DIR = 'scaling-out';
 const sci = (x: number): string => x.toExponential(2).replace('e+', 'e');
@@ -14,7 +15,7 @@ const duration = (s: number): string => (s >= 3600 ? `${(s / 3600).toFixed(2)} h
 export function register(program: Command): void {
   const scale = program.command('scale').description('scaling study: a compute-optimal family in SP and μP, its scaling law L(C), and a report');
 
-  scale.command('plan')
+  threadsOption(scale.command('plan'))
     .description('the members of a study: parameters (total and non-embedding), Chinchilla tokens, FLOPs, and a wall-clock estimate from a measured step')
     .argument('<study>', 'study file (YAML or JSON), e.g. runs/scaling-cpu.yaml')
     .option('--quick', "apply the study's quick: overrides")
@@ -50,7 +51,7 @@ export function register(program: Command): void {
         + `${o.measure ? `, ≈ ${duration(total + sweepSecs)} with the sweep at the measured step times (plus the data build, seconds)` : ''}\n`);
     });
 
-  scale.command('run')
+  threadsOption(scale.command('run'))
     .description('build the data, run the μP proxy sweep, train every member (resumes an interrupted study; Ctrl-C saves and stops)')
     .argument('<study>', 'study file (YAML or JSON)')
     .option('--quick', "apply the study's quick: overrides (the small variant for tests and CI)")
@@ -78,7 +79,7 @@ export function register(program: Command): void {
       }
     });
 
-  scale.command('rerun')
+  threadsOption(scale.command('rerun'))
     .description('train a done member again from its run.json into DIR/rerun/NAME and compare its final held-out loss with the recorded one (determinism)')
     .argument('<member>', 'member name, e.g. w32l2-mup')
     .option('-o, --out <dir>', 'study folder', DEFAULT_DIR)
