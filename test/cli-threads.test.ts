@@ -7,7 +7,7 @@ import { nativeAvailable } from '../src/kernels/index.js';
 import { cliPath, fixture } from './helpers.js';
 
 const COMMANDS = [['generate'], ['eval'], ['quantize'], ['train'], ['mup', 'coord-check'], ['mup', 'sweep'], ['data', 'build'], ['data', 'dedup'],
-  ['scale', 'plan'], ['scale', 'run'], ['scale', 'rerun']];
+  ['scale', 'plan'], ['scale', 'run'], ['scale', 'rerun'], ['serve']];
 
 function mugpt(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
