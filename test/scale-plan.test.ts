@@ -71,6 +71,8 @@ test('study files: quick overrides merge, errors name the file and the field', (
   bad({ ...base, data: { preset: 'pile', vocab_size: 512, seq_len: 64 } }, /data\.preset must be one of sotu/);
   bad({ ...base, sizes: [base.sizes[0], base.sizes[0]] }, /sizes\[1\]\.name repeats "a"/);
   bad({ ...base, mup: { sweep: { lrs: '2^-3..2^-6' } } }, /mup\.sweep\.lrs grid "2\^-3\.\.2\^-6" must run upwards/);
+  bad({ ...base, downstream_tasks: ['piqa'] }, /downstream_tasks\[0\] must be NAME=PATH/);
+  assert.deepEqual(parseStudy({ ...base, downstream_tasks: ['piqa=tasks/piqa'] }, join('dir', 'x.yaml')).downstreamTasks, [`piqa=${join(process.cwd(), 'dir', 'tasks', 'piqa')}`]);
   bad({ ...base, token_params: 'embedding' }, /token_params must be one of total, non_embedding/);
   bad(base, /quick is needed for --quick/, { quick: true });
   bad({ ...base, quick: { sizes: [{ name: 'q', n_embd: 8, n_layer: 1, n_head: 3 }] } }, /quick\.sizes\[0\]\.n_embd \(8\) must be a multiple of n_head \(3\)/, { quick: true });

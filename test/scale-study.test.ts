@@ -10,7 +10,7 @@ import { packageDataDir } from '../src/data/presets.js';
 import { latestCheckpoint } from '../src/train/checkpoint.js';
 import { readMemberResult, rerunMember, runStudy } from '../src/scale/run.js';
 import { loadStudy } from '../src/scale/study.js';
-import { cliPath, scratch } from './helpers.js';
+import { cliPath, fixture, scratch } from './helpers.js';
 
 const mugpt = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8' });
 
@@ -34,6 +34,7 @@ quick:
   eval: { batches: 2, points: 3 }
   checkpoint: { interval: 10 }
   mup: { sweep: { widths: [8, 16], lrs: "2^-7..2^-5", steps: 6, layers: 1, heads: 1, batch: 4, eval_batches: 2 } }
+  downstream_tasks: [${JSON.stringify(`mc=${fixture('eval', 'tasks', 'generic', 'mc.jsonl')}`)}]
 `);
 const A = join(root, 'A');
 
@@ -53,13 +54,16 @@ test('scale run --quick then scale report: results.json in the contract layout, 
     const r = readMemberResult(A, m.name as string)!;
     assert.equal(r.flops, m.flops);
     assert.equal(r.tokens, Math.ceil((4 * (m.non_embedding_params as number)) / 128) * 128, 'tokens: 4 × non-embedding parameters, whole steps of 4 × 32');
+    // the downstream hook: the evaluator's multiple-choice accuracy over the fixture's three questions
+    assert.deepEqual(Object.keys(r.downstream), ['mc']);
+    assert.ok([0, 1 / 3, 2 / 3, 1].some((a) => Math.abs(a - r.downstream.mc) < 1e-9), `accuracy ${r.downstream.mc}`);
   }
   assert.deepEqual(Object.keys(results.fits).sort(), ['mup', 'sp']);
   for (const f of Object.values(results.fits)) {
     assert.deepEqual(Object.keys(f), ['r2', 'alpha', 'c0', 'l_inf', 'holdout_error']);
     assert.ok(Number.isFinite(f.r2) && Number.isFinite(f.holdout_error));
   }
-  for (const svg of ['loss-vs-compute.svg', 'loss-curves.svg', 'sp-vs-mup.svg', 'sweep/lr-sweep.svg']) assert.match(readFileSync(join(A, svg), 'utf8'), /^<svg/);
+  for (const svg of ['loss-vs-compute.svg', 'loss-curves.svg', 'sp-vs-mup.svg', 'accuracy-vs-compute.svg', 'sweep/lr-sweep.svg']) assert.match(readFileSync(join(A, svg), 'utf8'), /^<svg/);
   const md = readFileSync(join(A, 'report.md'), 'utf8');
   assert.match(md, /\| w16l2 \| 16 × 2 \(2\) \|/);
   assert.match(md, /\| SP \| [\d.]+ ± [\d.]+ \|/);

@@ -135,7 +135,7 @@ export function spVsMupSvg(r: StudyResults): Promise<string> {
 /** Downstream accuracy against compute, one line per (task, parameterization); null without evaluations. */
 export async function accuracySvg(r: StudyResults): Promise<string | null> {
   const series: LineSeries[] = [];
-  for (const task of r.record.study.downstreamTasks) {
+  for (const task of r.record.study.downstreamTasks.map((t) => t.split('=')[0])) {
     for (const p of r.record.study.parameterizations) {
       const pts = r.members.filter((m) => m.parameterization === p && task in m.downstream).map((m) => [m.flops, m.downstream[task]] as [number, number]);
       if (pts.length) series.push({ name: `${task} (${PNAME[p]})`, points: pts });

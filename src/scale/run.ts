@@ -24,11 +24,10 @@ import { MetricsLog, type EvalRecord, type StepRecord } from '../train/metrics.j
 import { parseRunConfig } from '../train/runconfig.js';
 import { train } from '../train/trainer.js';
 import { prepareStudyData } from './data.js';
+import { taskEvaluator, type DownstreamEvaluator } from './downstream.js';
 import { planMembers, sweptParameterizations, type MemberPlan } from './plan.js';
 import type { Study } from './study.js';
 
-/** Accuracy (0…1) of the model folder on a downstream task: the hook for `mugpt eval --task`. */
-export type DownstreamEvaluator = (modelDir: string, task: string) => Promise<number>;
 
 export interface MemberResult {
   name: string;
@@ -73,6 +72,7 @@ export interface RunStudyOptions {
   progress?: boolean;
   /** Stop (as an interruption would) after this many training steps in this session (tests). */
   stopAfterSteps?: number;
+  /** Scores a member on a downstream task (default: src/eval/ with the study's tokenizer). */
   evaluateTask?: DownstreamEvaluator;
 }
 
@@ -219,13 +219,11 @@ function finalLosses(outDir: string, steps: number): { val: number; train: numbe
 /** Runs (or resumes) every member of the study in `dir`. */
 export async function runStudy(study: Study, dir: string, opts: RunStudyOptions = {}): Promise<RunStudyResult> {
   const log = opts.log ?? (() => {});
-  if (study.downstreamTasks.length > 0 && !opts.evaluateTask) {
-    throw new MugptError(`${study.file}: downstream_tasks needs the evaluator's \`mugpt eval --task\`, which this build does not have; remove downstream_tasks`);
-  }
   const plans = planMembers(study);
   const record = claimFolder(study, plans, dir);
   const data = await prepareStudyData(study, dir, { log, progress: opts.progress });
   log(`corpus: ${data.trainTokens} train and ${data.valTokens} held-out tokens, ${study.data.vocabSize}-token BPE`);
+  const evaluateTask = opts.evaluateTask ?? taskEvaluator(data.tokenizer);
   const lrs = await proxySweep(study, dir, data.shards, log);
   if (JSON.stringify(lrs) !== JSON.stringify(record.lrs)) writeFileAtomic(studyRecordPath(dir), `${JSON.stringify({ ...record, lrs }, null, 1)}\n`);
   log(`peak learning rates: ${Object.entries(lrs).map(([p, lr]) => `${p} ${lr} (2^${Math.log2(lr).toFixed(1)})`).join(', ')}`);
@@ -265,7 +263,7 @@ export async function runStudy(study: Study, dir: string, opts: RunStudyOptions 
       }
       const fin = finalLosses(out, m.steps);
       const downstream: Record<string, number> = {};
-      for (const task of study.downstreamTasks) downstream[task] = await opts.evaluateTask!(r.checkpoint, task);
+      for (const task of study.downstreamTasks) downstream[task.split('=')[0]] = await evaluateTask(r.checkpoint, task);
       const res: MemberResult = {
         name: m.name, size: m.size.name, parameterization: m.parameterization,
         n_embd: m.size.nEmbd, n_layer: m.size.nLayer, n_head: m.size.nHead,

@@ -57,7 +57,7 @@ export interface Study {
   /** μP peak lr: a number, or 'sweep' (the proxy sweep's best μP lr at the base width, transferred). */
   mupLr: number | 'sweep';
   sweep: SweepSpec;
-  /** Downstream tasks for `mugpt eval --task` (the report plots their accuracy against compute). */
+  /** Downstream tasks `NAME=PATH` as `mugpt eval --task` takes them (PATH resolved against the study file); the report plots their accuracy against compute. */
   downstreamTasks: string[];
   seed: number;
 }
@@ -193,7 +193,13 @@ export function parseStudy(raw: unknown, file: string, opts: { quick?: boolean }
   let downstreamTasks: string[] = [];
   if (top.downstream_tasks !== undefined) {
     if (!Array.isArray(top.downstream_tasks)) f.fail(at('downstream_tasks'), `must be a list of task names, got ${show(top.downstream_tasks)}`);
-    downstreamTasks = (top.downstream_tasks as unknown[]).map((t, i) => f.str(`${at('downstream_tasks')}[${i}]`, t));
+    downstreamTasks = (top.downstream_tasks as unknown[]).map((t, i) => {
+      const field = `${at('downstream_tasks')}[${i}]`;
+      const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(f.str(field, t));
+      if (!m) return f.fail(field, `must be NAME=PATH as \`mugpt eval --task\` takes it (NAME: letters, digits, _ . -), got ${show(t)}`);
+      return `${m[1]}=${resolve(dirname(file), m[2])}`;
+    });
+    if (new Set(downstreamTasks.map((t) => t.split('=')[0])).size !== downstreamTasks.length) f.fail(at('downstream_tasks'), 'names a task twice');
   }
 
   const seed = top.seed === undefined ? 0 : f.int(at('seed'), top.seed, 0);
