@@ -39,3 +39,17 @@ test('barChartSvg draws grouped bars with their labels', async () => {
   assert.match(svg, />spam</);
   assert.match(svg, />near</);
 });
+
+test('lineChartSvg draws dot-only series as points beside the lines (measurements and a fitted curve)', async () => {
+  const svg = await lineChartSvg({
+    title: 'fit', xLabel: 'compute', yLabel: 'loss', logX: true, logY: true,
+    series: [
+      { name: 'members', dotsOnly: true, points: [[1e10, 5], [1e11, 4.5], [1e12, 4.2]] },
+      { name: 'fit', points: [[1e10, 5.02], [1e11, 4.48], [1e12, 4.21]] },
+    ],
+  });
+  assert.match(svg, /mark-line role-mark/);
+  assert.match(svg, /mark-symbol role-mark/);
+  assert.match(svg, />members</);
+  assert.match(svg, />10G</, 'log axes label in SI units');
+});

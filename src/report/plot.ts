@@ -68,11 +68,13 @@ export function lineChartSvg(s: LineChartSpec): Promise<string> {
       .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!s.logX || x > 0) && (!s.logY || y > 0))
       .map(([x, y]) => ({ x, y, series: ser.name, dots: ser.dotsOnly === true })),
   );
-  const scale = (log?: boolean) => (log ? { type: 'log' as const } : { zero: false });
+  // log axes span the data (not whole decades, with a margin for the end dots) and label in SI units (10G, 50G)
+  const scale = (log?: boolean) => (log ? { type: 'log' as const, nice: false, padding: 8 } : { zero: false });
+  const axis = (log?: boolean) => (log ? { format: '~s' } : {});
   const encoding = {
-    x: { field: 'x', type: 'quantitative' as const, title: s.xLabel, scale: scale(s.logX) },
-    y: { field: 'y', type: 'quantitative' as const, title: s.yLabel, scale: scale(s.logY) },
-    color: { field: 'series', type: 'nominal' as const, title: null, sort: s.series.map((ser) => ser.name) },
+    x: { field: 'x', type: 'quantitative' as const, title: s.xLabel, scale: scale(s.logX), axis: axis(s.logX) },
+    y: { field: 'y', type: 'quantitative' as const, title: s.yLabel, scale: scale(s.logY), axis: axis(s.logY) },
+    color: { field: 'series', type: 'nominal' as const, title: null, sort: s.series.map((ser) => ser.name), legend: { labelLimit: 400 } },
   };
   const line = { type: 'line', point: s.points ?? false, clip: true } as const;
   if (!s.series.some((ser) => ser.dotsOnly)) return render({ ...frame(s, values), mark: line, encoding });

@@ -102,7 +102,7 @@ export async function lossVsComputeSvg(r: StudyResults): Promise<string> {
         const c = lo * (hi / lo) ** (i / 40);
         return [c, predictLoss(f.fit, c)];
       });
-      series.push({ name: `${PNAME[p]} fit: (C/${sci(f.fit.c0)})^−${f.fit.alpha.toFixed(3)} + ${f.fit.lInf.toFixed(2)}, R² ${f.fit.r2.toFixed(3)}`, points: pts });
+      series.push({ name: `${PNAME[p]} fit, α ${f.fit.alpha.toFixed(3)}, R² ${f.fit.r2.toFixed(3)}`, points: pts });
     }
   }
   return lineChartSvg({ title: 'Held-out loss against training compute', xLabel: 'training compute C (FLOPs)', yLabel: 'final held-out loss (nats/token)',

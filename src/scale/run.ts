@@ -174,11 +174,12 @@ class StudyBar {
   private readonly bar: cliProgress.SingleBar | null;
   private readonly t0 = Date.now();
   private sessionFlops = 0;
+  private payload = { i: 0, n: 0, member: '', tps: '0', eta_s: '…' };
   constructor(enabled: boolean, private readonly total: number, private done: number, private readonly log: (line: string) => void) {
     this.bar = enabled ? new cliProgress.SingleBar({
       format: 'study |{bar}| {percentage}% | member {i}/{n} {member} | {tps} tok/s | ETA {eta_s}', hideCursor: true, fps: 4,
     }, cliProgress.Presets.shades_classic) : null;
-    this.bar?.start(Math.max(1, total), done, { i: 0, n: 0, member: '', tps: '0', eta_s: '…' });
+    this.bar?.start(Math.max(1, total), done, this.payload);
   }
   private eta(): string {
     const secs = (Date.now() - this.t0) / 1000;
@@ -189,12 +190,13 @@ class StudyBar {
   update(flopsDelta: number, info: { i: number; n: number; member: string; tps: number }): void {
     this.done += flopsDelta;
     this.sessionFlops += flopsDelta;
-    this.bar?.update(this.done, { ...info, tps: info.tps.toFixed(0), eta_s: this.eta() });
+    this.payload = { ...info, tps: info.tps.toFixed(0), eta_s: this.eta() };
+    this.bar?.update(this.done, this.payload);
   }
   note(line: string): void {
     if (this.bar) this.bar.stop();
     this.log(`${line}${this.sessionFlops > 0 ? ` (study ${(100 * this.done / this.total).toFixed(1)}% done, ETA ${this.eta()})` : ''}`);
-    if (this.bar) this.bar.start(Math.max(1, this.total), this.done);
+    if (this.bar) this.bar.start(Math.max(1, this.total), this.done, this.payload);
   }
   stop(): void { this.bar?.stop(); }
 }
