@@ -154,7 +154,7 @@ test('getKernels: js by argument and by MUGPT_BACKEND; unknown names are MugptEr
     process.env.MUGPT_BACKEND = 'js';
     assert.equal(getKernels().name, 'js');
     process.env.MUGPT_BACKEND = 'cuda';
-    assert.throws(() => getKernels(), /MUGPT_BACKEND: expected 'js' or 'native', got 'cuda'/);
+    assert.throws(() => getKernels(), /MUGPT_BACKEND: expected 'js', 'native' or 'wasm', got 'cuda'/);
   } finally {
     if (saved === undefined) delete process.env.MUGPT_BACKEND;
     else process.env.MUGPT_BACKEND = saved;

@@ -1,5 +1,6 @@
-// The native backend (C++ addon, both instruction sets it has) against the JS reference on random
-// and odd shapes, subarray views at odd offsets, and NaN-filled outputs with beta = 0.
+// The native backend (C++ addon, both instruction sets it has) and the WebAssembly backend (the same
+// drivers over WebAssembly SIMD) against the JS reference on random and odd shapes, subarray views at
+// odd offsets, and NaN-filled outputs with beta = 0.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ test('in CI the native addon is built and loads', { skip: !process.env.CI && 'no
   assert.ok(available, `native addon failed to load: ${nativeLoadError()}`);
 });
 
-/** Runs fn once per instruction set the addon offers (avx2 where the CPU has it, portable always). */
+/** Runs fn once per instruction set the addon offers (avx2 where the CPU has it, portable always), then on wasm. */
 function eachSimd(fn: (K: Kernels, simd: string) => void): void {
   const addon = loadNativeAddon()!;
   const initial = addon.info().simd;
@@ -32,6 +33,7 @@ function eachSimd(fn: (K: Kernels, simd: string) => void): void {
   } finally {
     addon.setSimd(initial);
   }
+  fn(getKernels('wasm'), 'wasm');
 }
 
 /** A random array of n floats living at an odd element offset inside a larger buffer. */

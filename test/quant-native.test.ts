@@ -1,5 +1,6 @@
 // Native quantized kernels (qlinear, qrow) and f16-cache attention against the JS references, on
-// random and odd shapes, for every instruction set the addon runs on this CPU.
+// random and odd shapes, for every instruction set the addon runs on this CPU, and the WebAssembly
+// backend's (which reads the rows layout only).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
@@ -21,7 +22,11 @@ function eachSimd(fn: (K: Kernels, simd: string) => void): void {
   } finally {
     addon.setSimd(initial);
   }
+  fn(getKernels('wasm'), 'wasm');
 }
+
+/** The layouts a backend reads: the wasm kernels read the rows layout only. */
+const layouts = (simd: string, rows: QuantMatrix, x16: QuantMatrix): QuantMatrix[] => (simd === 'wasm' ? [rows] : [rows, x16]);
 
 /**
  * Both sides compute the same integer block sums; they differ only in how the per-block terms
@@ -84,7 +89,7 @@ for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
         JS.qlinear(scale, abs(x), Wabs, null, M, Math.abs(alpha), false);
         for (let i = 0; i < scale.length; i++) scale[i] += (acc ? Math.abs(init[i]) : 0) + (useBias ? Math.abs(bias[i % N]) : 0);
         eachSimd((Kn, simd) => {
-          for (const w of [W, Wx]) {
+          for (const w of layouts(simd, W, Wx)) {
             const got = init.slice();
             Kn.qlinear(got, x, w, useBias ? bias : null, M, alpha, acc);
             closeQ(got, want, scale, `${simd} ${type} ${w.layout ?? 'rows'} M=${M} K=${K} N=${N} alpha=${alpha} acc=${acc}`);
@@ -101,8 +106,8 @@ for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
     for (let r = 0; r < N; r++) {
       const want = new Float32Array(K);
       JS.qrow(want, W, r);
-      eachSimd((Kn) => {
-        for (const w of [W, Wx]) {
+      eachSimd((Kn, simd) => {
+        for (const w of layouts(simd, W, Wx)) {
           const got = new Float32Array(K).fill(NaN);
           Kn.qrow(got, w, r);
           assert.deepEqual(got, want, `${w.layout ?? 'rows'} row ${r}`);
@@ -205,7 +210,7 @@ test('native activation quantization rounds halves away from zero as ggml and th
     const want = new Float32Array(N);
     JS.qlinear(want, x, W, null, 1, 1, false);
     eachSimd((Kn, simd) => {
-      for (const w of [W, packedX16(W)]) {
+      for (const w of layouts(simd, W, packedX16(W))) {
         const got = new Float32Array(N);
         Kn.qlinear(got, x, w, null, 1, 1, false);
         for (let n = 0; n < N; n++) assert.ok(Math.abs(got[n] - want[n]) <= 1e-5 * (1 + Math.abs(want[n])), `${simd} ${type} ${w.layout ?? 'rows'} [${n}] ${got[n]} vs ${want[n]}`);

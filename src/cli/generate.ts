@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--seed <s>', 'sampling seed, an integer (default: random, printed in the stats)')
     .option('--stop <str...>', 'stop strings: the text ends before the first one generated')
     .option('--ignore-eos', 'keep generating past <|endoftext|>')
-    .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native']))
+    .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native', 'wasm']))
     .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, f16 for half the memory, q8 (int8 with a scale per position and head) for about a quarter (default f32)').choices([...KV_CACHE_TYPES]))
     .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default: the file\'s type), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
     .action(async (flags: Flags) => {

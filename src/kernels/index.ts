@@ -1,10 +1,11 @@
 // Backend selection: native where the addon loaded, else the JS reference.
-// MUGPT_BACKEND=js|native overrides the default; an explicit argument overrides both.
+// MUGPT_BACKEND=js|native|wasm overrides the default; an explicit argument overrides both.
 
 import { MugptError } from '../errors.js';
 import { jsKernels } from './js.js';
 import { loadNativeAddon, nativeLoadError } from '../native/addon.js';
 import { nativeKernels } from './native.js';
+import { nodeWasmKernels } from './wasm-node.js';
 import type { BackendName, Kernels } from './kernels.js';
 
 export type { AttentionArgs, BackendName, GeluKind, Kernels } from './kernels.js';
@@ -24,7 +25,7 @@ export function describeKernels(k: Kernels): string {
 }
 
 /**
- * The kernels of `backend`; without it, MUGPT_BACKEND, else native where it loaded, else JS.
+ * The kernels of `backend` ('wasm': WebAssembly SIMD); without it, MUGPT_BACKEND, else native where it loaded, else JS.
  * Asking for native where the addon did not build is a MugptError.
  */
 export function getKernels(backend?: BackendName): Kernels {
@@ -36,7 +37,8 @@ export function getKernels(backend?: BackendName): Kernels {
   }
   if (choice === undefined) return nativeAvailable() ? getKernels('native') : jsKernels;
   if (choice === 'js') return jsKernels;
-  if (choice !== 'native') throw new MugptError(`${source}: expected 'js' or 'native', got '${choice}'`);
+  if (choice === 'wasm') return nodeWasmKernels();
+  if (choice !== 'native') throw new MugptError(`${source}: expected 'js', 'native' or 'wasm', got '${choice}'`);
   const addon = loadNativeAddon();
   if (!addon) {
     throw new MugptError(

@@ -5,7 +5,7 @@
 // arguments. A backend may implement a kernel natively or inherit the JS reference.
 
 /** Which implementation runs the hot loops. */
-export type BackendName = 'js' | 'native';
+export type BackendName = 'js' | 'native' | 'wasm';
 
 export type GeluKind = 'erf' | 'tanh';
 
@@ -117,9 +117,17 @@ export interface Kernels {
 
   /**
    * Lets the backend rearrange W.data, in place, into the layout its qlinear reads fastest, recorded in
-   * W.layout (the values are unchanged). Called once per matrix when a model is loaded.
+   * W.layout (the values are unchanged), or move it where it reads it in place (wasm: W.data becomes a
+   * view of its memory). Called once per matrix when a model is loaded.
    */
   qprepare(W: QuantMatrix): void;
+
+  /**
+   * Optional, for a backend that reads only its own memory in place (wasm: its linear memory): a copy of x
+   * there, which the backend then reads without copying; models adopt their float weights once at load.
+   * Absent: every Float32Array is read where it is.
+   */
+  adopt?(x: Float32Array): Float32Array;
 
   /** The layout qprepare gives quantized matrices here ('x16' rewrites every byte of them at load). */
   readonly qlayout: 'rows' | 'x16';

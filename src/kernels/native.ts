@@ -7,33 +7,9 @@ import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js'
 import { check } from '../errors.js';
 import { checkQlinear, checkQuantMatrix } from './qlinear-js.js';
 import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
-import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, Kernels } from './kernels.js';
+import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, Kernels } from './kernels.js';
+import { GELU_KIND, checkAttentionBackward, checkGeluKind, checkLayerNormBackward, checkPointwise, checkSoftmaxCrossEntropy } from './checks.js';
 import { checkAttentionQ8, checkQuantizeHeads } from './attention-q8-js.js';
-
-const GELU_KIND: Record<GeluKind, number> = { erf: 0, tanh: 1 };
-
-function need(arr: Float32Array, n: number, what: string, kernel: string): void {
-  check(arr.length >= n, () => `${kernel}: ${what} has ${arr.length} elements, needs at least ${n}`);
-}
-
-function checkCount(n: number, kernel: string): void {
-  check(Number.isInteger(n) && n >= 0, `${kernel}: n must be a non-negative integer, got ${n}`);
-}
-
-function checkAttentionBackward(a: AttentionBackwardArgs): void {
-  const { T, H, d, qStride, kvStride } = a;
-  for (const [name, v] of [['T', T], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]] as const) {
-    check(Number.isInteger(v) && v >= 0, `attentionBackward: ${name} must be a non-negative integer, got ${v}`);
-  }
-  check(qStride >= H * d && kvStride >= H * d, () => `attentionBackward: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
-  if (T === 0) return;
-  const rows = (stride: number): number => (T - 1) * stride + H * d;
-  for (const [name, arr, n] of [['dq', a.dq, rows(qStride)], ['q', a.q, rows(qStride)], ['dk', a.dk, rows(kvStride)],
-    ['dv', a.dv, rows(kvStride)], ['k', a.k, rows(kvStride)], ['v', a.v, rows(kvStride)], ['dout', a.dout, T * H * d],
-    ['probs', a.probs, H * T * T]] as const) {
-    need(arr, n, name, 'attentionBackward');
-  }
-}
 
 const GGML_TYPE = { q8_0: 8, q4_0: 2 } as const;
 
@@ -80,37 +56,20 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       addon.attentionF16(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes);
     },
     layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
-      check(Number.isInteger(M) && M >= 0 && Number.isInteger(D) && D >= 0,
-        `layerNormBackward: M and D must be non-negative integers, got M=${M}, D=${D}`);
-      for (const [name, arr, n] of [['dx', dx, M * D], ['dout', dout, M * D], ['x', x, M * D], ['dw', dw, D], ['db', db, D],
-        ['w', w, D], ['mean', mean, M], ['rstd', rstd, M]] as const) {
-        need(arr, n, name, 'layerNormBackward');
-      }
+      checkLayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);
       addon.layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);
     },
     geluBackward(dx, x, dout, n, kind) {
-      check(kind === 'erf' || kind === 'tanh', `geluBackward: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
-      checkCount(n, 'geluBackward');
-      need(dx, n, 'dx', 'geluBackward');
-      need(x, n, 'x', 'geluBackward');
-      need(dout, n, 'dout', 'geluBackward');
+      checkGeluKind(kind, 'geluBackward');
+      checkPointwise('geluBackward', n, [['dx', dx], ['x', x], ['dout', dout]]);
       addon.geluBackward(dx, x, dout, n, GELU_KIND[kind]);
     },
     swigluBackward(da, dg, a, g, dout, n) {
-      checkCount(n, 'swigluBackward');
-      for (const [name, arr] of [['da', da], ['dg', dg], ['a', a], ['g', g], ['dout', dout]] as const) need(arr, n, name, 'swigluBackward');
+      checkPointwise('swigluBackward', n, [['da', da], ['dg', dg], ['a', a], ['g', g], ['dout', dout]]);
       addon.swigluBackward(da, dg, a, g, dout, n);
     },
     softmaxCrossEntropy(logits, targets, M, V, gradScale) {
-      check(Number.isInteger(M) && M >= 0 && Number.isInteger(V) && V > 0,
-        `softmaxCrossEntropy: M must be a non-negative and V a positive integer, got M=${M}, V=${V}`);
-      need(logits, M * V, 'logits', 'softmaxCrossEntropy');
-      check(targets.length >= M, () => `softmaxCrossEntropy: targets has ${targets.length} entries, needs at least ${M}`);
-      for (let i = 0; i < M; i++) {
-        const ti = targets[i];
-        check(Number.isInteger(ti) && ti < V, () => `softmaxCrossEntropy: target ${ti} of row ${i} is not an id in [0, ${V}) nor negative (ignored)`);
-      }
-      const t = targets instanceof Int32Array ? targets : Int32Array.from({ length: M }, (_, i) => targets[i]);
+      const t = checkSoftmaxCrossEntropy(logits, targets, M, V);
       return addon.softmaxCrossEntropy(logits, t, M, V, gradScale);
     },
     attentionBackward(args: AttentionBackwardArgs) {
@@ -131,17 +90,12 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       addon.layerNorm(out, x, w, b, M, D, eps, mean ?? null, rstd ?? null);
     },
     gelu(out, x, n, kind) {
-      check(kind === 'erf' || kind === 'tanh', `gelu: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
-      check(Number.isInteger(n) && n >= 0, `gelu: n must be a non-negative integer, got ${n}`);
-      need(out, n, 'out', 'gelu');
-      need(x, n, 'x', 'gelu');
+      checkGeluKind(kind, 'gelu');
+      checkPointwise('gelu', n, [['out', out], ['x', x]]);
       addon.gelu(out, x, n, GELU_KIND[kind]);
     },
     swiglu(out, a, g, n) {
-      check(Number.isInteger(n) && n >= 0, `swiglu: n must be a non-negative integer, got ${n}`);
-      need(out, n, 'out', 'swiglu');
-      need(a, n, 'a', 'swiglu');
-      need(g, n, 'g', 'swiglu');
+      checkPointwise('swiglu', n, [['out', out], ['a', a], ['g', g]]);
       addon.swiglu(out, a, g, n);
     },
     attention(args: AttentionArgs) {

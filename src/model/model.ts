@@ -1,28 +1,29 @@
-// A loaded gpt2 / btlm model: load from and save to a Hugging Face folder, full forward, and
-// incremental decoding over a KV cache (the DecodeModel generation runs on).
+// A loaded gpt2 / btlm model: load from and save to a Hugging Face folder, full forward, training
+// passes, and (from Decoder) incremental decoding over a KV cache (the DecodeModel generation runs on).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MugptError, check } from '../errors.js';
+import { check } from '../errors.js';
 import { generate, type Generation } from '../generate/generate.js';
 import type { GenerateOptions } from '../generate/options.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { INDEX_FILE, SINGLE_FILE, openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import { getKernels } from '../kernels/index.js';
-import type { BackendName, Kernels } from '../kernels/kernels.js';
+import type { BackendName } from '../kernels/kernels.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
-import { parseConfig, toHfConfig, usesAlibi, type ModelConfig } from './config.js';
+import { parseConfig, toHfConfig, type ModelConfig } from './config.js';
 import type { BatchDecodeModel, BatchEntry, KVCache } from './decode.js';
-import { Activations, batchBlocksForward, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
-import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType } from './kvcache.js';
+import { Decoder } from './decoder.js';
+import { batchBlocksForward, blocksForward, embedForward, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
+import { LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
-import { LM_HEAD, namedTensors, paramsFromTensors, quantMatrices, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
+import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
 import { importGguf } from '../export/gguf-import.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
 
 export interface ModelOptions {
-  /** Kernels: 'js' or 'native'; default MUGPT_BACKEND, else native where it built. */
+  /** Kernels: 'js', 'native' or 'wasm'; default MUGPT_BACKEND, else native where it built. */
   backend?: BackendName;
   /** Element type of the KV cache of incremental decoding: 'f32' (default), 'f16' (half the memory) or 'q8' (int8 with a scale per position and head, ~a quarter). */
   kvCache?: KVCacheType;
@@ -40,38 +41,23 @@ export interface ForwardResult {
 
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
 
-export class Model implements BatchDecodeModel {
-  readonly config: ModelConfig;
-  /** Float matrices, or GGUF blocks for a model loaded from a quantized GGUF file. */
-  readonly params: Params<Weight>;
-  readonly kernels: Kernels;
+export class Model extends Decoder implements BatchDecodeModel {
   /** The folder the model was loaded from (its tokenizer files are used by generate), or null. */
   readonly dir: string | null;
-  private readonly ctx: GptContext;
-  private readonly acts: Activations;
   private tokenizerCache: Tokenizer | null = null;
-  private readonly kvCacheType: KVCacheType;
   private trainPass: TrainPass | null = null;
   private headLogits = new Float32Array(0); // [chunk, V] logits of the eval head
   private headIn = new Float32Array(0); // [chunk, D] gathered rows of the residual stream
 
   private constructor(config: ModelConfig, params: Params<Weight>, opts: ModelOptions, dir: string | null, tokenizer: Tokenizer | null = null) {
-    this.config = config;
-    this.params = params;
-    this.kernels = getKernels(opts.backend);
-    check(opts.kvCache === undefined || KV_CACHE_TYPES.includes(opts.kvCache),
-      () => `kvCache: expected one of ${KV_CACHE_TYPES.map((t) => `'${t}'`).join(', ')}, got '${String(opts.kvCache)}'`);
-    for (const W of quantMatrices(params)) this.kernels.qprepare(W); // after the checks: it rewrites the blocks
-    this.kvCacheType = opts.kvCache ?? 'f32';
+    super(config, params, getKernels(opts.backend), opts.kvCache);
     this.dir = dir;
-    this.ctx = gptContext(config, this.kernels, params);
-    this.acts = new Activations(this.ctx);
     this.tokenizerCache = tokenizer;
   }
 
   /**
    * A model from a config and tensors by HF name (`transformer.`-prefixed; Conv1D weights [in, out]),
-   * used as they are (not copied). Missing ALiBi slopes come from the formula.
+   * used as they are (not copied; the wasm backend copies them into its memory, see Kernels.adopt). Missing ALiBi slopes come from the formula.
    */
   static fromTensors(config: ModelConfig, tensors: Map<string, Float32Array> | Record<string, Float32Array>, opts: ModelOptions = {}): Model {
     const named = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
@@ -104,27 +90,6 @@ export class Model implements BatchDecodeModel {
     } finally {
       reader.close();
     }
-  }
-
-  get vocabSize(): number { return this.config.vocab_size; }
-  get eosTokenId(): number | null { return this.config.eos_token_id; }
-  /** n_positions with learned positions; ALiBi extrapolates, so no limit. */
-  get maxContext(): number { return usesAlibi(this.config) ? Infinity : this.config.n_positions; }
-
-  /** Checks token ids: integers in [0, V). */
-  private checkIds(ids: ArrayLike<number>, what: (i: number) => string): void {
-    const V = this.config.vocab_size;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) {
-        throw new MugptError(`${what(i)} is ${String(id)}: token ids must be integers in [0, ${V}) (vocab_size)`);
-      }
-    }
-  }
-
-  private checkContext(total: number, what: string): void {
-    check(total <= this.maxContext, () => `${what} has ${total} positions, more than the model's context of `
-      + `${this.maxContext} (n_positions, learned position embeddings)`);
   }
 
   /** Checks a batch: B ≥ 1 rows of equal length T ≥ minLen, ids in the vocabulary, within the context. */
@@ -191,35 +156,6 @@ export class Model implements BatchDecodeModel {
     this.checkBatch(ids, 'loss', 2);
     this.trainPass ??= new TrainPass(this.floatContext('loss'));
     return this.trainPass.run(ids, false);
-  }
-
-  newCache(positions = 0): LayerKVCache {
-    check(Number.isSafeInteger(positions) && positions >= 0, () => `newCache: positions must be an integer ≥ 0, got ${String(positions)}`);
-    const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType, this.config.n_head);
-    // room up front for at most n_positions (ALiBi models extrapolate past it: the cache then grows by doubling)
-    cache.reserve(Math.min(positions, this.config.n_positions, this.maxContext));
-    return cache;
-  }
-
-  /**
-   * Appends ids to the cache and returns the logits [V] at the last new position. Only that
-   * position goes through ln_f and the LM head (a prompt needs logits at its end only).
-   */
-  step(cache: KVCache, ids: number[]): Float32Array {
-    check(cache instanceof LayerKVCache && cache.owner === this, 'step: the cache must come from this model\'s newCache()');
-    check(Array.isArray(ids) && ids.length > 0, 'step: ids must be a non-empty array of token ids');
-    this.checkIds(ids, (i) => `step: ids[${i}]`);
-    const past = cache.length, T = ids.length;
-    this.checkContext(past + T, 'step: the sequence');
-    cache.reserve(past + T);
-    const a = this.acts, D = this.config.n_embd;
-    a.ensure(T);
-    embedForward(this.ctx, a.h, ids, T, past, T);
-    blocksForward(this.ctx, a, 1, T, past, cache.layers());
-    cache.length = past + T;
-    const logits = new Float32Array(this.config.vocab_size);
-    lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
-    return logits;
   }
 
   /**

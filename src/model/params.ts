@@ -198,3 +198,26 @@ export function readParams(reader: CheckpointReader, cfg: ModelConfig, readHead:
 export function namedTensors(cfg: ModelConfig, p: Params): Array<{ name: string; shape: number[]; data: Float32Array }> {
   return expectedTensors(cfg).map(({ name, shape }) => ({ name, shape, data: p.tensors.get(name)! }));
 }
+
+/**
+ * The same parameters with every float array passed through adopt once (a tied head stays the
+ * embedding): for a backend that reads weights in place only in its own memory (Kernels.adopt).
+ */
+export function adoptParams(p: Params<Weight>, adopt: (x: Float32Array) => Float32Array): Params<Weight> {
+  const done = new Map<Float32Array, Float32Array>();
+  const f = (x: Float32Array): Float32Array => {
+    let y = done.get(x);
+    if (!y) done.set(x, y = adopt(x));
+    return y;
+  };
+  const w = <W extends Weight | null>(x: W): W => (x instanceof Float32Array ? f(x) : x) as W;
+  const tensors = new Map([...p.tensors].map(([name, t]) => [name, f(t)] as const));
+  return {
+    wte: w(p.wte), lmHead: w(p.lmHead), wpe: w(p.wpe), lnfW: f(p.lnfW), lnfB: f(p.lnfB), slopes: w(p.slopes), tensors,
+    layers: p.layers.map((l) => ({
+      ln1W: f(l.ln1W), ln1B: f(l.ln1B), attnW: w(l.attnW), attnB: f(l.attnB), attnProjW: w(l.attnProjW), attnProjB: f(l.attnProjB),
+      ln2W: f(l.ln2W), ln2B: f(l.ln2B), fcW: w(l.fcW), fcB: f(l.fcB), fc2W: w(l.fc2W), fc2B: w(l.fc2B),
+      mlpProjW: w(l.mlpProjW), mlpProjB: f(l.mlpProjB),
+    })),
+  };
+}

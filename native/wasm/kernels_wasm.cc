@@ -1,0 +1,426 @@
+// WebAssembly SIMD (128-bit) kernels: the primitives kernels.inc and quant.inc call, written with
+// wasm_simd128.h, then the shared drivers of the native backend (blocking, threading, routing), so the
+// WebAssembly backend computes what the native one does; the exported functions are the ABI that
+// src/kernels/wasm.ts calls. The integer block sums of the quantized products are exact and the
+// per-block float terms are added in the native portable kernels' order, so qlinear equals the
+// native portable kernels bit for bit.
+#include <wasm_simd128.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "pool_wasm.h"
+#include "../quant.h"
+
+#define EXPORT(name) extern "C" __attribute__((export_name(name)))
+
+namespace mugpt {
+namespace wasm {
+
+static const int MR = 4, NR = 8;
+static const int KC = 256, MC_MAX = 48, NC_TASK = 512;
+
+static inline v128_t ld(const float* p) { return wasm_v128_load(p); }
+static inline void st(float* p, v128_t v) { wasm_v128_store(p, v); }
+static inline float hsum(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+// 4×8 micro-kernel: eight accumulators, per k two B loads and four A broadcasts.
+static void micro_tile(int kc, const float* a, const float* b, float* c, long ldc, float beta) {
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int p = 0; p < kc; p++, a += MR, b += NR) {
+    const v128_t b0 = ld(b), b1 = ld(b + 4);
+    v128_t av = wasm_v128_load32_splat(a);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(a + 1);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(a + 2);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(a + 3);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
+  }
+  const v128_t vb = wasm_f32x4_splat(beta);
+  auto put = [&](float* p, v128_t x) { st(p, beta == 0.0f ? x : wasm_f32x4_add(x, wasm_f32x4_mul(vb, ld(p)))); };
+  put(c, c00); put(c + 4, c01); c += ldc;
+  put(c, c10); put(c + 4, c11); c += ldc;
+  put(c, c20); put(c + 4, c21); c += ldc;
+  put(c, c30); put(c + 4, c31);
+}
+
+static void axpy4(long n, const float* coef, const float* w0, const float* w1, const float* w2, const float* w3,
+                  float* y) {
+  const v128_t a0 = wasm_f32x4_splat(coef[0]), a1 = wasm_f32x4_splat(coef[1]), a2 = wasm_f32x4_splat(coef[2]),
+               a3 = wasm_f32x4_splat(coef[3]);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t acc = ld(y + i);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a0, ld(w0 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a1, ld(w1 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a2, ld(w2 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a3, ld(w3 + i)));
+    st(y + i, acc);
+  }
+  for (; i < n; i++) y[i] += coef[0] * w0[i] + coef[1] * w1[i] + coef[2] * w2[i] + coef[3] * w3[i];
+}
+
+static void axpy1(long n, float coef, const float* w, float* y) {
+  const v128_t a = wasm_f32x4_splat(coef);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) st(y + i, wasm_f32x4_add(ld(y + i), wasm_f32x4_mul(a, ld(w + i))));
+  for (; i < n; i++) y[i] += coef * w[i];
+}
+
+static void scale_row(float* y, long n, float c) {
+  const v128_t a = wasm_f32x4_splat(c);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) st(y + i, wasm_f32x4_mul(a, ld(y + i)));
+  for (; i < n; i++) y[i] *= c;
+}
+
+// out[r] = x·b_r, two accumulators a row (eight float streams in flight).
+static void dot4(const float* x, const float* b0, const float* b1, const float* b2, const float* b3, long n,
+                 float* out) {
+  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t xv = ld(x + i);
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(xv, ld(b0 + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(xv, ld(b1 + i)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(xv, ld(b2 + i)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(xv, ld(b3 + i)));
+  }
+  out[0] = hsum(s0); out[1] = hsum(s1); out[2] = hsum(s2); out[3] = hsum(s3);
+  for (; i < n; i++) {
+    out[0] += x[i] * b0[i]; out[1] += x[i] * b1[i]; out[2] += x[i] * b2[i]; out[3] += x[i] * b3[i];
+  }
+}
+
+// e^x on four lanes: libm_wasm.cc's expf (Cephes' reduction and polynomial) in SIMD.
+static inline v128_t exp4(v128_t x) {
+  x = wasm_f32x4_pmax(wasm_f32x4_splat(-87.33654f), x);
+  x = wasm_f32x4_pmin(wasm_f32x4_splat(88.0f), x);
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  const v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, e);
+}
+
+static float exp_sub_sum(float* s, long n, float mx) {
+  const v128_t m = wasm_f32x4_splat(mx);
+  v128_t acc = wasm_f32x4_splat(0);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t e = exp4(wasm_f32x4_sub(ld(s + i), m));
+    st(s + i, e);
+    acc = wasm_f32x4_add(acc, e);
+  }
+  float sum = hsum(acc);
+  for (; i < n; i++) {
+    s[i] = std::exp(s[i] - mx);
+    sum += s[i];
+  }
+  return sum;
+}
+
+static float max_row(const float* x, long n) {
+  float r = -INFINITY;
+  for (long i = 0; i < n; i++) r = x[i] > r ? x[i] : r;
+  return r;
+}
+
+static void gelu_range(float* out, const float* x, long n, int kind) {
+  if (kind == 0) {
+    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+  } else {
+    for (long i = 0; i < n; i++) {
+      const float v = x[i];
+      out[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    }
+  }
+}
+
+static void swiglu_range(float* out, const float* a, const float* g, long n) {
+  for (long i = 0; i < n; i++) out[i] = a[i] * g[i] / (1.0f + std::exp(-g[i]));
+}
+
+static void gelu_backward_range(float* dx, const float* x, const float* dout, long n, int kind) {
+  for (long i = 0; i < n; i++) {
+    const float v = x[i];
+    float grad;
+    if (kind == 0) {
+      grad = 0.5f * (1.0f + std::erf(v * 0.70710678118654752f)) + v * 0.39894228040143268f * std::exp(-0.5f * v * v);
+    } else {
+      const float t = std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v));
+      grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * 0.79788456080286536f * (1 + 3 * 0.044715f * v * v);
+    }
+    dx[i] = dout[i] * grad;
+  }
+}
+
+static void swiglu_backward_range(float* da, float* dg, const float* a, const float* g, const float* dout, long n) {
+  for (long i = 0; i < n; i++) {
+    const float sg = 1.0f / (1.0f + std::exp(-g[i])), d = dout[i], ai = a[i], gi = g[i];
+    da[i] = d * gi * sg;
+    dg[i] = d * ai * sg * (1 + gi * (1 - sg));
+  }
+}
+
+// Mean and variance summed in double, as the native kernels do.
+static void layer_norm_row(float* out, const float* x, const float* w, const float* b, int D, float eps,
+                           float* mean, float* rstd) {
+  double s = 0;
+  for (int i = 0; i < D; i++) s += x[i];
+  const float mu = (float)(s / D);
+  double v = 0;
+  for (int i = 0; i < D; i++) v += (double)(x[i] - mu) * (x[i] - mu);
+  const float r = (float)(1.0 / std::sqrt(v / D + eps));
+  const v128_t vm = wasm_f32x4_splat(mu), vr = wasm_f32x4_splat(r);
+  int i = 0;
+  for (; i + 4 <= D; i += 4)
+    st(out + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(ld(x + i), vm), vr), ld(w + i)), ld(b + i)));
+  for (; i < D; i++) out[i] = (x[i] - mu) * r * w[i] + b[i];
+  if (mean) *mean = mu;
+  if (rstd) *rstd = r;
+}
+
+// ---- quantized blocks ----
+
+static int32_t q8_block(const float* s, int8_t* q, float* d) { return q8_quantize(s, QK, q, d); }
+
+// The 32 int8 weights of a block as two vectors (values 0…15 and 16…31); Q4_0 nibbles minus 8.
+static inline void block_weights(int type, const uint8_t* blk, v128_t* lo, v128_t* hi) {
+  if (type == kQ8) {
+    *lo = wasm_v128_load(blk + 2);
+    *hi = wasm_v128_load(blk + 18);
+  } else {
+    const v128_t q = wasm_v128_load(blk + 2), eight = wasm_i8x16_splat(8);
+    *lo = wasm_i8x16_sub(wasm_v128_and(q, wasm_i8x16_splat(0x0f)), eight);
+    *hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight);
+  }
+}
+
+// Σ w·x over a block as four i32 lanes. Products of two int8 (|x| ≤ 127, as q8_quantize makes them)
+// fit in i16, and so does the sum of two; Q4_0's |w| ≤ 8 lets four products share an i16 lane.
+static inline v128_t block_dot(int type, v128_t wl, v128_t wh, v128_t xl, v128_t xh) {
+  const v128_t p0 = wasm_i16x8_extmul_low_i8x16(wl, xl), p1 = wasm_i16x8_extmul_high_i8x16(wl, xl);
+  const v128_t p2 = wasm_i16x8_extmul_low_i8x16(wh, xh), p3 = wasm_i16x8_extmul_high_i8x16(wh, xh);
+  if (type == kQ8)
+    return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(p0, p1)),
+                          wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(p2, p3)));
+  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_add(p0, p1), wasm_i16x8_add(p2, p3)));
+}
+
+// Four i32x4 partial sums → their four horizontal sums, lane r = Σ lanes of v_r.
+static inline v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+  const v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7));
+  const v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7));
+  // a = [v0 01+23 pairs, v1 pairs] interleaved: lanes (v0₀₂, v1₀₂, v0₁₃, v1₁₃)
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+}
+
+static inline float f16_scale(const uint8_t* blk) { return half_to_float((uint16_t)(blk[0] | (blk[1] << 8))); }
+
+// dots[r·MT + m] = Σ_b d_w·d_x·Σ w·x, each block's term (d_w·d_x)·s added in block order as the
+// portable kernels do; four weight rows at a time share the activation loads, their four integer
+// sums reduced together and scaled on four lanes (per lane the same float operations).
+template <int NW, int MT>
+static void qdot_rows(int type, const uint8_t* const* w, int nb, const int8_t* xq, const float* xd, long x_row_blocks,
+                      float* dots) {
+  static_assert(NW % 4 == 0 || NW == 2, "rows in fours or a pair");
+  const long bb = qblock_bytes(type);
+  float acc[NW * MT];
+  for (int i = 0; i < NW * MT; i++) acc[i] = 0.0f;
+  for (int b = 0; b < nb; b++) {
+    for (int m = 0; m < MT; m++) {
+      const int8_t* xr = xq + (m * x_row_blocks + b) * QK;
+      const v128_t xl = wasm_v128_load(xr), xh = wasm_v128_load(xr + 16);
+      const float dx = xd[m * x_row_blocks + b];
+      for (int r0 = 0; r0 < NW; r0 += 4) {
+        const int nr = NW - r0 < 4 ? NW - r0 : 4;
+        v128_t s[4];
+        float sc[4];
+        for (int r = 0; r < 4; r++) {
+          if (r < nr) {
+            const uint8_t* blk = w[r0 + r] + b * bb;
+            v128_t wl, wh;
+            block_weights(type, blk, &wl, &wh);
+            s[r] = block_dot(type, wl, wh, xl, xh);
+            sc[r] = f16_scale(blk) * dx;
+          } else {
+            s[r] = wasm_i32x4_splat(0);
+            sc[r] = 0.0f;
+          }
+        }
+        const v128_t sums = wasm_f32x4_convert_i32x4(hsum4_i32(s[0], s[1], s[2], s[3]));
+        float t[4];
+        wasm_v128_store(t, wasm_f32x4_mul(wasm_v128_load(sc), sums));
+        for (int r = 0; r < nr; r++) acc[(r0 + r) * MT + m] += t[r];
+      }
+    }
+  }
+  for (int i = 0; i < NW * MT; i++) dots[i] = acc[i];
+}
+
+static bool x16_fast() { return false; }
+
+template <int NG, int MT>
+static void qdot_x16(int type, const uint8_t* const* g, int nb, const int8_t* xq, const float* xd, const int32_t* xs,
+                     long x_row_blocks, float* dots) {
+  qdot_x16_scalar(type, g, NG, nb, xq, xd, xs, x_row_blocks, MT, dots);
+}
+
+// ---- f16 and q8 KV cache primitives ----
+
+// Four halves → four floats, exactly: the magnitude bits shifted into a float's place and scaled by
+// 2^112 (this also normalizes half subnormals); Inf/NaN (exponent 31) get the float exponent 255.
+static inline v128_t h2f4(const uint16_t* h) {
+  const v128_t x = wasm_u32x4_load16x4(h);
+  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(x, wasm_i32x4_splat(0x7fff)), 13);
+  v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(5.192296858534828e33f));  // 2^112
+  const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x0f800000));
+  f = wasm_v128_bitselect(wasm_v128_or(mag, wasm_i32x4_splat(0x70000000)), f, infnan);
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(x, wasm_i32x4_splat(0x8000)), 16));
+}
+
+static inline v128_t i8f4(const int8_t* p) {
+  return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(wasm_i16x8_load8x8(p)));
+}
+
+static void to_half(uint16_t* out, const float* x, long n) {
+  for (long i = 0; i < n; i++) out[i] = float_to_half(x[i]);
+}
+
+static void halves_to_floats(const uint16_t* h, float* out, long n) {
+  long i = 0;
+  for (; i + 4 <= n; i += 4) st(out + i, h2f4(h + i));
+  for (; i < n; i++) out[i] = half_to_float(h[i]);
+}
+
+template <class KV, v128_t (*load4)(const KV*), float (*one)(KV)>
+static void dot4_kv(const float* x, const KV* b0, const KV* b1, const KV* b2, const KV* b3, long n, float* out) {
+  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t xv = ld(x + i);
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(xv, load4(b0 + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(xv, load4(b1 + i)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(xv, load4(b2 + i)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(xv, load4(b3 + i)));
+  }
+  out[0] = hsum(s0); out[1] = hsum(s1); out[2] = hsum(s2); out[3] = hsum(s3);
+  for (; i < n; i++) {
+    out[0] += x[i] * one(b0[i]); out[1] += x[i] * one(b1[i]); out[2] += x[i] * one(b2[i]); out[3] += x[i] * one(b3[i]);
+  }
+}
+
+template <class KV, v128_t (*load4)(const KV*), float (*one)(KV)>
+static void axpy4_kv(long n, const float* coef, const KV* w0, const KV* w1, const KV* w2, const KV* w3, float* y) {
+  const v128_t a0 = wasm_f32x4_splat(coef[0]), a1 = wasm_f32x4_splat(coef[1]), a2 = wasm_f32x4_splat(coef[2]),
+               a3 = wasm_f32x4_splat(coef[3]);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t acc = ld(y + i);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a0, load4(w0 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a1, load4(w1 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a2, load4(w2 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a3, load4(w3 + i)));
+    st(y + i, acc);
+  }
+  for (; i < n; i++) y[i] += coef[0] * one(w0[i]) + coef[1] * one(w1[i]) + coef[2] * one(w2[i]) + coef[3] * one(w3[i]);
+}
+
+static float i8_one(int8_t v) { return (float)v; }
+
+static void dot4(const float* x, const int8_t* b0, const int8_t* b1, const int8_t* b2, const int8_t* b3, long n,
+                 float* out) {
+  dot4_kv<int8_t, i8f4, i8_one>(x, b0, b1, b2, b3, n, out);
+}
+static void axpy4(long n, const float* coef, const int8_t* w0, const int8_t* w1, const int8_t* w2, const int8_t* w3,
+                  float* y) {
+  axpy4_kv<int8_t, i8f4, i8_one>(n, coef, w0, w1, w2, w3, y);
+}
+static void dot4(const float* x, const uint16_t* b0, const uint16_t* b1, const uint16_t* b2, const uint16_t* b3,
+                 long n, float* out) {
+  dot4_kv<uint16_t, h2f4, half_to_float>(x, b0, b1, b2, b3, n, out);
+}
+static void axpy4(long n, const float* coef, const uint16_t* w0, const uint16_t* w1, const uint16_t* w2,
+                  const uint16_t* w3, float* y) {
+  axpy4_kv<uint16_t, h2f4, half_to_float>(n, coef, w0, w1, w2, w3, y);
+}
+
+#include "../kernels.inc"
+#include "../quant.inc"
+
+}  // namespace wasm
+}  // namespace mugpt
+
+// ---- the ABI of src/kernels/wasm.ts: pointers into linear memory, sizes checked on the JS side ----
+using namespace mugpt::wasm;
+
+EXPORT("gemm") void k_gemm(int tA, int tB, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
+                           float* C) {
+  gemm(tA, tB, M, N, K, alpha, A, B, beta, C);
+}
+EXPORT("linear") void k_linear(float* out, const float* x, const float* W, const float* bias, int M, int K, int N) {
+  linear(out, x, W, bias, M, K, N);
+}
+EXPORT("layer_norm") void k_layer_norm(float* out, const float* x, const float* w, const float* b, int M, int D,
+                                       float eps, float* mean, float* rstd) {
+  layer_norm(out, x, w, b, M, D, eps, mean, rstd);
+}
+EXPORT("gelu") void k_gelu(float* out, const float* x, long n, int kind) { gelu(out, x, n, kind); }
+EXPORT("swiglu") void k_swiglu(float* out, const float* a, const float* g, long n) { swiglu(out, a, g, n); }
+EXPORT("attention") void k_attention(float* out, const float* q, long qs, const float* k, const float* v, long kvs, int Tq,
+                                     int Tk, int H, int d, float scale, const float* slopes, float* probs) {
+  attention(out, q, qs, k, v, kvs, Tq, Tk, H, d, scale, slopes, probs);
+}
+EXPORT("attention_f16") void k_attention_f16(float* out, const float* q, long qs, const uint16_t* k, const uint16_t* v,
+                                             long kvs, int Tq, int Tk, int H, int d, float scale, const float* slopes) {
+  attention_f16(out, q, qs, k, v, kvs, Tq, Tk, H, d, scale, slopes);
+}
+EXPORT("attention_q8") void k_attention_q8(float* out, const float* q, long qs, const int8_t* k, const int8_t* v,
+                                           const float* ks, const float* vs, long kvs, int Tq, int Tk, int H, int d,
+                                           float scale, const float* slopes) {
+  attention_q8(out, q, qs, k, v, ks, vs, kvs, Tq, Tk, H, d, scale, slopes);
+}
+EXPORT("to_half") void k_to_half(uint16_t* out, const float* x, long n) { to_half(out, x, n); }
+EXPORT("quantize_heads") void k_quantize_heads(int8_t* q, float* scale, const float* x, int H, int d) {
+  for (int h = 0; h < H; h++) mugpt::q8_quantize(x + (long)h * d, d, q + (long)h * d, scale + h);
+}
+EXPORT("qlinear") void k_qlinear(float* out, const float* x, const uint8_t* W, int type, int N, int K, const float* bias,
+                                 int M, float alpha, int accumulate) {
+  qlinear(out, x, W, type, N, K, bias, M, alpha, accumulate, false);
+}
+EXPORT("layer_norm_backward") void k_layer_norm_backward(float* dx, float* dw, float* db, const float* dout,
+                                                         const float* x, const float* mean, const float* rstd,
+                                                         const float* w, int M, int D) {
+  layer_norm_backward(dx, dw, db, dout, x, mean, rstd, w, M, D);
+}
+EXPORT("gelu_backward") void k_gelu_backward(float* dx, const float* x, const float* dout, long n, int kind) {
+  gelu_backward(dx, x, dout, n, kind);
+}
+EXPORT("swiglu_backward") void k_swiglu_backward(float* da, float* dg, const float* a, const float* g, const float* dout,
+                                                 long n) {
+  swiglu_backward(da, dg, a, g, dout, n);
+}
+/** row_loss: [M] doubles of scratch. */
+EXPORT("softmax_xent") double k_softmax_xent(float* logits, const int* targets, int M, int V, float grad_scale,
+                                             double* row_loss) {
+  return softmax_xent(logits, targets, M, V, grad_scale, row_loss);
+}
+EXPORT("attention_backward") void k_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                                       const float* k, const float* v, long qs, long kvs,
+                                                       const float* probs, int T, int H, int d, float scale) {
+  attention_backward(dq, dk, dv, dout, q, k, v, qs, kvs, probs, T, H, d, scale);
+}

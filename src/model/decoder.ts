@@ -1,0 +1,83 @@
+// The decoding core of a model, with no Node API (browsers run it too; src/web/): float or GGUF-block
+// parameters on a set of kernels, the full-model activations, a KV cache per sequence, one step of
+// incremental decoding. Model (model.ts) adds loading, training, saving and its tokenizer.
+import { check, MugptError } from '../errors.js';
+import type { Kernels } from '../kernels/kernels.js';
+import { usesAlibi, type ModelConfig } from './config.js';
+import type { DecodeModel, KVCache } from './decode.js';
+import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
+import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType } from './kvcache.js';
+import { adoptParams, quantMatrices, type Params, type Weight } from './params.js';
+
+export class Decoder implements DecodeModel {
+  readonly config: ModelConfig;
+  /** Float matrices, or GGUF blocks for a model loaded from a quantized GGUF file. */
+  readonly params: Params<Weight>;
+  readonly kernels: Kernels;
+  protected readonly ctx: GptContext;
+  protected readonly acts: Activations;
+  private readonly kvCacheType: KVCacheType;
+
+  /** kvCache: the KV cache's element type ('f32' by default); the kernels adopt and prepare the weights. */
+  constructor(config: ModelConfig, params: Params<Weight>, kernels: Kernels, kvCache?: KVCacheType) {
+    this.config = config;
+    this.kernels = kernels;
+    this.params = kernels.adopt ? adoptParams(params, kernels.adopt) : params;
+    check(kvCache === undefined || KV_CACHE_TYPES.includes(kvCache),
+      () => `kvCache: expected one of ${KV_CACHE_TYPES.map((t) => `'${t}'`).join(', ')}, got '${String(kvCache)}'`);
+    for (const W of quantMatrices(this.params)) kernels.qprepare(W); // after the checks: it rewrites the blocks
+    this.kvCacheType = kvCache ?? 'f32';
+    this.ctx = gptContext(config, kernels, this.params);
+    this.acts = new Activations(this.ctx);
+  }
+
+  get vocabSize(): number { return this.config.vocab_size; }
+  get eosTokenId(): number | null { return this.config.eos_token_id; }
+  /** n_positions with learned positions; ALiBi extrapolates, so no limit. */
+  get maxContext(): number { return usesAlibi(this.config) ? Infinity : this.config.n_positions; }
+
+  /** Checks token ids: integers in [0, V). */
+  protected checkIds(ids: ArrayLike<number>, what: (i: number) => string): void {
+    const V = this.config.vocab_size;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new MugptError(`${what(i)} is ${String(id)}: token ids must be integers in [0, ${V}) (vocab_size)`);
+      }
+    }
+  }
+
+  protected checkContext(total: number, what: string): void {
+    check(total <= this.maxContext, () => `${what} has ${total} positions, more than the model's context of `
+      + `${this.maxContext} (n_positions, learned position embeddings)`);
+  }
+
+  newCache(positions = 0): LayerKVCache {
+    check(Number.isSafeInteger(positions) && positions >= 0, () => `newCache: positions must be an integer ≥ 0, got ${String(positions)}`);
+    const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType, this.config.n_head);
+    // room up front for at most n_positions (ALiBi models extrapolate past it: the cache then grows by doubling)
+    cache.reserve(Math.min(positions, this.config.n_positions, this.maxContext));
+    return cache;
+  }
+
+  /**
+   * Appends ids to the cache and returns the logits [V] at the last new position. Only that
+   * position goes through ln_f and the LM head (a prompt needs logits at its end only).
+   */
+  step(cache: KVCache, ids: number[]): Float32Array {
+    check(cache instanceof LayerKVCache && cache.owner === this, 'step: the cache must come from this model\'s newCache()');
+    check(Array.isArray(ids) && ids.length > 0, 'step: ids must be a non-empty array of token ids');
+    this.checkIds(ids, (i) => `step: ids[${i}]`);
+    const past = cache.length, T = ids.length;
+    this.checkContext(past + T, 'step: the sequence');
+    cache.reserve(past + T);
+    const a = this.acts, D = this.config.n_embd;
+    a.ensure(T);
+    embedForward(this.ctx, a.h, ids, T, past, T);
+    blocksForward(this.ctx, a, 1, T, past, cache.layers());
+    cache.length = past + T;
+    const logits = new Float32Array(this.config.vocab_size);
+    lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
+    return logits;
+  }
+}

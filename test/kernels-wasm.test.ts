@@ -1,0 +1,125 @@
+// What is particular to the WebAssembly backend (its kernels against the JS reference run in
+// kernels-native.test.ts and quant-native.test.ts with the native ones): the quantized products equal
+// the native portable kernels bit for bit; the single-thread module over a plain memory computes what
+// the threaded one does; weights live in the module's memory and are read in place; a full memory and
+// a wrongly typed argument are MugptErrors; the committed .wasm files are the sources' build.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getKernels, nativeAvailable } from '../src/kernels/index.js';
+import { jsKernels as JS } from '../src/kernels/js.js';
+import { loadNativeAddon } from '../src/native/addon.js';
+import type { Kernels, QuantMatrix } from '../src/kernels/kernels.js';
+import { wasmKernels } from '../src/kernels/wasm.js';
+import { WasmRuntime } from '../src/kernels/wasm-runtime.js';
+import { nodeWasmRuntime, wasmFile } from '../src/kernels/wasm-node.js';
+import { quantize, type BlockType } from '../src/quant/blocks.js';
+import { MugptError } from '../src/errors.js';
+import { loadModel } from '../src/model/model.js';
+import { fixture, repoRoot, scratch } from './helpers.js';
+import { maxRelErr, randn } from './kernels-ref.js';
+
+const wasm = getKernels('wasm');
+
+/** The module without threads over a plain memory of `bytes` (a page without cross-origin isolation). */
+function plainKernels(bytes = 2 ** 26): Kernels {
+  const module = new WebAssembly.Module(readFileSync(wasmFile('simd')));
+  return wasmKernels(new WasmRuntime({ module, shared: false, threads: 4, plainBytes: bytes }));
+}
+
+const qShapes: Array<[number, number, number]> = [[1, 32, 1], [1, 96, 5], [3, 96, 7], [4, 64, 9], [17, 96, 33], [1, 2560, 301], [9, 768, 70]];
+
+test('wasm qlinear equals the native portable kernels bit for bit (Q8_0, Q4_0; one row and many)', { skip: !nativeAvailable() && 'native addon not built' }, () => {
+  const addon = loadNativeAddon()!;
+  const initial = addon.info().simd;
+  addon.setSimd('portable');
+  try {
+    let seed = 900;
+    for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+      for (const [M, K, N] of qShapes) {
+        const W: QuantMatrix = { type, data: quantize(type, randn(N * K, seed++), N, K), N, K };
+        const x = randn(M * K, seed++).map((v) => v * 4);
+        const bias = randn(N, seed++);
+        const want = new Float32Array(M * N), got = new Float32Array(M * N);
+        getKernels('native').qlinear(want, x, W, bias, M, 0.75, false);
+        wasm.qlinear(got, x, W, bias, M, 0.75, false);
+        assert.deepEqual(got, want, `${type} M=${M} K=${K} N=${N}`);
+      }
+    }
+  } finally {
+    addon.setSimd(initial);
+  }
+});
+
+test('the single-thread module over a plain memory computes what the threaded one does', () => {
+  const plain = plainKernels();
+  let seed = 40;
+  for (const [M, N, K] of [[1, 700, 300], [13, 70, 130], [50, 33, 257]]) {
+    const A = randn(M * K, seed++), B = randn(K * N, seed++);
+    const [a, b, want] = [new Float32Array(M * N), new Float32Array(M * N), new Float32Array(M * N)];
+    wasm.gemm(false, false, M, N, K, 1, A, B, 0, a);
+    plain.gemm(false, false, M, N, K, 1, A, B, 0, b);
+    JS.gemm(false, false, M, N, K, 1, A, B, 0, want);
+    assert.ok(maxRelErr(a, want) < 1e-5 && maxRelErr(b, want) < 1e-5, `gemm ${M}x${N}x${K}`);
+  }
+  for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+    const [M, K, N] = [5, 256, 300];
+    const W: QuantMatrix = { type, data: quantize(type, randn(N * K, seed++), N, K), N, K };
+    const x = randn(M * K, seed++);
+    const [a, b] = [new Float32Array(M * N), new Float32Array(M * N)];
+    wasm.qlinear(a, x, W, null, M, 1, false);
+    plain.qlinear(b, x, W, null, M, 1, false);
+    assert.deepEqual(a, b, `${type}: each output's block sums run in the same order on any thread count`);
+  }
+  const [Tq, Tk, H, d] = [1, 200, 4, 32];
+  const q = randn(H * d, 1), k = randn(Tk * H * d, 2), v = randn(Tk * H * d, 3);
+  const args = { q, qStride: H * d, k, v, kvStride: H * d, Tq, Tk, H, d, scale: 0.2, slopes: null };
+  const [a, b, want] = [new Float32Array(H * d), new Float32Array(H * d), new Float32Array(H * d)];
+  wasm.attention({ ...args, out: a });
+  plain.attention({ ...args, out: b });
+  JS.attention({ ...args, out: want });
+  assert.ok(maxRelErr(a, want) < 1e-5 && maxRelErr(b, want) < 1e-5);
+});
+
+test('adopted weights and prepared quantized matrices live in the module memory and give the same results', () => {
+  const rt = nodeWasmRuntime();
+  const [M, K, N] = [3, 64, 40];
+  const W = randn(K * N, 7), x = randn(M * K, 8);
+  const Wr = wasm.adopt!(W);
+  assert.ok(rt.owns(Wr) && !rt.owns(W));
+  assert.deepEqual(Wr, W);
+  const [a, b] = [new Float32Array(M * N), new Float32Array(M * N)];
+  wasm.linear(a, x, W, null, M, K, N);
+  wasm.linear(b, x, Wr, null, M, K, N);
+  assert.deepEqual(a, b);
+  const Q: QuantMatrix = { type: 'q4_0', data: quantize('q4_0', randn(N * K, 9), N, K), N, K };
+  const before = Q.data;
+  wasm.qprepare(Q);
+  assert.ok(rt.owns(Q.data) && Q.layout === undefined);
+  assert.deepEqual(Q.data, before);
+  const model = loadModel(join(fixture('model'), 'gpt2-gelu'), { backend: 'wasm' });
+  assert.ok(Object.values(model.parameters()).every((t) => rt.owns(t)), 'every weight of a wasm model is in module memory');
+});
+
+test('a full module memory and a wrongly typed argument are MugptErrors', () => {
+  const plain = plainKernels(2 ** 23);
+  assert.throws(() => plain.adopt!(new Float32Array(2 ** 22)), (e: unknown) => e instanceof MugptError && /out of WebAssembly memory/.test(e.message));
+  const [M, N, K] = [2, 3, 4];
+  plain.gemm(false, false, M, N, K, 1, randn(M * K), randn(K * N), 0, new Float32Array(M * N)); // still usable
+  assert.throws(() => wasm.gemm(false, false, M, N, K, 1, new Float64Array(M * K) as unknown as Float32Array, randn(K * N), 0, new Float32Array(M * N)),
+    (e: unknown) => e instanceof MugptError && /must be a Float32Array, got Float64Array/.test(e.message));
+  assert.throws(() => wasm.gemm(false, false, 4, 4, 4, 1, new Float32Array(15), new Float32Array(16), 0, new Float32Array(16)), /gemm: A has 15 elements/);
+});
+
+const toolchain = spawnSync('clang++', ['--version']).status === 0 && spawnSync('wasm-ld', ['--version']).status === 0;
+
+test('the committed .wasm files are what native/wasm/build.sh makes of the sources', { skip: !toolchain && 'clang++ / wasm-ld not installed (Debian: clang lld)' }, () => {
+  const out = scratch('mugpt-wasm-build-');
+  const r = spawnSync('sh', [join(repoRoot, 'native', 'wasm', 'build.sh'), out], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  for (const v of ['simd-threads', 'simd'] as const) {
+    assert.ok(readFileSync(join(out, `mugpt-${v}.wasm`)).equals(readFileSync(wasmFile(v))), `mugpt-${v}.wasm is stale: run 'sh native/wasm/build.sh' and commit it`);
+  }
+});
