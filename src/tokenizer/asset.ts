@@ -9,10 +9,8 @@ import { readFileSync } from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { MugptError, check } from '../errors.js';
 import type { AddedToken, BpeSpec } from './bpe.js';
+import { ASSET_MAGIC as MAGIC, parseAsset, type AssetHeader } from './asset-parse.js';
 
-const MAGIC = 'MUGPTBPE';
-
-interface AssetHeader { version: 1; n_merges: number; added: AddedToken[]; eos_token_id: number | null }
 
 /** Serializes byte order + merges (merge r must produce id 256 + r) + added tokens. */
 export function encodeAsset(byteOrder: ArrayLike<number>, mergePairs: Int32Array, added: AddedToken[], eosTokenId: number | null): Uint8Array {
@@ -41,29 +39,5 @@ export function readAsset(path: string): BpeSpec {
   } catch (err) {
     throw new MugptError(`${path}: cannot read the bundled vocabulary (${(err as Error).message}); reinstall mugpt`);
   }
-  check(buf.length >= 12 && buf.toString('latin1', 0, 8) === MAGIC, `${path}: not a mugpt BPE asset (bad magic)`);
-  const jsonLen = buf.readUInt32LE(8);
-  const header = JSON.parse(buf.toString('utf8', 12, 12 + jsonLen)) as AssetHeader;
-  const nMerges = header.n_merges;
-  let o = 12 + jsonLen;
-  check(header.version === 1 && buf.length === o + 256 + 4 * nMerges, `${path}: truncated or unknown-version BPE asset`);
-  const byteToId = new Int32Array(256);
-  const tokenBytes: Uint8Array[] = [];
-  for (let id = 0; id < 256; id++) { byteToId[buf[o + id]] = id; tokenBytes.push(Uint8Array.of(buf[o + id])); }
-  o += 256;
-  const mergePairs = new Int32Array(2 * nMerges);
-  const mergeResults = new Int32Array(nMerges);
-  for (let r = 0; r < nMerges; r++) {
-    const a = buf.readUInt16LE(o + 2 * r), b = buf.readUInt16LE(o + 2 * (nMerges + r));
-    check(a < 256 + r && b < 256 + r, `${path}: merge ${r} refers to a later token`);
-    mergePairs[2 * r] = a; mergePairs[2 * r + 1] = b; mergeResults[r] = 256 + r;
-    const t = new Uint8Array(tokenBytes[a].length + tokenBytes[b].length);
-    t.set(tokenBytes[a]); t.set(tokenBytes[b], tokenBytes[a].length);
-    tokenBytes.push(t);
-  }
-  for (const t of header.added) {
-    check(t.id === tokenBytes.length, `${path}: added token ${t.content} has id ${t.id}, expected ${tokenBytes.length}`);
-    tokenBytes.push(new Uint8Array(Buffer.from(t.content, 'utf8')));
-  }
-  return { tokenBytes, mergePairs, mergeResults, byteToId, added: header.added, eosTokenId: header.eos_token_id };
+  return parseAsset(buf, path);
 }

@@ -7,6 +7,8 @@
 // Results are cached per piece (most pieces of real text repeat).
 import { MugptError } from '../errors.js';
 import { bytesToTokenString } from './bytes.js';
+
+const UTF8 = new TextEncoder();
 import { pieceEnd, spanEquals, spanHash } from './scan.js';
 
 export interface Tokenizer {
@@ -205,10 +207,10 @@ export class BpeTokenizer implements Tokenizer {
   private bpe(piece: string): number[] {
     let ascii = true;
     for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) > 0x7f) { ascii = false; break; }
-    const bytes = ascii ? null : Buffer.from(piece, 'utf8');
+    const bytes = ascii ? null : UTF8.encode(piece);
     const n = bytes === null ? piece.length : bytes.length;
     if (this.wholeTokens !== null) {
-      const whole = this.wholeTokens.get(bytesToTokenString(bytes ?? Buffer.from(piece, 'latin1')));
+      const whole = this.wholeTokens.get(bytesToTokenString(bytes ?? Uint8Array.from(piece, (c) => c.charCodeAt(0))));
       if (whole !== undefined) return [whole];
     }
     if (this.sym.length < n) { this.sym = new Int32Array(n * 2); this.rk = new Int32Array(n * 2); }
