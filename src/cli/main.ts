@@ -13,6 +13,7 @@ import { register as registerScale } from './scale.js';
 import { register as registerServe } from './serve.js';
 import { register as registerTrain } from './train.js';
 import { register as registerTokenizer } from './tokenizer.js';
+import { register as registerWeb } from './web.js';
 
 const program = new Command('mugpt')
   .description('Cerebras-GPT and BTLM-3B-8K: data, μP training, evaluation, quantization, inference')
@@ -20,7 +21,7 @@ const program = new Command('mugpt')
   .showHelpAfterError()
   .exitOverride();
 
-const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerScale, registerServe, registerTrain, registerTokenizer];
+const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerScale, registerServe, registerTrain, registerTokenizer, registerWeb];
 for (const register of commands) register(program);
 
 try {

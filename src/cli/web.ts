@@ -1,0 +1,91 @@
+// `mugpt web --model FILE.gguf [--port 8080]`: the playground page on loopback. Serves dist/web/ (the
+// page, the mugpt/web bundle, the WebAssembly kernels, the GPT-2 vocabulary) and the model file,
+// every response with the headers that make the page cross-origin isolated (COOP same-origin, COEP
+// require-corp), so its kernels may run a pool of Web Workers over a SharedArrayBuffer.
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { basename, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { MugptError, check } from '../errors.js';
+import { readGguf } from '../io/gguf.js';
+
+/** dist/web of this package (this file is dist/src/cli/web.js). */
+const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json',
+  '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.gguf': 'application/octet-stream',
+};
+
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+export interface WebServerOptions {
+  /** A GGUF file. */
+  model: string;
+  port: number;
+  host?: string;
+}
+
+/** Starts the playground server; resolves with its URL once it listens. */
+export function startWebServer(o: WebServerOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  check(existsSync(o.model), `--model: ${o.model} does not exist`);
+  check(statSync(o.model).isFile() && o.model.toLowerCase().endsWith('.gguf'),
+    `--model: ${o.model} is not a .gguf file; the page runs GGUF models (convert a Hugging Face folder with \`mugpt quantize DIR --type q8_0 -o model.gguf\`)`);
+  check(Number.isInteger(o.port) && o.port >= 0 && o.port <= 65535, `--port: expected an integer in [0, 65535], got ${o.port}`);
+  check(existsSync(join(WEB_DIR, 'index.html')), `${WEB_DIR}: the web bundle is not built (run \`npm run build\` in the mugpt folder)`);
+  readGguf(o.model); // a file that is not GGUF is reported here too, before the page shows it
+  const modelPath = `/model/${encodeURIComponent(basename(o.model))}`;
+  const page = readFileSync(join(WEB_DIR, 'index.html'), 'utf8')
+    .replace('<meta name="mugpt-model" content="">', `<meta name="mugpt-model" content="${modelPath}">`);
+  const assets = new Set(['mugpt.js', 'mugpt.js.map', 'worker.js', 'worker.js.map', 'mugpt-simd-threads.wasm', 'mugpt-simd.wasm', 'gpt2-bpe.bin']);
+
+  const send = (req: IncomingMessage, res: ServerResponse, file: string | null, body?: string): void => {
+    const type = body !== undefined ? TYPES['.html'] : TYPES[extname(file!)] ?? 'application/octet-stream';
+    const size = body !== undefined ? Buffer.byteLength(body) : statSync(file!).size;
+    res.writeHead(200, { ...ISOLATION, 'Content-Type': type, 'Content-Length': size });
+    if (req.method === 'HEAD') res.end();
+    else if (body !== undefined) res.end(body);
+    else createReadStream(file!).pipe(res);
+  };
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, ISOLATION).end();
+    } else if (path === '/' || path === '/index.html') {
+      send(req, res, null, page);
+    } else if (path === decodeURIComponent(modelPath)) {
+      send(req, res, o.model);
+    } else if (assets.has(path.slice(1))) {
+      send(req, res, join(WEB_DIR, path.slice(1)));
+    } else {
+      res.writeHead(404, { ...ISOLATION, 'Content-Type': 'text/plain' }).end('not found\n');
+    }
+  });
+  const host = o.host ?? '127.0.0.1';
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new MugptError(`--port ${o.port}: cannot listen on ${host} (${e.code ?? e.message})`)));
+    server.listen(o.port, host, () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : o.port;
+      resolve({ url: `http://${host}:${port}/`, close: () => new Promise((r) => server.close(() => r())) });
+    });
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('web')
+    .description('serve the playground page (WebAssembly kernels in the browser) for a GGUF model on loopback')
+    .requiredOption('--model <file>', 'a GGUF model file (mugpt quantize makes one from a Hugging Face folder)')
+    .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', '8080')
+    .action(async (o: { model: string; port: string }) => {
+      const { url } = await startWebServer({ model: o.model, port: Number(o.port) });
+      process.stdout.write(`mugpt web: ${url}\n`);
+    });
+}
