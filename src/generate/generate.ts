@@ -20,6 +20,19 @@ import { Rng } from '../rng.js';
 import { Sampler } from './sampler.js';
 import { TextStream } from './stop.js';
 
+/**
+ * Resolves once queued events have had their turn: setImmediate in Node; elsewhere (a browser's Web
+ * Worker) a message to itself, as setTimeout(0) is clamped to 4 ms there.
+ */
+const yieldToEvents: () => Promise<void> = typeof setImmediate === 'function'
+  ? () => new Promise((resolve) => setImmediate(resolve))
+  : (() => {
+    const waiting: Array<() => void> = [];
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => waiting.shift()?.();
+    return () => new Promise<void>((resolve) => { waiting.push(resolve); ch.port2.postMessage(null); });
+  })();
+
 /** What generation needs of a tokenizer (the Tokenizer of src/tokenizer has it). */
 export type GenerateTokenizer = {
   readonly eosTokenId: number | null;
@@ -179,8 +192,8 @@ async function* run(
     }
     yield { id, text: piece };
 
-    // Let other events (an abort, a closed connection) run between tokens.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Let other events (an abort, a closed connection, a worker's stop message) run between tokens.
+    await yieldToEvents();
     signal?.throwIfAborted();
     t = performance.now();
     id = sampler.next(model.step(cache, [id]));

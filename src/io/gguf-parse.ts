@@ -83,7 +83,7 @@ class Cursor {
     throw new MugptError(`${this.path}: not a valid GGUF file: ${what} (at byte ${this.pos})`);
   }
 
-  /** The offset in buf of n bytes at pos (read in when outside it); advances pos. */
+  /** The offset in buf (and view) of n bytes at pos, read in when outside it (so view is read after need); advances pos. */
   private need(n: number, what: string): number {
     if (this.pos + n > this.size) this.fail(`${what} runs past the end of the file (${this.size} bytes)`);
     if (this.pos < this.bufStart || this.pos + n > this.bufEnd) {
@@ -97,16 +97,16 @@ class Cursor {
     return off;
   }
 
-  u8(w: string): number { return this.view.getUint8(this.need(1, w)); }
-  i8(w: string): number { return this.view.getInt8(this.need(1, w)); }
-  u16(w: string): number { return this.view.getUint16(this.need(2, w), true); }
-  i16(w: string): number { return this.view.getInt16(this.need(2, w), true); }
-  u32(w: string): number { return this.view.getUint32(this.need(4, w), true); }
-  i32(w: string): number { return this.view.getInt32(this.need(4, w), true); }
-  f32(w: string): number { return this.view.getFloat32(this.need(4, w), true); }
-  f64(w: string): number { return this.view.getFloat64(this.need(8, w), true); }
-  u64(w: string): bigint { return this.view.getBigUint64(this.need(8, w), true); }
-  i64(w: string): bigint { return this.view.getBigInt64(this.need(8, w), true); }
+  u8(w: string): number { const o = this.need(1, w); return this.view.getUint8(o); }
+  i8(w: string): number { const o = this.need(1, w); return this.view.getInt8(o); }
+  u16(w: string): number { const o = this.need(2, w); return this.view.getUint16(o, true); }
+  i16(w: string): number { const o = this.need(2, w); return this.view.getInt16(o, true); }
+  u32(w: string): number { const o = this.need(4, w); return this.view.getUint32(o, true); }
+  i32(w: string): number { const o = this.need(4, w); return this.view.getInt32(o, true); }
+  f32(w: string): number { const o = this.need(4, w); return this.view.getFloat32(o, true); }
+  f64(w: string): number { const o = this.need(8, w); return this.view.getFloat64(o, true); }
+  u64(w: string): bigint { const o = this.need(8, w); return this.view.getBigUint64(o, true); }
+  i64(w: string): bigint { const o = this.need(8, w); return this.view.getBigInt64(o, true); }
   /** A u64 that must fit a JS number and stay below limit. */
   count(w: string, limit: number): number {
     const v = this.u64(w);

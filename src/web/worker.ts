@@ -71,13 +71,6 @@ async function makeKernels(want: WebBackend | undefined, threads: number, fileBy
 let model: { decoder: Decoder; tokenizer: Tokenizer; rt: WasmRuntime | null } | null = null;
 let running: { id: number; gen: Generation; abort: AbortController } | null = null;
 
-/** Lets queued messages (a stop) in between two tokens. */
-const channel = new MessageChannel();
-const yieldToEvents = (): Promise<void> => new Promise((resolve) => {
-  channel.port1.onmessage = () => resolve();
-  channel.port2.postMessage(null);
-});
-
 async function load(m: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   const threads = m.threads ?? scope.navigator.hardwareConcurrency ?? 1;
   let made: Awaited<ReturnType<typeof makeKernels>> | null = null;
@@ -86,7 +79,9 @@ async function load(m: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     // a plain memory is sized for the file before it arrives (it cannot grow under the model's views)
     made = await makeKernels(m.backend, threads, n);
     const rt = made.rt;
-    return rt ? new Uint8Array(rt.buffer(), rt.alloc(n), n) : new Uint8Array(n);
+    if (!rt) return new Uint8Array(n);
+    const ptr = rt.alloc(n); // first: it may grow the memory, and buffer() is then the grown one
+    return new Uint8Array(rt.buffer(), ptr, n);
   }, (loaded, total) => {
     if (loaded === total || loaded - lastPost > total / 100) {
       lastPost = loaded;
@@ -118,8 +113,7 @@ async function run(m: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
   running = { id: m.id, gen, abort };
   try {
     for await (const token of gen) {
-      scope.postMessage({ type: 'token', id: m.id, token });
-      await yieldToEvents();
+      scope.postMessage({ type: 'token', id: m.id, token }); // generate lets a stop message in between tokens
     }
     scope.postMessage({ type: 'done', id: m.id, stats: { ...gen.stats }, memoryBytes: model.rt ? model.rt.memory.buffer.byteLength : 0 });
   } finally {
