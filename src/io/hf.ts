@@ -5,9 +5,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { canonicalName } from './checkpoint-names.js';
 import { SafetensorsFile, tensorBytes, writeSafetensors, type DType, type FloatDType } from './safetensors.js';
 
 export type { DType } from './safetensors.js';
+export { canonicalName } from './checkpoint-names.js';
 
 export interface TensorInfo { name: string; dtype: DType; shape: number[]; file: string }
 
@@ -24,12 +26,6 @@ export interface CheckpointReader {
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
-/** The canonical name of a stored tensor, or null for tensors mugpt ignores. */
-export function canonicalName(stored: string): string | null {
-  if (stored.endsWith('.attn.bias') || stored.endsWith('.attn.masked_bias')) return null; // causal-mask buffers
-  if (stored === 'lm_head.weight') return null; // tied to transformer.wte.weight
-  return stored.startsWith('transformer.') ? stored : `transformer.${stored}`;
-}
 
 function readJson(path: string, what: string): unknown {
   let text: string;

@@ -10,173 +10,10 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MugptError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { HALF_BITS, floatBitsToBf16, floatBitsToHalf } from '../quant/half.js';
+import { floatBitsToBf16, floatBitsToHalf } from '../quant/half.js';
+import { dtypeBits, isNonNegInt, numel, parseHeader, upcastBf16, upcastF16, type FloatDType, type SafetensorsEntry } from './safetensors-parse.js';
 
-/** Element bits of every dtype the format defines (sub-byte types must land on byte boundaries). */
-const DTYPE_BITS = {
-  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
-  F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8, I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32,
-  C64: 64, F64: 64, I64: 64, U64: 64,
-} as const;
-
-export type DType = keyof typeof DTYPE_BITS;
-/** The dtypes mugpt converts to and from float32. */
-export type FloatDType = 'F32' | 'F16' | 'BF16';
-
-export const MAX_HEADER_BYTES = 100_000_000;
-
-export interface SafetensorsEntry {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  /** Absolute byte offsets in the file: [begin, end). */
-  begin: number;
-  end: number;
-}
-
-function isDType(s: unknown): s is DType {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BITS, s);
-}
-
-export function dtypeBits(dtype: DType): number {
-  return DTYPE_BITS[dtype];
-}
-
-function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Duplicate-key detection. JSON.parse silently keeps the last of two equal keys; the format forbids
-// them (a polyglot-file vector), so scan the header once and check every object's keys.
-
-function findDuplicateKey(json: string): string | null {
-  const stack: Array<Set<string> | null> = []; // one entry per open container: keys of an object, null for an array
-  let i = 0;
-  while (i < json.length) {
-    const c = json[i];
-    if (c === '{') { stack.push(new Set()); i++; continue; }
-    if (c === '[') { stack.push(null); i++; continue; }
-    if (c === '}' || c === ']') { stack.pop(); i++; continue; }
-    if (c !== '"') { i++; continue; }
-    let j = i + 1;
-    while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
-    const raw = json.slice(i, j + 1);
-    i = j + 1;
-    const keys = stack[stack.length - 1];
-    if (!keys) continue;
-    let k = i;
-    while (k < json.length && (json[k] === ' ' || json[k] === '\n' || json[k] === '\r' || json[k] === '\t')) k++;
-    if (json[k] !== ':') continue; // a string value, not a key
-    const key = JSON.parse(raw) as string;
-    if (keys.has(key)) return key;
-    keys.add(key);
-  }
-  return null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Header parsing and validation.
-
-export interface SafetensorsHeader {
-  entries: SafetensorsEntry[];
-  metadata: Record<string, string>;
-  /** Absolute file offset of the byte buffer (8 + header length). */
-  dataStart: number;
-}
-
-function isNonNegInt(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-/**
- * Parses and validates a header. `fileSize` is the size of the whole file; `readAt(offset, length)`
- * returns exactly those bytes. Throws a MugptError naming `file` and the offending tensor or field.
- */
-export function parseHeader(file: string, fileSize: number, readAt: (offset: number, length: number) => Uint8Array): SafetensorsHeader {
-  const fail = (msg: string): never => { throw new MugptError(`${file}: ${msg}`); };
-  if (fileSize < 8) fail(`truncated safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`);
-  const n64 = Buffer.from(readAt(0, 8)).readBigUInt64LE(0);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`safetensors header length ${n64} exceeds the 100,000,000-byte limit (corrupt or not a safetensors file)`);
-  const n = Number(n64);
-  if (8 + n > fileSize) fail(`truncated safetensors file: header length ${n} but only ${fileSize - 8} bytes follow the length field`);
-  const headerBytes = readAt(8, n);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
-  } catch {
-    return fail('safetensors header is not valid UTF-8');
-  }
-  if (!text.startsWith('{')) fail('safetensors header does not start with "{" (corrupt or not a safetensors file)');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    return fail(`safetensors header is not valid JSON: ${(err as Error).message}`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('safetensors header is not a JSON object');
-  const dup = findDuplicateKey(text);
-  if (dup !== null) fail(`safetensors header has the key "${dup}" twice`);
-
-  const dataStart = 8 + n;
-  const bufferLen = fileSize - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: SafetensorsEntry[] = [];
-  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (value === null) continue;
-      if (typeof value !== 'object' || Array.isArray(value)) fail('"__metadata__" must be an object of strings');
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`"__metadata__" field "${k}" must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v as string;
-      }
-      continue;
-    }
-    const t = `tensor "${name}"`;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`${t}: entry must be an object with dtype, shape and data_offsets`);
-    const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (!isDType(dtype)) fail(`${t}: unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every(isNonNegInt)) fail(`${t}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt) || offsets[0] > offsets[1]) {
-      fail(`${t}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got ${JSON.stringify(offsets)}`);
-    }
-    const dims = shape as number[];
-    const [begin, end] = offsets as [number, number];
-    const bits = numel(dims) * DTYPE_BITS[dtype as DType];
-    if (!Number.isSafeInteger(bits) || bits % 8 !== 0) fail(`${t}: shape ${JSON.stringify(dims)} of ${dtype} does not fill whole bytes`);
-    if (bits / 8 !== end - begin) {
-      fail(`${t}: shape ${JSON.stringify(dims)} of ${dtype} needs ${bits / 8} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
-    }
-    if (end > bufferLen) fail(`${t}: data_offsets [${begin}, ${end}] run past the end of the file (buffer is ${bufferLen} bytes; truncated file?)`);
-    entries.push({ name, dtype: dtype as DType, shape: dims, begin: dataStart + begin, end: dataStart + end });
-  }
-
-  // The tensors must tile the buffer exactly: sorted by offset, each begins where the previous ended.
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let expected = dataStart;
-  for (const e of sorted) {
-    if (e.begin < expected) fail(`tensor "${e.name}": data_offsets [${e.begin - dataStart}, ${e.end - dataStart}] overlap the previous tensor (which ends at ${expected - dataStart})`);
-    if (e.begin > expected) fail(`tensor "${e.name}": data_offsets [${e.begin - dataStart}, ${e.end - dataStart}] leave a gap after offset ${expected - dataStart}`);
-    expected = e.end;
-  }
-  if (expected !== fileSize) fail(`the tensors end at buffer offset ${expected - dataStart} but the file has ${fileSize - expected} more bytes after them (the buffer must end at the end of the file)`);
-  return { entries, metadata, dataStart };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Exact conversions between float32 and the 16-bit formats.
-
-/** bfloat16 → float32 bits, exactly: the bf16 bits are the top half of the float32 (int32 views keep V8 on its fast path). */
-function upcastBf16(src: Uint16Array, dst: Int32Array, dstOffset: number): void {
-  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = src[i] << 16;
-}
-
-/** IEEE half → float32 bits, exactly, through the 65,536-entry table. */
-function upcastF16(src: Uint16Array, dst: Int32Array, dstOffset: number): void {
-  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = HALF_BITS[src[i]];
-}
+export * from './safetensors-parse.js';
 
 /** Encodes float32 values as `dtype` little-endian bytes (a view on data for F32, no copy). */
 export function encodeFloats(data: Float32Array, dtype: FloatDType): Uint8Array {
@@ -315,7 +152,7 @@ export interface TensorToWrite {
 
 /** Byte size of a file holding these tensors (header included), for shard planning. */
 export function tensorBytes(t: { shape: number[]; dtype: FloatDType }): number {
-  return (numel(t.shape) * DTYPE_BITS[t.dtype]) / 8;
+  return (numel(t.shape) * dtypeBits(t.dtype)) / 8;
 }
 
 /**
@@ -333,7 +170,7 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
       throw new MugptError(`${path}: tensor "${t.name}" has shape ${JSON.stringify(t.shape)} but ${t.data.length} values`);
     }
   }
-  const ordered = [...tensors].sort((a, b) => DTYPE_BITS[b.dtype] - DTYPE_BITS[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const ordered = [...tensors].sort((a, b) => dtypeBits(b.dtype) - dtypeBits(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of ordered) {

@@ -6,9 +6,9 @@ import { MugptError } from '../errors.js';
 import type { GeneratedToken, GenerationStats } from '../generate/generate.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
 import { gpt2Tokenizer } from './gpt2.js';
-import type { FromWorker, ModelInfo, ModelSource, ToWorker, WebGenerateOptions, WebLoadOptions } from './protocol.js';
+import type { FromWorker, HfFiles, ModelInfo, ModelSource, ToWorker, WebGenerateOptions, WebLoadOptions, WorkerSource } from './protocol.js';
 
-export type { ModelInfo, ModelSource, WebBackend, WebGenerateOptions, WebLoadOptions } from './protocol.js';
+export type { HfFiles, ModelInfo, ModelSource, WebBackend, WebGenerateOptions, WebLoadOptions } from './protocol.js';
 export type { GeneratedToken, GenerationStats } from '../generate/generate.js';
 export { MugptError } from '../errors.js';
 
@@ -33,9 +33,9 @@ export class WebModel {
   private busy = false;
   private constructor(private readonly worker: Worker, readonly info: ModelInfo) {}
 
-  /** Loads a GGUF file (a URL or a File) in a new worker; rejects with the worker's message when it cannot. */
-  static async load(source: ModelSource, opts: WebLoadOptions = {}): Promise<WebModel> {
-    const name = typeof source === 'string' ? source : (source as File).name ?? 'model.gguf';
+  /** Loads a model (see ModelSource) in a new worker; rejects with the worker's message when it cannot. */
+  static async load(src: ModelSource, opts: WebLoadOptions = {}): Promise<WebModel> {
+    const { source, name } = workerSource(src);
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       worker.onerror = (e) => reject(new MugptError(`the model worker failed to start (${e.message})`));
@@ -100,7 +100,28 @@ export class WebModel {
   }
 }
 
-/** Loads a GGUF model (URL or File) into a Web Worker; see WebModel. */
+/** A source as the worker takes it, and the name errors give it. */
+function workerSource(src: ModelSource): { source: WorkerSource; name: string } {
+  if (typeof src === 'string') {
+    if (!src.endsWith('/')) return { source: src, name: src };
+    return { source: { config: `${src}config.json`, weights: `${src}model.safetensors`, tokenizer: `${src}tokenizer.json` }, name: `${src}model.safetensors` };
+  }
+  if (src instanceof Blob) return { source: src, name: (src as File).name ?? 'model' };
+  if ('config' in src && 'weights' in src) return { source: src, name: typeof src.config === 'string' ? src.config : 'config.json' };
+  const files = Array.from(src as ArrayLike<File>);
+  const find = (n: string): File | undefined => files.find((f) => f.name === n);
+  const gguf = files.filter((f) => f.name.toLowerCase().endsWith('.gguf'));
+  if (gguf.length === 1 && files.length === 1) return { source: gguf[0], name: gguf[0].name };
+  const config = find('config.json'), weights = find('model.safetensors');
+  if (!config || !weights) {
+    throw new MugptError(`expected one .gguf file, or a Hugging Face folder's config.json and model.safetensors (and tokenizer.json); got ${
+      files.map((f) => f.name).join(', ') || 'no files'}`);
+  }
+  const hf: HfFiles = { config, weights, tokenizer: find('tokenizer.json') };
+  return { source: hf, name: 'model.safetensors' };
+}
+
+/** Loads a model (a GGUF file or an HF folder's files, by URL or File) into a Web Worker; see WebModel. */
 export function loadModel(source: ModelSource, opts: WebLoadOptions = {}): Promise<WebModel> {
   return WebModel.load(source, opts);
 }

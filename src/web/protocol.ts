@@ -6,8 +6,22 @@ import type { KVCacheType } from '../model/kvcache.js';
 /** What runs the kernels: WebAssembly SIMD with a pool of workers, WebAssembly SIMD alone, or plain JavaScript. */
 export type WebBackend = 'wasm-simd-threads' | 'wasm-simd' | 'js';
 
-/** A model to load: a GGUF file's URL or File. */
-export type ModelSource = string | Blob;
+/** A Hugging Face folder's files, each a URL or a File: config.json, model.safetensors, optionally tokenizer.json. */
+export interface HfFiles {
+  config: string | Blob;
+  weights: string | Blob;
+  /** Absent (or a URL that answers 404): the bundled GPT-2 tokenizer. */
+  tokenizer?: string | Blob;
+}
+
+/**
+ * A model to load: a GGUF file (URL or File), an HF folder's files, a folder URL ending in '/' (its
+ * config.json, model.safetensors and tokenizer.json), or the files of a folder (a multiple file picker).
+ */
+export type ModelSource = string | Blob | HfFiles | ArrayLike<File>;
+
+/** What the worker is sent: a GGUF file or an HF folder's files. */
+export type WorkerSource = string | Blob | HfFiles;
 
 export interface WebLoadOptions {
   /** Kernels: the fastest this page can run by default ('wasm-simd-threads' needs cross-origin isolation). */
@@ -37,7 +51,7 @@ export interface ModelInfo {
 export type WebGenerateOptions = Omit<GenerateOptions, 'signal'>;
 
 export type ToWorker =
-  | { type: 'load'; source: ModelSource; name: string; backend?: WebBackend; threads?: number; kvCache?: KVCacheType }
+  | { type: 'load'; source: WorkerSource; name: string; backend?: WebBackend; threads?: number; kvCache?: KVCacheType }
   | { type: 'generate'; id: number; prompt: string | number[]; options: WebGenerateOptions }
   | { type: 'stop'; id: number };
 

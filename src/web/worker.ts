@@ -16,6 +16,10 @@ import { BpeTokenizer, type Tokenizer } from '../tokenizer/bpe.js';
 import { readSource } from './bytes.js';
 import { gpt2Tokenizer } from './gpt2.js';
 import type { FromWorker, ModelInfo, ToWorker, WebBackend } from './protocol.js';
+import { hfParams } from './hf-web.js';
+import { parseTokenizerJson } from '../tokenizer/tokenizer-json.js';
+import type { ModelConfig } from '../model/config.js';
+import type { Params } from '../model/params.js';
 
 interface WorkerScope {
   postMessage(m: FromWorker): void;
@@ -71,11 +75,36 @@ async function makeKernels(want: WebBackend | undefined, threads: number, fileBy
 let model: { decoder: Decoder; tokenizer: Tokenizer; rt: WasmRuntime | null } | null = null;
 let running: { id: number; gen: Generation; abort: AbortController } | null = null;
 
+const nameOf = (f: string | Blob, fallback: string): string => (typeof f === 'string' ? f : (f as File).name ?? fallback);
+
+function parseJson(t: string, name: string): unknown {
+  try {
+    return JSON.parse(t);
+  } catch (e) {
+    throw new MugptError(`${name}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A small file's text; null for a URL that answers 404 when the file is optional. */
+async function text(f: string | Blob, fallback: string, required: boolean): Promise<string | null> {
+  if (typeof f !== 'string') return f.text();
+  let res: Response;
+  try {
+    res = await fetch(f);
+  } catch (e) {
+    throw new MugptError(`${f}: cannot fetch ${fallback} (${(e as Error).message})`);
+  }
+  if (res.status === 404 && !required) return null;
+  if (!res.ok) throw new MugptError(`${f}: the server answered ${res.status} ${res.statusText}`);
+  return res.text();
+}
+
 async function load(m: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   const threads = m.threads ?? scope.navigator.hardwareConcurrency ?? 1;
   let made: Awaited<ReturnType<typeof makeKernels>> | null = null;
   let lastPost = 0;
-  const bytes = await readSource(m.source, m.name, async (n) => {
+  const hf = typeof m.source === 'string' || m.source instanceof Blob ? null : m.source;
+  const bytes = await readSource(hf ? hf.weights : m.source as string | Blob, m.name, async (n) => {
     // a plain memory is sized for the file before it arrives (it cannot grow under the model's views)
     made = await makeKernels(m.backend, threads, n);
     const rt = made.rt;
@@ -88,16 +117,25 @@ async function load(m: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       scope.postMessage({ type: 'progress', loaded, total });
     }
   });
-  const file = parseGguf({ size: bytes.length, read: (p, n) => bytes.slice(p, p + n) }, m.name);
-  file.map = bytes;
-  const imported = ggufModel(file);
-  const named = new Map<string, Weight>();
-  for (const [name, t] of imported.tensors) named.set(name, t.kind === 'f32' ? t.data : t.matrix);
   const { kernels, rt, backend } = made!;
-  const decoder = new Decoder(imported.config, paramsFromTensors(imported.config, named, m.name), kernels, m.kvCache);
-  const tokenizer = imported.tokenizer ? new BpeTokenizer(imported.tokenizer) : await gpt2Tokenizer();
+  let config: ModelConfig, params: Params<Weight>, tokenizer: Tokenizer;
+  if (hf) {
+    ({ config, params } = hfParams(await text(hf.config, 'config.json', true) ?? '', bytes, { config: nameOf(hf.config, 'config.json'), weights: m.name }));
+    const tj = hf.tokenizer === undefined ? null : await text(hf.tokenizer, 'tokenizer.json', false);
+    tokenizer = tj === null ? await gpt2Tokenizer() : new BpeTokenizer(parseTokenizerJson(parseJson(tj, nameOf(hf.tokenizer!, 'tokenizer.json')), nameOf(hf.tokenizer!, 'tokenizer.json')));
+  } else {
+    const file = parseGguf({ size: bytes.length, read: (p, n) => bytes.slice(p, p + n) }, m.name);
+    file.map = bytes;
+    const imported = ggufModel(file);
+    const named = new Map<string, Weight>();
+    for (const [name, t] of imported.tensors) named.set(name, t.kind === 'f32' ? t.data : t.matrix);
+    config = imported.config;
+    params = paramsFromTensors(imported.config, named, m.name);
+    tokenizer = imported.tokenizer ? new BpeTokenizer(imported.tokenizer) : await gpt2Tokenizer();
+  }
+  const decoder = new Decoder(config, params, kernels, m.kvCache);
   model = { decoder, tokenizer, rt };
-  const c = imported.config;
+  const c = config;
   const info: ModelInfo = {
     backend, threads: rt?.threads ?? 1, modelType: c.model_type, nLayer: c.n_layer, nEmbd: c.n_embd, vocabSize: c.vocab_size,
     fileBytes: bytes.length, memoryBytes: rt ? rt.memory.buffer.byteLength : 0,
