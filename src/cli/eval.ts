@@ -2,6 +2,7 @@
 //   --task NAME=PATH … --output DIR   lm-eval-compatible tasks: results.json, the Markdown table, samples
 //   --text FILE                       a whole text scored with rolling windows (perplexities)
 //   --run RUN.yaml | --shards DIR     held-out loss on the split a run trained against
+//   --position-loss                   mean loss per token position (src/cli/eval-position.ts)
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { check } from '../errors.js';
@@ -17,8 +18,10 @@ import { loadRunConfig, type DataSpec } from '../train/runconfig.js';
 import { openRunData } from '../train/loader.js';
 import { threadsOption } from './threads.js';
 import { modelFromArg } from './hub-progress.js';
+import { runPositionLoss, type PositionFlags } from './eval-position.js';
 
-interface EvalFlags {
+interface EvalFlags extends PositionFlags {
+  positionLoss?: boolean;
   task: string[]; numFewshot: string; limit?: string; maxLength?: string; batchSize: string; logSamples?: boolean; output?: string;
   run?: string; shards?: string; text?: string; tokenizer?: string; seqLen?: string; maxTokens?: string; json?: boolean;
 }
@@ -138,10 +141,11 @@ export function register(program: Command): void {
       + 'openbookqa, winogrande, boolq, wikitext) with its release file or folder, or any name with a JSON-lines file', (v: string, acc: string[]) => [...acc, v], [])
     .option('--num-fewshot <k>', 'solved examples before each document (drawn with a fixed seed)', '0')
     .option('--limit <n>', 'only the first N documents of each task (or a fraction < 1)')
-    .option('--max-length <n>', 'tokens a request may see (default: the config\'s n_positions; ALiBi models may go past it)')
+    .option('--max-length <n>', 'tokens a request may see (default: the config\'s n_positions; ALiBi models may go past it); '
+      + '--position-loss: tokens per window (default: 4 × the training length, n_positions at most with learned positions)')
     .option('--batch-size <n>', 'rows per forward pass for requests that share no context', '1')
     .option('--log-samples', 'also write DIR/samples_NAME.jsonl, one line per document')
-    .option('--output <dir>', 'where results.json (and the samples) go')
+    .option('--output <dir>', 'where results.json (and the samples) go; --position-loss: position-loss.json and .svg')
     .option('--text <file>', 'score this whole text with rolling windows (--max-length each)')
     .option('--tokenizer <name>', 'tokenizer for --text (default: the model\'s)')
     .option('--run <file>', 'held-out loss on the held-out split of this run config')
@@ -149,7 +153,11 @@ export function register(program: Command): void {
     .option('--seq-len <n>', 'tokens per window of the held-out loss (default 256, at most the model\'s context)')
     .option('--max-tokens <n>', 'held-out loss: score at most this many tokens')
     .option('--json', 'print the --text or held-out result as JSON')
+    .option('--position-loss', 'mean loss per token position up to --max-length on --run, --shards or --text data (BTLM\'s long-context figure)')
+    .option('--bucket-size <n>', '--position-loss: positions per bucket (default: max-length / 64)')
+    .option('--max-windows <n>', '--position-loss: score at most this many windows')
     .action(async (modelPath: string, o: EvalFlags) => {
+      if (o.positionLoss) { await runPositionLoss(await modelFromArg(modelPath), o); return; }
       const modes = [o.task.length > 0, o.text !== undefined, o.run !== undefined || o.shards !== undefined];
       check(modes.filter(Boolean).length === 1 && !(o.run !== undefined && o.shards !== undefined),
         'eval: give exactly one of --task NAME=PATH, --text, --run or --shards');
