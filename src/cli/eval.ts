@@ -3,6 +3,7 @@
 //   --text FILE                       a whole text scored with rolling windows (perplexities)
 //   --run RUN.yaml | --shards DIR     held-out loss on the split a run trained against
 //   --position-loss                   mean loss per token position (src/cli/eval-position.ts)
+//   --longeval FILE                   line retrieval; `eval make-longeval` writes FILE (src/cli/eval-longeval.ts)
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { check } from '../errors.js';
@@ -19,9 +20,10 @@ import { openRunData } from '../train/loader.js';
 import { threadsOption } from './threads.js';
 import { modelFromArg } from './hub-progress.js';
 import { runPositionLoss, type PositionFlags } from './eval-position.js';
+import { registerMakeLongEval, runLongEval } from './eval-longeval.js';
 
 interface EvalFlags extends PositionFlags {
-  positionLoss?: boolean;
+  positionLoss?: boolean; longeval?: string;
   task: string[]; numFewshot: string; limit?: string; maxLength?: string; batchSize: string; logSamples?: boolean; output?: string;
   run?: string; shards?: string; text?: string; tokenizer?: string; seqLen?: string; maxTokens?: string; json?: boolean;
 }
@@ -134,7 +136,7 @@ function runHeldOut(modelPath: string, o: EvalFlags, local: string): void {
 }
 
 export function register(program: Command): void {
-  threadsOption(program.command('eval'))
+  const command = threadsOption(program.command('eval'))
     .description('evaluate a model (HF folder or .gguf): lm-eval-compatible tasks, the perplexity of a text, or held-out loss')
     .argument('<model>', 'an HF model folder, a .gguf file, or a Hub id OWNER/NAME[@REVISION]')
     .option('--task <NAME=PATH>', 'a task (repeatable): a built-in name (hellaswag, lambada_openai, piqa, arc_easy, arc_challenge, '
@@ -156,8 +158,10 @@ export function register(program: Command): void {
     .option('--position-loss', 'mean loss per token position up to --max-length on --run, --shards or --text data (BTLM\'s long-context figure)')
     .option('--bucket-size <n>', '--position-loss: positions per bucket (default: max-length / 64)')
     .option('--max-windows <n>', '--position-loss: score at most this many windows')
+    .option('--longeval <file>', 'LongEval-style line retrieval prompts (from `mugpt eval make-longeval`): greedy, exact match; with --output: longeval.json and samples')
     .action(async (modelPath: string, o: EvalFlags) => {
       if (o.positionLoss) { await runPositionLoss(await modelFromArg(modelPath), o); return; }
+      if (o.longeval !== undefined) { await runLongEval(await modelFromArg(modelPath), { longeval: o.longeval, output: o.output }); return; }
       const modes = [o.task.length > 0, o.text !== undefined, o.run !== undefined || o.shards !== undefined];
       check(modes.filter(Boolean).length === 1 && !(o.run !== undefined && o.shards !== undefined),
         'eval: give exactly one of --task NAME=PATH, --text, --run or --shards');
@@ -166,4 +170,6 @@ export function register(program: Command): void {
       else if (o.text !== undefined) runText(modelPath, o, local);
       else runHeldOut(modelPath, o, local);
     });
+  command.enablePositionalOptions(); // make-longeval's own --output, not eval's
+  registerMakeLongEval(command);
 }

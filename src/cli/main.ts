@@ -23,6 +23,8 @@ const program = new Command('mugpt')
 
 const commands: Array<(p: Command) => void> = [registerData, registerEval, registerGenerate, registerMup, registerPull, registerQuantize, registerScale, registerServe, registerTrain, registerTokenizer, registerWeb];
 for (const register of commands) register(program);
+// the command's options come after its name, so a sub-subcommand (eval make-longeval) keeps flags its parent also has
+program.enablePositionalOptions();
 
 try {
   await program.parseAsync(process.argv);

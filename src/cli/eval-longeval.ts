@@ -1,0 +1,91 @@
+// `mugpt eval make-longeval --lines N[,N…] [--count K] [--seed S] --output FILE.jsonl`: writes
+// LongEval-style line-retrieval prompts; `mugpt eval MODEL --longeval FILE [--output DIR]`
+// scores a model on them (greedy generate-until, exact match), per record length.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { MugptError, check } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadModel, type Model } from '../model/model.js';
+import { LONGEVAL_MAX_NEW_TOKENS, makeLongEval, parseLongEvalDoc, scoreLongEval, type LongEvalDoc } from '../eval/longeval.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+
+function int(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  check(Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+export function registerMakeLongEval(evalCommand: Command): void {
+  evalCommand
+    .command('make-longeval')
+    .description('write LongEval-style line-retrieval prompts (JSONL; 70 lines ≈ 1K GPT-2 tokens, 560 ≈ 8K)')
+    .option('--lines <n,…>', 'lines per record, one or more (comma-separated)', '70,140,280,560')
+    .option('--count <k>', 'prompts per record length', '20')
+    .option('--seed <s>', 'seed of the line values and the line asked about', '0')
+    .option('--tokenizer <name>', 'tokenizer that counts the prompt lengths it prints', 'gpt2')
+    .requiredOption('--output <file>', 'the JSONL file to write')
+    .action((o: { lines: string; count: string; seed: string; tokenizer: string; output: string }) => {
+      const lines = o.lines.split(',').map((s) => int('--lines', s.trim(), 1));
+      const docs = makeLongEval({ lines, count: int('--count', o.count, 1), seed: int('--seed', o.seed, 0) });
+      writeFileAtomic(o.output, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+      const tok = loadTokenizer(o.tokenizer);
+      for (const n of lines) {
+        const lens = docs.filter((d) => d.num_lines === n).map((d) => tok.encode(d.context).length);
+        process.stdout.write(`${n} lines: ${lens.length} prompts of ${Math.min(...lens)}–${Math.max(...lens)} tokens (${o.tokenizer})\n`);
+      }
+      process.stderr.write(`wrote ${o.output}\n`);
+    });
+}
+
+function readLongEval(path: string): LongEvalDoc[] {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) {
+    throw new MugptError(`--longeval: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const docs: LongEvalDoc[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let v: unknown;
+    try { v = JSON.parse(line); } catch { throw new MugptError(`${path}:${i + 1}: not valid JSON`); }
+    docs.push(parseLongEvalDoc(v, `${path}:${i + 1}`));
+  });
+  check(docs.length > 0, `${path}: no prompts (an empty file)`);
+  return docs;
+}
+
+/** Greedy generation until a stop string, through the model's own generate. */
+function greedyUntil(model: Model) {
+  return async (context: string, o: { until: string[]; maxNewTokens: number }): Promise<string> => {
+    let text = '';
+    for await (const t of model.generate(context, { maxNewTokens: o.maxNewTokens, stop: o.until, temperature: 0 })) text += t.text;
+    return text;
+  };
+}
+
+export async function runLongEval(modelPath: string, o: { longeval: string; output?: string }): Promise<void> {
+  const docs = readLongEval(o.longeval);
+  const model = loadModel(modelPath);
+  docs.forEach((d, i) => {
+    const n = model.tokenizer.encode(d.context).length + LONGEVAL_MAX_NEW_TOKENS;
+    check(n <= model.maxContext, () => `${o.longeval}:${i + 1}: the prompt and its answer take ${n} tokens, more than ${modelPath} can see: `
+      + `it has learned position embeddings for ${model.maxContext} positions (n_positions); make shorter records (--lines)`);
+  });
+  const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} prompts | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+  bar.start(docs.length, 0);
+  let r;
+  try {
+    r = await scoreLongEval(docs, greedyUntil(model), (done) => bar.update(done));
+  } finally {
+    bar.stop();
+  }
+  process.stdout.write('| lines | prompts | exact match | stderr |\n|---|---|---|---|\n');
+  for (const b of r.byLines) process.stdout.write(`| ${b.num_lines} | ${b.n} | ${b.exact_match.toFixed(4)} | ${Number.isFinite(b.exact_match_stderr) ? b.exact_match_stderr.toFixed(4) : '—'} |\n`);
+  if (o.output) {
+    mkdirSync(o.output, { recursive: true });
+    writeFileAtomic(join(o.output, 'longeval.json'), `${JSON.stringify({ model: modelPath, file: o.longeval, byLines: r.byLines, exact_match: r.exact_match }, null, 2)}\n`);
+    writeFileAtomic(join(o.output, 'samples_longeval.jsonl'), r.samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
+    process.stderr.write(`wrote ${join(o.output, 'longeval.json')} and samples_longeval.jsonl\n`);
+  }
+}
