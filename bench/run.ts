@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { benchModule } from './common.js';
 
-const SUITE = ['gemm', 'bandwidth', 'inference', 'quantized', 'train-step', 'tokenizer', 'dedup', 'data-build'];
+const SUITE = ['gemm', 'bandwidth', 'inference', 'quantized', 'train-step', 'eval', 'tokenizer', 'dedup', 'data-build'];
 
 const asked = process.argv.slice(2);
 for (const name of asked) {

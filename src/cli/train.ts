@@ -2,7 +2,8 @@
 // bar on stderr (step, loss, val loss, lr, tokens/s, ETA). Ctrl-C or SIGTERM saves a checkpoint after
 // the current step and exits; `--resume` continues from it. Without a config it runs the embedded
 // default, runs/btlm-tiny.yaml: a small BTLM-architecture μP model on the State of the Union addresses.
-// A finished run ends with a sample of text from the final checkpoint.
+// A finished run ends with a sample of text from the final checkpoint and, on the State of the Union
+// corpus, its accuracy on the two tasks built from the held-out speeches, next to chance.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { join } from 'node:path';
@@ -13,6 +14,10 @@ import { train } from '../train/trainer.js';
 import { countParameters } from '../train/chinchilla.js';
 import { describeKernels, getKernels } from '../kernels/index.js';
 import { threadsOption } from './threads.js';
+import { EvalLM } from '../eval/lm.js';
+import { formatSotuReport, scoreSotu } from '../eval/sotu-report.js';
+import { sotuSplitOf } from '../eval/sotu-tasks.js';
+import type { RunConfig } from '../train/runconfig.js';
 
 function duration(s: number): string {
   if (!Number.isFinite(s)) return '?';
@@ -52,6 +57,30 @@ async function printSample(checkpoint: string, prompt: string): Promise<void> {
   for await (const t of model.generate(prompt, { maxNewTokens: 48, temperature: 0.8, topK: 40, seed: 0 })) text += t.text;
   process.stdout.write(`\n${prompt}${text}\n\n`);
   process.stderr.write(`more: mugpt generate --model ${checkpoint} --prompt "${prompt}"\n`);
+}
+
+/**
+ * A run on the State of the Union corpus ends with the final model's accuracy on sotu_cloze and
+ * sotu_next, built from the speeches it held out, next to chance (src/eval/sotu-report.ts).
+ */
+function printHeldOutTasks(run: RunConfig, checkpoint: string): void {
+  if (run.data.kind !== 'corpus' || run.data.name !== 'sotu') return;
+  const model = loadModel(checkpoint);
+  const bar = new cliProgress.SingleBar({ format: 'held-out tasks {bar} {value}/{total} requests | {speed} req/s | ETA {eta_formatted}', stream: process.stderr },
+    cliProgress.Presets.shades_classic);
+  const t0 = performance.now();
+  let started = false;
+  try {
+    const r = scoreSotu(new EvalLM(model, model.tokenizer), sotuSplitOf(run), (done, total) => {
+      if (!started) { bar.start(total, 0, { speed: '-' }); started = true; }
+      bar.update(done, { speed: (done / ((performance.now() - t0) / 1000)).toFixed(0) });
+    });
+    bar.stop();
+    process.stdout.write(`${formatSotuReport(r)}\n`);
+    process.stderr.write(`scored in ${((performance.now() - t0) / 1000).toFixed(1)} s; any checkpoint: mugpt eval ${checkpoint} --task sotu_cloze=${run.file} --task sotu_next=${run.file} --output DIR\n`);
+  } finally {
+    bar.stop();
+  }
 }
 
 export function register(program: Command): void {
@@ -100,7 +129,10 @@ export function register(program: Command): void {
         stopBar();
         note(`${r.status === 'done' ? 'done' : 'interrupted (continue with --resume)'} at step ${r.step}: checkpoint ${r.checkpoint}, `
           + `metrics ${r.metrics}${r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}`}`);
-        if (r.status === 'done' && r.checkpoint) await printSample(r.checkpoint, o.sample);
+        if (r.status === 'done' && r.checkpoint) {
+          await printSample(r.checkpoint, o.sample);
+          printHeldOutTasks(run, r.checkpoint);
+        }
       } finally {
         stopBar();
         interrupt.dispose();
