@@ -1,13 +1,14 @@
 // `mugpt eval make-longeval --lines N[,N…] [--count K] [--seed S] --output FILE.jsonl`: writes
 // LongEval-style line-retrieval prompts; `mugpt eval MODEL --longeval FILE [--output DIR]`
-// scores a model on them (greedy generate-until, exact match), per record length.
+// scores a model on them (lm-eval's greedy generate_until, exact match), per record length.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel, type Model } from '../model/model.js';
+import { loadModel } from '../model/model.js';
+import { EvalLM } from '../eval/lm.js';
 import { LONGEVAL_MAX_NEW_TOKENS, makeLongEval, parseLongEvalDoc, scoreLongEval, type LongEvalDoc } from '../eval/longeval.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 
@@ -55,28 +56,21 @@ function readLongEval(path: string): LongEvalDoc[] {
   return docs;
 }
 
-/** Greedy generation until a stop string, through the model's own generate. */
-function greedyUntil(model: Model) {
-  return async (context: string, o: { until: string[]; maxNewTokens: number }): Promise<string> => {
-    let text = '';
-    for await (const t of model.generate(context, { maxNewTokens: o.maxNewTokens, stop: o.until, temperature: 0 })) text += t.text;
-    return text;
-  };
-}
-
-export async function runLongEval(modelPath: string, o: { longeval: string; output?: string }): Promise<void> {
+export async function runLongEval(modelPath: string, o: { longeval: string; maxLength?: string; output?: string }): Promise<void> {
   const docs = readLongEval(o.longeval);
   const model = loadModel(modelPath);
-  docs.forEach((d, i) => {
-    const n = model.tokenizer.encode(d.context).length + LONGEVAL_MAX_NEW_TOKENS;
-    check(n <= model.maxContext, () => `${o.longeval}:${i + 1}: the prompt and its answer take ${n} tokens, more than ${modelPath} can see: `
-      + `it has learned position embeddings for ${model.maxContext} positions (n_positions); make shorter records (--lines)`);
-  });
+  const need = docs.map((d) => model.tokenizer.encode(d.context).length + LONGEVAL_MAX_NEW_TOKENS);
+  need.forEach((n, i) => check(n <= model.maxContext, () => `${o.longeval}:${i + 1}: the prompt and its answer take ${n} tokens, more than ${modelPath} can see: `
+    + `it has learned position embeddings for ${model.maxContext} positions (n_positions); make shorter records (--lines)`));
+  // lm-eval's generate_until keeps the context's last max_length − max_gen_toks tokens: by default
+  // nothing is cut (ALiBi models see the whole prompt, however long)
+  const maxLength = o.maxLength === undefined ? Math.min(model.maxContext, Math.max(...need)) : int('--max-length', o.maxLength, LONGEVAL_MAX_NEW_TOKENS + 1);
+  const lm = new EvalLM(model, model.tokenizer, { maxLength });
   const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} prompts | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar.start(docs.length, 0);
   let r;
   try {
-    r = await scoreLongEval(docs, greedyUntil(model), (done) => bar.update(done));
+    r = await scoreLongEval(docs, (context, g) => lm.generateUntil(context, g), (done) => bar.update(done));
   } finally {
     bar.stop();
   }
@@ -84,7 +78,7 @@ export async function runLongEval(modelPath: string, o: { longeval: string; outp
   for (const b of r.byLines) process.stdout.write(`| ${b.num_lines} | ${b.n} | ${b.exact_match.toFixed(4)} | ${Number.isFinite(b.exact_match_stderr) ? b.exact_match_stderr.toFixed(4) : '—'} |\n`);
   if (o.output) {
     mkdirSync(o.output, { recursive: true });
-    writeFileAtomic(join(o.output, 'longeval.json'), `${JSON.stringify({ model: modelPath, file: o.longeval, byLines: r.byLines, exact_match: r.exact_match }, null, 2)}\n`);
+    writeFileAtomic(join(o.output, 'longeval.json'), `${JSON.stringify({ model: modelPath, file: o.longeval, maxLength, byLines: r.byLines, exact_match: r.exact_match }, null, 2)}\n`);
     writeFileAtomic(join(o.output, 'samples_longeval.jsonl'), r.samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
     process.stderr.write(`wrote ${join(o.output, 'longeval.json')} and samples_longeval.jsonl\n`);
   }

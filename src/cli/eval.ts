@@ -144,7 +144,8 @@ export function register(program: Command): void {
     .option('--num-fewshot <k>', 'solved examples before each document (drawn with a fixed seed)', '0')
     .option('--limit <n>', 'only the first N documents of each task (or a fraction < 1)')
     .option('--max-length <n>', 'tokens a request may see (default: the config\'s n_positions; ALiBi models may go past it); '
-      + '--position-loss: tokens per window (default: 4 × the training length, n_positions at most with learned positions)')
+      + '--position-loss: tokens per window (default: 4 × the training length, n_positions at most with learned positions); '
+      + '--longeval: default the longest prompt')
     .option('--batch-size <n>', 'rows per forward pass for requests that share no context', '1')
     .option('--log-samples', 'also write DIR/samples_NAME.jsonl, one line per document')
     .option('--output <dir>', 'where results.json (and the samples) go; --position-loss: position-loss.json and .svg')
@@ -161,7 +162,7 @@ export function register(program: Command): void {
     .option('--longeval <file>', 'LongEval-style line retrieval prompts (from `mugpt eval make-longeval`): greedy, exact match; with --output: longeval.json and samples')
     .action(async (modelPath: string, o: EvalFlags) => {
       if (o.positionLoss) { await runPositionLoss(await modelFromArg(modelPath), o); return; }
-      if (o.longeval !== undefined) { await runLongEval(await modelFromArg(modelPath), { longeval: o.longeval, output: o.output }); return; }
+      if (o.longeval !== undefined) { await runLongEval(await modelFromArg(modelPath), { longeval: o.longeval, maxLength: o.maxLength, output: o.output }); return; }
       const modes = [o.task.length > 0, o.text !== undefined, o.run !== undefined || o.shards !== undefined];
       check(modes.filter(Boolean).length === 1 && !(o.run !== undefined && o.shards !== undefined),
         'eval: give exactly one of --task NAME=PATH, --text, --run or --shards');

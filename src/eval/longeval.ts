@@ -57,7 +57,7 @@ export function parseLongEvalDoc(v: unknown, where: string): LongEvalDoc {
 }
 
 /** A generate-until function: greedy text after context, cut at the first of until. */
-export type GenerateUntil = (context: string, o: { until: string[]; maxNewTokens: number }) => Promise<string>;
+export type GenerateUntil = (context: string, o: { until: string[]; maxNewTokens: number }) => string | Promise<string>;
 
 export interface LongEvalSample { doc_id: number; num_lines: number; target: string; generated: string; exact_match: boolean }
 
