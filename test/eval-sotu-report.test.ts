@@ -10,7 +10,7 @@ import { sotuCloze, sotuNext } from '../src/eval/sotu-tasks.js';
 import { makeConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
 import { Model } from '../src/model/model.js';
-import { cliPath, scratch } from './helpers.js';
+import { cliPath, repoRoot, scratch } from './helpers.js';
 
 const split = { seed: 0, valFraction: 0.05 };
 
@@ -36,7 +36,7 @@ function direct(model: Model, context: string, continuation: string): { ll: numb
 test('scoreSotu: cloze acc = greedy last words, next-sentence acc / acc_norm = argmax of (length-normalized) log-likelihoods, as a direct forward finds', () => {
   const cfg = makeConfig({ model_type: 'btlm', n_layer: 1, n_embd: 8, n_head: 2, n_positions: 64, vocab_size: 50257, position_embedding_type: 'alibi', activation_function: 'swiglu', n_inner: 16 });
   const model = Model.fromTensors(cfg, new Map(initModel(cfg, { seed: 11 }).map((t) => [t.name, t.data])));
-  const r = scoreSotu(new EvalLM(model, model.tokenizer, { maxLength: 4096 }), split);
+  const r = scoreSotu(new EvalLM(model, model.tokenizer, { maxLength: 4096 }), join(repoRoot, 'runs', 'btlm-tiny.yaml'));
   const cloze = sotuCloze(split), next = sotuNext(split);
   assert.equal(r.cloze.n, cloze.length);
   assert.equal(r.next.n, next.length);
@@ -71,4 +71,13 @@ test('mugpt train on the sotu corpus ends with the held-out tasks next to chance
   assert.match(r.stdout, /\| sotu_cloze \(last word, LAMBADA-style\) \| \d+ \| acc \| \d+\.\d % ± \d+\.\d \| 2\.5 % \(always "States"\) \|/);
   assert.match(r.stdout, /\| sotu_next \(next sentence of 4, HellaSwag-style\) \| \d+ \| acc \| \d+\.\d % ± \d+\.\d \| 25 % \|/);
   assert.match(r.stderr, /--task sotu_cloze=.*run\.yaml --task sotu_next=/);
+});
+
+test('mugpt eval --task sotu_next=RUN needs a run on the sotu corpus, and says so before loading the model', () => {
+  const tmp = scratch();
+  const run = join(tmp, 'text-run.yaml');
+  writeFileSync(run, `model: btlm-tiny\ndata: { text: ${join(tmp, 'a.txt')} }\nbatch_size: 2\nseq_len: 32\nsteps: 2\noptimizer: { lr: 0.001 }\nout_dir: ${join(tmp, 'out')}\n`);
+  const r = spawnSync(process.execPath, [cliPath, 'eval', join(tmp, 'no-model'), '--task', `sotu_next=${run}`, '--output', join(tmp, 'res')], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^mugpt: .*text-run\.yaml: data is not "corpus: sotu", so it holds out no State of the Union speeches/);
 });

@@ -140,7 +140,8 @@ export function register(program: Command): void {
     .description('evaluate a model (HF folder or .gguf): lm-eval-compatible tasks, the perplexity of a text, or held-out loss')
     .argument('<model>', 'an HF model folder, a .gguf file, or a Hub id OWNER/NAME[@REVISION]')
     .option('--task <NAME=PATH>', 'a task (repeatable): a built-in name (hellaswag, lambada_openai, piqa, arc_easy, arc_challenge, '
-      + 'openbookqa, winogrande, boolq, wikitext) with its release file or folder, or any name with a JSON-lines file', (v: string, acc: string[]) => [...acc, v], [])
+      + 'openbookqa, winogrande, boolq, wikitext) with its release file or folder, sotu_cloze or sotu_next with a run config on the '
+      + 'sotu corpus (built from the speeches it held out), or any name with a JSON-lines file', (v: string, acc: string[]) => [...acc, v], [])
     .option('--num-fewshot <k>', 'solved examples before each document (drawn with a fixed seed)', '0')
     .option('--limit <n>', 'only the first N documents of each task (or a fraction < 1)')
     .option('--max-length <n>', 'tokens a request may see (default: the config\'s n_positions; ALiBi models may go past it); '

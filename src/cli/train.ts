@@ -16,7 +16,6 @@ import { describeKernels, getKernels } from '../kernels/index.js';
 import { threadsOption } from './threads.js';
 import { EvalLM } from '../eval/lm.js';
 import { formatSotuReport, scoreSotu } from '../eval/sotu-report.js';
-import { sotuSplitOf } from '../eval/sotu-tasks.js';
 import type { RunConfig } from '../train/runconfig.js';
 
 function duration(s: number): string {
@@ -71,7 +70,7 @@ function printHeldOutTasks(run: RunConfig, checkpoint: string): void {
   const t0 = performance.now();
   let started = false;
   try {
-    const r = scoreSotu(new EvalLM(model, model.tokenizer), sotuSplitOf(run), (done, total) => {
+    const r = scoreSotu(new EvalLM(model, model.tokenizer), run.file, (done, total) => {
       if (!started) { bar.start(total, 0, { speed: '-' }); started = true; }
       bar.update(done, { speed: (done / ((performance.now() - t0) / 1000)).toFixed(0) });
     });

@@ -1,9 +1,14 @@
 // The main job's report card: a trained model's accuracy on sotu_cloze and sotu_next (built from the
-// speeches its run held out) next to chance, scored with lm-eval's rules (EvalLM) — cloze: acc = the
-// word is the greedy continuation; next sentence: acc and acc_norm over four choices (chance 1/4).
-import { aggregateMean, multipleChoiceScores, type Aggregate } from './metrics.js';
+// speeches its run held out) next to chance, through the same harness as `mugpt eval --task`
+// (lm-eval's rules) — cloze: acc = the word is the greedy continuation; next sentence: acc and
+// acc_norm over four choices (chance 1/4).
+import { check } from '../errors.js';
+import { evaluate } from './harness.js';
 import type { EvalLM, ProgressFn } from './lm.js';
-import { heldOutSpeeches, sotuCloze, sotuClozeChance, sotuNext, type SotuSplit } from './sotu-tasks.js';
+import type { Aggregate } from './metrics.js';
+import { heldOutSpeeches, sotuClozeChance, sotuSplitOf } from './sotu-tasks.js';
+import { loadTask } from './tasks/index.js';
+import { loadRunConfig } from '../train/runconfig.js';
 
 export interface SotuReport {
   cloze: { n: number; acc: Aggregate; chance: { word: string; acc: number } };
@@ -12,21 +17,15 @@ export interface SotuReport {
   speeches: number;
 }
 
-/** Scores both tasks (all their requests sorted and batched together); see the header. */
-export function scoreSotu(lm: EvalLM, split: SotuSplit, onProgress?: ProgressFn): SotuReport {
-  const cloze = sotuCloze(split), next = sotuNext(split);
-  const requests: Array<[string, string]> = [
-    ...cloze.map((d): [string, string] => [d.context, d.continuation]),
-    ...next.flatMap((d) => d.choices.map((c): [string, string] => [d.context, ` ${c}`])),
-  ];
-  const r = lm.loglikelihoodBatch(requests, onProgress);
-  const mc = next.map((d, i) => {
-    const base = cloze.length + 4 * i;
-    return multipleChoiceScores(r.slice(base, base + d.choices.length).map((x) => x.logprob), d.choices, d.gold);
-  });
+/** Scores both tasks of a run config on the sotu corpus; see the header. */
+export function scoreSotu(lm: EvalLM, runFile: string, onProgress?: ProgressFn): SotuReport {
+  const split = sotuSplitOf(loadRunConfig(runFile));
+  const [cloze, next] = evaluate(lm, [loadTask('sotu_cloze', runFile), loadTask('sotu_next', runFile)], { onProgress });
+  const { acc } = cloze.metrics, { acc: nextAcc, acc_norm: nextNorm } = next.metrics;
+  check(acc !== undefined && nextAcc !== undefined && nextNorm !== undefined, 'sotu tasks: the harness returned no accuracy');
   return {
-    cloze: { n: cloze.length, acc: aggregateMean(r.slice(0, cloze.length).map((x) => (x.isGreedy ? 1 : 0))), chance: sotuClozeChance(split) },
-    next: { n: next.length, acc: aggregateMean(mc.map((s) => s.acc)), acc_norm: aggregateMean(mc.map((s) => s.acc_norm)), chance: 0.25 },
+    cloze: { n: cloze.samples.length, acc, chance: sotuClozeChance(split) },
+    next: { n: next.samples.length, acc: nextAcc, acc_norm: nextNorm, chance: 0.25 },
     speeches: heldOutSpeeches(split).length,
   };
 }

@@ -1,9 +1,12 @@
 // The papers' tasks, read from their official release files with lm-eval's preprocessing and prompts
-// (lm_eval/tasks/<task>/*.yaml and utils; versions as lm-eval numbers them).
+// (lm_eval/tasks/<task>/*.yaml and utils; versions as lm-eval numbers them), and two tasks built from
+// the State of the Union speeches a run held out (sotu_cloze, sotu_next).
 import { check } from '../../errors.js';
 import { PY_WS, pyCapitalize, pyStrip } from '../text.js';
 import { bool, findFile, index, obj, readJsonl, readText, str, strings, where, type Row } from './files.js';
 import type { Doc, Task } from './task.js';
+import { sotuCloze, sotuNext, sotuSplitOf, type SotuSplit } from '../sotu-tasks.js';
+import { loadRunConfig } from '../../train/runconfig.js';
 
 type Split = { docs: Doc[]; files: string[] };
 
@@ -206,6 +209,14 @@ const arc = (level: 'Easy' | 'Challenge'): Spec => ({
   load: jsonlTask([`ARC-${level}-Test.jsonl`], [`ARC-${level}-Train.jsonl`], `ARC-${level} test split`, arcDoc),
 });
 
+// ---- State of the Union tasks (src/eval/sotu-tasks.ts): PATH is the run config whose held-out speeches they come from ----
+
+function sotuTask(make: (path: string) => Doc[]): Spec['load'] {
+  return (path) => ({ docs: make(path), fewshotDocs: null, files: [path] });
+}
+
+const sotuSplit = (path: string): SotuSplit => sotuSplitOf(loadRunConfig(path));
+
 export const BUILTIN_TASKS: Record<string, Spec> = {
   hellaswag: { ...MC, version: 1, load: jsonlTask(['hellaswag_val.jsonl'], ['hellaswag_train.jsonl'], 'HellaSwag validation split', hellaswagDoc) },
   lambada_openai: {
@@ -221,5 +232,17 @@ export const BUILTIN_TASKS: Record<string, Spec> = {
   wikitext: {
     outputType: 'loglikelihood_rolling', metrics: ['word_perplexity', 'byte_perplexity', 'bits_per_byte'], targetDelimiter: ' ', fewshotDelimiter: '\n\n', version: 2,
     load: loadWikitext,
+  },
+  sotu_cloze: {
+    outputType: 'loglikelihood', metrics: ['perplexity', 'acc'], targetDelimiter: '', fewshotDelimiter: '\n\n', version: 0,
+    load: sotuTask((path) => sotuCloze(sotuSplit(path)).map((d, i): Doc => ({
+      source: `${path} (held-out passage ${i + 1})`, raw: d, text: d.context, choices: [], target: d.continuation,
+    }))),
+  },
+  sotu_next: {
+    ...MC, version: 0,
+    load: sotuTask((path) => sotuNext(sotuSplit(path)).map((d, i): Doc => ({
+      source: `${path} (held-out sentence ${i + 1})`, raw: d, text: d.context, choices: d.choices, target: d.gold,
+    }))),
   },
 };
