@@ -10,7 +10,7 @@ import { sotuCloze, sotuNext } from '../src/eval/sotu-tasks.js';
 import { makeConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
 import { Model } from '../src/model/model.js';
-import { cliPath, repoRoot, scratch } from './helpers.js';
+import { cliPath, fixture, repoRoot, scratch } from './helpers.js';
 
 const split = { seed: 0, valFraction: 0.05 };
 
@@ -73,11 +73,11 @@ test('mugpt train on the sotu corpus ends with the held-out tasks next to chance
   assert.match(r.stderr, /--task sotu_cloze=.*run\.yaml --task sotu_next=/);
 });
 
-test('mugpt eval --task sotu_next=RUN needs a run on the sotu corpus, and says so before loading the model', () => {
+test('mugpt eval --task sotu_next=RUN needs a run on the sotu corpus, and says so naming the run file', () => {
   const tmp = scratch();
   const run = join(tmp, 'text-run.yaml');
   writeFileSync(run, `model: btlm-tiny\ndata: { text: ${join(tmp, 'a.txt')} }\nbatch_size: 2\nseq_len: 32\nsteps: 2\noptimizer: { lr: 0.001 }\nout_dir: ${join(tmp, 'out')}\n`);
-  const r = spawnSync(process.execPath, [cliPath, 'eval', join(tmp, 'no-model'), '--task', `sotu_next=${run}`, '--output', join(tmp, 'res')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cliPath, 'eval', fixture('model', 'gpt2-gelu'), '--task', `sotu_next=${run}`, '--output', join(tmp, 'res')], { encoding: 'utf8' });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^mugpt: .*text-run\.yaml: data is not "corpus: sotu", so it holds out no State of the Union speeches/);
 });
