@@ -1,7 +1,8 @@
 // The language-model side of evaluation: lm-eval's three request types on a mugpt model, scored as
 // lm-eval's HF backend scores them (src/eval/requests.ts has the rules), but faster on a CPU:
 //  - requests whose model inputs share everything before the scored positions (the choices of one
-//    multiple-choice document) run that prefix once into a KV cache, then only each continuation;
+//    multiple-choice document) run that prefix once into a KV cache, then only the continuations,
+//    batchSize of them through the weights together, each on its own copy of the prefix's cache;
 //  - the others run as batches of up to batchSize rows, right-padded (exact under the causal mask).
 // Log-probabilities come from float32 logits, summed in float64.
 import { check } from '../errors.js';
@@ -174,29 +175,36 @@ export class EvalLM {
     return usesAlibi(this.model.config) ? alibiScale(this.model.config, keys) : 1;
   }
 
-  /** One prefix into the cache, then each request's scored part after it. */
+  /**
+   * One prefix into the cache, then the requests' scored parts after it, batchSize at a time: each
+   * on its own copy of the prefix's cache, their rows through the weights together (stepBatchLogits).
+   */
   private scoreShared(
     g: number[], requests: readonly TokenRequest[], inputs: Array<{ prefix: number[]; suffix: number[] }>,
     finish: (i: number, r: LoglikelihoodResult) => void,
   ): void {
     const prefix = inputs[g[0]].prefix;
     const longest = Math.max(...g.map((i) => inputs[i].suffix.length));
-    const cache = this.model.newCache(prefix.length + longest);
-    this.model.step(cache, prefix);
-    for (const i of g) {
-      cache.truncate(prefix.length);
-      const cont = requests[i].continuation;
-      let logprob = 0, isGreedy = true;
-      this.model.stepLogits(cache, inputs[i].suffix, (t0, logits, m) => {
-        const V = this.model.vocabSize;
-        for (let t = 0; t < m; t++) {
-          const { lse, argmax } = rowStats(logits.subarray(t * V, (t + 1) * V));
-          const target = cont[t0 + t];
-          logprob += logits[t * V + target] - lse;
-          if (argmax !== target) isGreedy = false;
+    const base = this.model.newCache(prefix.length);
+    this.model.step(base, prefix);
+    const V = this.model.vocabSize;
+    for (let s = 0; s < g.length; s += this.batchSize) {
+      const batch = g.slice(s, s + this.batchSize);
+      // the flat rows of the batch: request b's continuation token j is row start[b] + j
+      const owner: number[] = [], target: number[] = [];
+      batch.forEach((i, b) => requests[i].continuation.forEach((tok) => { owner.push(b); target.push(tok); }));
+      const lp = new Float64Array(batch.length);
+      const greedy = batch.map(() => true);
+      const entries = batch.map((i) => ({ cache: base.fork(longest), ids: inputs[i].suffix }));
+      this.model.stepBatchLogits(entries, (r0, logits, m) => {
+        for (let r = 0; r < m; r++) {
+          const { lse, argmax } = rowStats(logits.subarray(r * V, (r + 1) * V));
+          const b = owner[r0 + r], tok = target[r0 + r];
+          lp[b] += logits[r * V + tok] - lse;
+          if (argmax !== tok) greedy[b] = false;
         }
       });
-      finish(i, { logprob, isGreedy });
+      batch.forEach((i, b) => finish(i, { logprob: lp[b], isGreedy: greedy[b] }));
     }
   }
 

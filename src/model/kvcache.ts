@@ -53,11 +53,21 @@ export class LayerKVCache implements KVCache {
     return this.kv.reduce((s, l) => s + l.k.byteLength + l.v.byteLength + ('kScale' in l ? l.kScale.byteLength + l.vScale.byteLength : 0), 0);
   }
 
-  /** Forgets the positions from `length` on (a shared prefix stays; what followed it is dropped). */
-  truncate(length: number): void {
-    check(Number.isInteger(length) && length >= 0 && length <= this.length,
-      () => `KV cache: truncate to ${length} positions, expected an integer in [0, ${this.length}]`);
-    this.length = length;
+  /** A new cache holding a copy of this one's positions, with room for `extra` more. */
+  fork(extra = 0): LayerKVCache {
+    const c = new LayerKVCache(this.owner, this.nLayer, this.D, this.maxLength, this.type, this.H);
+    c.reserve(Math.min(this.maxLength, this.length + extra));
+    c.kv.forEach((dst, l) => {
+      const src = this.kv[l];
+      dst.k.set(src.k.subarray(0, this.length * this.D) as never);
+      dst.v.set(src.v.subarray(0, this.length * this.D) as never);
+      if ('kScale' in dst && 'kScale' in src) {
+        dst.kScale.set(src.kScale.subarray(0, this.length * this.H));
+        dst.vScale.set(src.vScale.subarray(0, this.length * this.H));
+      }
+    });
+    c.length = this.length;
+    return c;
   }
 
   /** Makes room for `total` positions, keeping the cached ones. */

@@ -226,21 +226,46 @@ export class Model extends Decoder implements BatchDecodeModel {
    * last new position (views of one [entries, V] array).
    */
   stepBatch(entries: readonly BatchEntry[]): Float32Array[] {
-    check(Array.isArray(entries) && entries.length > 0, 'stepBatch: entries must be a non-empty array of { cache, ids }');
+    const seqs = this.batchRows(entries, 'stepBatch');
+    const a = this.acts, D = this.config.n_embd, V = this.config.vocab_size, S = entries.length;
+    // the last new row of each sequence, gathered into rows 0 … S−1 (in order, so a row never overwrites one still to come)
+    let r0 = 0;
+    seqs.forEach((q, e) => {
+      const last = r0 + q.T - 1;
+      if (last !== e) a.h.copyWithin(e * D, last * D, (last + 1) * D);
+      r0 += q.T;
+    });
+    const logits = new Float32Array(S * V); // [S, V]
+    lmHeadForward(this.ctx, logits, a.h, a.ln, S);
+    return entries.map((_, e) => logits.subarray(e * V, (e + 1) * V));
+  }
+
+  /**
+   * stepBatch handing the logits of every new row to consume, at most `chunk` rows at a time:
+   * consume(r0, logits [m, V], m) for rows r0 … r0+m−1 of the entries' new rows, in entry order.
+   */
+  stepBatchLogits(entries: readonly BatchEntry[], consume: (r0: number, logits: Float32Array, m: number) => void, chunk = 64): void {
+    const seqs = this.batchRows(entries, 'stepBatchLogits');
+    this.headRows(seqs.reduce((s, q) => s + q.T, 0), consume, chunk);
+  }
+
+  /** The blocks over the new rows of every entry (appended to their caches): rows in entry order in acts.h. */
+  private batchRows(entries: readonly BatchEntry[], what: string): SequenceRows[] {
+    check(Array.isArray(entries) && entries.length > 0, `${what}: entries must be a non-empty array of { cache, ids }`);
     const seqs: SequenceRows[] = [];
     const seen = new Set<KVCache>();
     let M = 0;
     entries.forEach(({ cache, ids }, e) => {
-      check(cache instanceof LayerKVCache && cache.owner === this, () => `stepBatch: entries[${e}].cache must come from this model's newCache()`);
-      check(!seen.has(cache), () => `stepBatch: entries[${e}] repeats the cache of an earlier entry`);
+      check(cache instanceof LayerKVCache && cache.owner === this, () => `${what}: entries[${e}].cache must come from this model's newCache()`);
+      check(!seen.has(cache), () => `${what}: entries[${e}] repeats the cache of an earlier entry`);
       seen.add(cache);
-      check(Array.isArray(ids) && ids.length > 0, () => `stepBatch: entries[${e}].ids must be a non-empty array of token ids`);
-      this.checkIds(ids, (i) => `stepBatch: entries[${e}].ids[${i}]`);
-      this.checkContext(cache.length + ids.length, `stepBatch: entries[${e}]'s sequence`);
+      check(Array.isArray(ids) && ids.length > 0, () => `${what}: entries[${e}].ids must be a non-empty array of token ids`);
+      this.checkIds(ids, (i) => `${what}: entries[${e}].ids[${i}]`);
+      this.checkContext(cache.length + ids.length, `${what}: entries[${e}]'s sequence`);
       seqs.push({ T: ids.length, past: cache.length, cache: [] });
       M += ids.length;
     });
-    const a = this.acts, D = this.config.n_embd, V = this.config.vocab_size, S = entries.length;
+    const a = this.acts, D = this.config.n_embd;
     a.ensure(M);
     let r0 = 0;
     entries.forEach(({ cache, ids }, e) => {
@@ -251,17 +276,8 @@ export class Model extends Decoder implements BatchDecodeModel {
       r0 += q.T;
     });
     batchBlocksForward(this.ctx, a, seqs, M);
-    // the last new row of each sequence, gathered into rows 0 … S−1 (in order, so a row never overwrites one still to come)
-    r0 = 0;
-    entries.forEach((entry, e) => {
-      const last = r0 + seqs[e].T - 1;
-      if (last !== e) a.h.copyWithin(e * D, last * D, (last + 1) * D);
-      r0 += seqs[e].T;
-      (entry.cache as LayerKVCache).length = seqs[e].past + seqs[e].T;
-    });
-    const logits = new Float32Array(S * V); // [S, V]
-    lmHeadForward(this.ctx, logits, a.h, a.ln, S);
-    return entries.map((_, e) => logits.subarray(e * V, (e + 1) * V));
+    entries.forEach(({ cache }, e) => { (cache as LayerKVCache).length = seqs[e].past + seqs[e].T; });
+    return seqs;
   }
 
   /** The tokenizer of the model folder when it has one, else the bundled GPT-2 tokenizer. */
