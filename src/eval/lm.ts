@@ -4,7 +4,7 @@
 //    multiple-choice document) run that prefix once into a KV cache, then only the continuations,
 //    batchSize of them through the weights together, each on its own copy of the prefix's cache;
 //  - the others run as batches of up to batchSize rows, right-padded (exact under the causal mask).
-// Log-probabilities come from float32 logits, summed in float64.
+// Each log-probability is the kernels' fused softmax cross-entropy of a float32 logits row; sums are float64.
 import { check } from '../errors.js';
 import { alibiScale } from '../model/alibi.js';
 import { usesAlibi } from '../model/config.js';
@@ -28,13 +28,11 @@ export interface GenerateUntilOptions {
   maxNewTokens?: number;
 }
 
-/** ln Σ exp(row), the argmax (first on ties, as torch.argmax) of a logits row [V]. */
-function rowStats(row: Float32Array): { lse: number; argmax: number } {
-  let max = -Infinity, argmax = 0;
-  for (let j = 0; j < row.length; j++) if (row[j] > max) { max = row[j]; argmax = j; }
-  let z = 0;
-  for (let j = 0; j < row.length; j++) z += Math.exp(row[j] - max);
-  return { lse: max + Math.log(z), argmax };
+/** The index of the largest logit, the first on ties (torch.argmax). */
+function argmaxRow(row: Float32Array): number {
+  let best = 0;
+  for (let j = 1; j < row.length; j++) if (row[j] > row[best]) best = j;
+  return best;
 }
 
 export class EvalLM {
@@ -113,7 +111,7 @@ export class EvalLM {
     const cut = (s: string): string => stops.reduce((t, u) => t.split(u)[0], s);
     let logits = this.model.step(cache, ids);
     while (out.length < n) {
-      const id = rowStats(logits).argmax;
+      const id = argmaxRow(logits);
       if (id === this.eot) break;
       out.push(id);
       const text = this.tokenizer.decode(out);
@@ -171,6 +169,18 @@ export class EvalLM {
     return results;
   }
 
+  private readonly target1 = new Int32Array(1);
+
+  /**
+   * log softmax(row)[target] and whether target is the argmax, for a logits row [V]. The log-softmax
+   * is the kernels' fused softmax cross-entropy (vectorized exp), which then overwrites the row.
+   */
+  private scoreRow(row: Float32Array, target: number): { logprob: number; greedy: boolean } {
+    const greedy = argmaxRow(row) === target;
+    this.target1[0] = target;
+    return { logprob: -this.model.kernels.softmaxCrossEntropy(row, this.target1, 1, row.length, 0), greedy };
+  }
+
   private slopeScale(keys: number): number {
     return usesAlibi(this.model.config) ? alibiScale(this.model.config, keys) : 1;
   }
@@ -198,10 +208,9 @@ export class EvalLM {
       const entries = batch.map((i) => ({ cache: base.fork(longest), ids: inputs[i].suffix }));
       this.model.stepBatchLogits(entries, (r0, logits, m) => {
         for (let r = 0; r < m; r++) {
-          const { lse, argmax } = rowStats(logits.subarray(r * V, (r + 1) * V));
-          const b = owner[r0 + r], tok = target[r0 + r];
-          lp[b] += logits[r * V + tok] - lse;
-          if (argmax !== tok) greedy[b] = false;
+          const b = owner[r0 + r], row = this.scoreRow(logits.subarray(r * V, (r + 1) * V), target[r0 + r]);
+          lp[b] += row.logprob;
+          if (!row.greedy) greedy[b] = false;
         }
       });
       batch.forEach((i, b) => finish(i, { logprob: lp[b], isGreedy: greedy[b] }));
@@ -229,10 +238,9 @@ export class EvalLM {
     const greedy = batch.map(() => true);
     this.model.forwardLogits(rows, flat, (k0, logits, m) => {
       for (let k = 0; k < m; k++) {
-        const { lse, argmax } = rowStats(logits.subarray(k * V, (k + 1) * V));
-        const b = rowOf[k0 + k], tok = target[k0 + k];
-        lp[b] += logits[k * V + tok] - lse;
-        if (argmax !== tok) greedy[b] = false;
+        const b = rowOf[k0 + k], row = this.scoreRow(logits.subarray(k * V, (k + 1) * V), target[k0 + k]);
+        lp[b] += row.logprob;
+        if (!row.greedy) greedy[b] = false;
       }
     });
     batch.forEach((i, b) => finish(i, { logprob: lp[b], isGreedy: greedy[b] }));
