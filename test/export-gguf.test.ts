@@ -12,6 +12,8 @@ import { BpeTokenizer } from '../src/tokenizer/bpe.js';
 import { quantize } from '../src/quant/blocks.js';
 import { MugptError } from '../src/errors.js';
 import { scratch } from './helpers.js';
+import { existsSync } from 'node:fs';
+import { quantizeModel } from '../src/quant/quantize-model.js';
 
 const gpt2 = (): ModelConfig => makeConfig({
   model_type: 'gpt2', vocab_size: 50257, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32, activation_function: 'gelu',
@@ -134,10 +136,39 @@ test('mugpt quantize: HF folder → Q8_0 GGUF → F16 GGUF, and bad --type is a 
   assert.equal(importGguf(q8).tensors.get('transformer.h.1.mlp.c_fc.weight')!.kind, 'quant');
   const f16 = join(dir, 'm-f16.gguf');
   r = run(q8, '--type', 'f16', '-o', f16);
+  assert.equal(r.status, 1, 'Q8_0 → F16 rounds a second time: refused without --allow-requantize');
+  assert.match(r.stderr, /m-q8_0\.gguf: already quantized \(.* is Q8_0\); writing it as f16 would round/);
+  assert.match(r.stderr, /--allow-requantize/);
+  r = run(q8, '--type', 'f16', '-o', f16, '--allow-requantize');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(importGguf(f16).tensors.get('transformer.h.1.mlp.c_fc.weight')!.kind, 'f32');
+  r = run(q8, '--type', 'f32', '-o', join(dir, 'm-f32.gguf'));
+  assert.equal(r.status, 0, `dequantizing to F32 is exact, so it needs no flag: ${r.stderr}`);
   r = run(dir, '--type', 'q5_k', '-o', join(dir, 'x.gguf'));
   assert.equal(r.status, 1);
   assert.match(r.stderr, /--type: "q5_k" is not supported/);
   assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+});
+
+test('re-quantizing a Q4_0 GGUF to Q8_0 is refused without allowRequantize, and with it gives Q8_0 of the Q4_0 weights', () => {
+  const dir = scratch();
+  const cfg = gpt2();
+  const get = weights(cfg);
+  const q4 = join(dir, 'm-q4_0.gguf');
+  exportGguf(q4, cfg, get, spec(), { type: 'q4_0' });
+  const out = join(dir, 'm-q8_0.gguf');
+  assert.throws(() => quantizeModel(q4, out, { type: 'q8_0' }),
+    (e: Error) => e instanceof MugptError && /m-q4_0\.gguf: already quantized \(blk\.0\.attn_qkv\.weight is Q4_0\); writing it as q8_0/.test(e.message)
+      && /--allow-requantize/.test(e.message));
+  assert.throws(() => quantizeModel(q4, out, { type: 'f32', embedType: 'q4_0' }), /already quantized .* as f32 \(embeddings q4_0\)/);
+  assert.equal(existsSync(out), false, 'nothing written');
+  quantizeModel(q4, out, { type: 'q8_0', allowRequantize: true });
+  // the Q8_0 file holds the Q8_0 blocks of the dequantized Q4_0 weights
+  const from = importGguf(q4, { dequantizeAll: true }).tensors.get('transformer.h.0.mlp.c_fc.weight')!;
+  const to = importGguf(out).tensors.get('transformer.h.0.mlp.c_fc.weight')!;
+  assert.ok(from.kind === 'f32' && to.kind === 'quant');
+  const I = 4 * cfg.n_embd, D = cfg.n_embd;
+  const rows = new Float32Array(I * D); // [out, in] as the file stores it
+  for (let i = 0; i < D; i++) for (let o = 0; o < I; o++) rows[o * D + i] = from.data[i * I + o];
+  assert.deepEqual(to.matrix.data, quantize('q8_0', rows, I, D));
 });

@@ -14,10 +14,12 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <file>', 'the GGUF file to write')
     .option('--embed-type <type>', 'type of the token embedding and output head (default: q8_0 for quantized files)')
     .option('--name <name>', 'general.name written into the file')
-    .action(async (src: string, o: { type: string; output: string; embedType?: string; name?: string }) => {
+    .option('--allow-requantize', 'let a Q8_0/Q4_0 GGUF source be written as another type than f32 (rounds twice; refused by default)')
+    .action(async (src: string, o: { type: string; output: string; embedType?: string; name?: string; allowRequantize?: boolean }) => {
       const t0 = Date.now();
       const plan = quantizeModel(await modelFromArg(src), o.output, {
         type: o.type as GgufWeightType, embedType: o.embedType as GgufWeightType | undefined, name: o.name,
+        allowRequantize: o.allowRequantize === true,
       });
       for (const note of plan.notes) process.stderr.write(`note: ${note}\n`);
       const mb = statSync(o.output).size / 1e6;

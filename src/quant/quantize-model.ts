@@ -9,6 +9,7 @@ import { loadTokenizer } from '../tokenizer/load.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
 import { exportGguf, type GgufWeightType, type GgufExportOptions } from '../export/gguf-export.js';
 import { importGguf } from '../export/gguf-import.js';
+import { GgmlType, readGguf } from '../io/gguf.js';
 import type { GgufPlan } from '../export/gguf-map.js';
 
 export const QUANT_TYPES: readonly GgufWeightType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
@@ -17,6 +18,32 @@ export interface QuantizeOptions {
   type: GgufWeightType;
   embedType?: GgufWeightType;
   name?: string;
+  /**
+   * Let a GGUF source whose matrices are already Q8_0/Q4_0 be written as another type than F32
+   * (default false: refused, as llama.cpp's quantizer does without --allow-requantize).
+   */
+  allowRequantize?: boolean;
+}
+
+/**
+ * Refuses to re-quantize: the blocks of a quantized source dequantize exactly only to F32; any other
+ * output type rounds the already-rounded weights a second time (Q4_0 → Q8_0 keeps Q4_0's error and
+ * adds Q8_0's), so the file looks like Q8_0 but has Q4_0's quality. llama.cpp refuses the same
+ * without --allow-requantize.
+ */
+function checkRequantize(src: string, opts: QuantizeOptions): void {
+  if (opts.allowRequantize) return;
+  const embedType = opts.embedType ?? (opts.type === 'q8_0' || opts.type === 'q4_0' ? 'q8_0' : opts.type);
+  if (opts.type === 'f32' && embedType === 'f32') return;
+  // named in the message: a block's matrix (the file's type) before the embedding (Q8_0 in most files)
+  const quantized = [...readGguf(src).tensors].filter(([, t]) => t.type === GgmlType.Q8_0 || t.type === GgmlType.Q4_0)
+    .sort(([a], [b]) => Number(b.startsWith('blk.')) - Number(a.startsWith('blk.')));
+  for (const [name, t] of quantized.slice(0, 1)) {
+    const from = t.type === GgmlType.Q8_0 ? 'Q8_0' : 'Q4_0';
+    throw new MugptError(`${src}: already quantized (${name} is ${from}); writing it as ${opts.type}`
+      + `${embedType !== opts.type ? ` (embeddings ${embedType})` : ''} would round the rounded weights again and lose precision silently. `
+      + 'Quantize from the original F32/F16/BF16 model instead, convert it with --type f32 (exact), or pass --allow-requantize to do it anyway');
+  }
 }
 
 function hasTokenizerFiles(dir: string): boolean {
@@ -44,6 +71,7 @@ export function quantizeModel(src: string, out: string, opts: QuantizeOptions): 
       ckpt.close();
     }
   }
+  checkRequantize(src, opts);
   const m = importGguf(src, { dequantizeAll: true });
   if (!m.tokenizer) throw new MugptError(`${src}: GGUF has no tokenizer (tokenizer.ggml.tokens)`);
   return exportGguf(out, m.config, (name) => {
