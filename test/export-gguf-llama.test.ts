@@ -90,3 +90,32 @@ test('Cerebras-GPT\'s exact GELU against llama.cpp\'s tanh GELU: a small, bounde
   assert.ok(d.maxDiff <= gap + 0.02 && d.agree === ids.length, `llama.cpp vs exact-GELU model: ${d.maxDiff} (GELU gap ${gap})`);
   assert.equal(loadModel(path).config.activation_function, 'gelu', 'mugpt reruns the file with the exact GELU');
 });
+
+for (const arch of ['gpt2', 'jais'] as const) {
+  test(`${arch} with an untied head: HF folder → mugpt quantize → output.weight, run alike by llama.cpp`, async () => {
+    const { quantizeModel } = await import('../src/quant/quantize-model.js');
+    const { readGguf } = await import('../src/io/gguf.js');
+    const cfg = makeConfig({ ...CONFIGS[arch], tie_word_embeddings: false });
+    const tensors = new Map(initModel(cfg, { seed: 2, parameterization: 'sp' }).map((t) => [t.name, t.data]));
+    assert.ok(tensors.has('lm_head.weight'), 'initModel makes an untied head');
+    const dir = join(scratch(), `${arch}-untied`);
+    Model.fromTensors(cfg, tensors, { backend: 'js' }).save(dir);
+    const loaded = loadModel(dir, { backend: 'js' });
+    assert.deepEqual(loaded.params.lmHead, tensors.get('lm_head.weight'), 'the HF reader keeps lm_head.weight');
+    const hf = rows(loaded);
+    // the head matters: the same weights with the embedding as the head predict otherwise
+    const tied = rows(Model.fromTensors(makeConfig({ ...cfg, tie_word_embeddings: true }),
+      new Map([...tensors].filter(([n]) => n !== 'lm_head.weight')), { backend: 'js' }));
+    assert.ok(compare(tied, hf).maxDiff > 1, 'untied and tied heads differ');
+    for (const type of ['f32', 'q8_0'] as GgufWeightType[]) {
+      const path = join(scratch(), `${arch}-untied-${type}.gguf`);
+      quantizeModel(dir, path, { type });
+      assert.ok(readGguf(path).tensors.has('output.weight'), 'an untied head is written as output.weight');
+      const ours = rows(loadModel(path, { backend: 'js' }));
+      const llama = await llamaCppLogProbs(path, ids, cfg.vocab_size);
+      const d = compare(llama, type === 'f32' ? hf : ours);
+      assert.ok(d.maxDiff <= (type === 'f32' ? 0.02 : 0.3), `llama.cpp vs mugpt (${type}): max |Δ log p| ${d.maxDiff}`);
+      assert.ok(d.agree >= ids.length - 1, `argmax agrees at ${d.agree}/${ids.length}`);
+    }
+  });
+}

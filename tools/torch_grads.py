@@ -59,9 +59,9 @@ def read_folder(folder):
     w = {}
     for f in sorted(files):
         for name, t in read_safetensors(os.path.join(folder, f)).items():
-            if name.endswith(".attn.bias") or name.endswith(".attn.masked_bias") or name == "lm_head.weight":
-                continue  # legacy buffers; the tied head
-            w[name if name.startswith("transformer.") else "transformer." + name] = t
+            if name.endswith(".attn.bias") or name.endswith(".attn.masked_bias"):
+                continue  # legacy buffers
+            w[name if name.startswith("transformer.") or name == "lm_head.weight" else "transformer." + name] = t
     return w
 
 
@@ -78,6 +78,8 @@ def main():
         with open(os.path.join(folder, "expected.json")) as f:
             ids = torch.tensor(json.load(f)["ids"])
         w = read_folder(folder)
+        if cfg.get("tie_word_embeddings", True):
+            w.pop("lm_head.weight", None)  # a stored copy of the tied head (legacy checkpoints)
         trainable = [k for k in w if k != "transformer.relative_pe.slopes"]
         for k in trainable:
             w[k].requires_grad_(True)

@@ -130,7 +130,9 @@ class Reference:
                 f = gelu(f, act)
             h = h + (f @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"])
         h = layer_norm(h, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], cfg["layer_norm_epsilon"])
-        logits = h @ w["transformer.wte.weight"].T  # [B, T, V]
+        # HF ties lm_head to wte unless tie_word_embeddings is false (then a stored lm_head.weight [V, D])
+        head = w["transformer.wte.weight"] if cfg.get("tie_word_embeddings", True) else w["lm_head.weight"]
+        logits = h @ head.T  # [B, T, V]
         if self.btlm:
             logits = logits * (cfg.get("mup_output_alpha", 1.0) * cfg.get("mup_width_scale", 1.0))
         return logits, new_past

@@ -1,6 +1,7 @@
 // Hugging Face checkpoint folders: `model.safetensors` or a sharded `model.safetensors.index.json`,
 // plus `config.json`. Names are normalized to the canonical `transformer.`-prefixed form of
-// GPT2LMHeadModel / BTLMLMHeadModel; legacy mask buffers and the tied `lm_head.weight` are dropped.
+// GPT2LMHeadModel / BTLMLMHeadModel (the head `lm_head.weight` keeps its name); legacy mask buffers
+// are dropped.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError, check } from '../errors.js';
@@ -15,7 +16,10 @@ export interface TensorInfo { name: string; dtype: DType; shape: number[]; file:
 
 export interface CheckpointReader {
   dir: string;
-  /** Canonical HF names, `transformer.`-prefixed; legacy buffers and a duplicate lm_head.weight dropped. */
+  /**
+   * Canonical HF names: `transformer.`-prefixed, and `lm_head.weight` when stored (an untied head, or a
+   * copy of the tied one that the model ignores); legacy buffers dropped.
+   */
   names(): string[];
   info(name: string): TensorInfo;
   /** Reads (and upcasts F16/BF16 to F32) just this tensor, streaming from disk. */

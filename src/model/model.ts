@@ -1,13 +1,12 @@
 // A loaded gpt2 / btlm model: load from and save to a Hugging Face folder, full forward, training
 // passes, and (from Decoder) incremental decoding over a KV cache (the DecodeModel generation runs on).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { check } from '../errors.js';
 import { generate, type Generation } from '../generate/generate.js';
 import type { GenerateOptions } from '../generate/options.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { INDEX_FILE, SINGLE_FILE, openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
-import { SafetensorsFile } from '../io/safetensors.js';
+import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { getKernels } from '../kernels/index.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { loadTokenizer } from '../tokenizer/load.js';
@@ -18,7 +17,7 @@ import { Decoder } from './decoder.js';
 import { batchBlocksForward, blocksForward, embedForward, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
 import { LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
-import { LM_HEAD, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
+import { namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
 import { importGguf } from '../export/gguf-import.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
 
@@ -86,7 +85,7 @@ export class Model extends Decoder implements BatchDecodeModel {
     const reader = openCheckpoint(dir);
     try {
       validateCheckpoint(reader, config, configPath);
-      return new Model(config, readParams(reader, config, () => readUntiedHead(dir, config, configPath)), opts, dir);
+      return new Model(config, readParams(reader, config), opts, dir);
     } finally {
       reader.close();
     }
@@ -304,30 +303,6 @@ export class Model extends Decoder implements BatchDecodeModel {
     writeCheckpoint(dir, namedTensors(this.config, p), { dtype, maxShardBytes: opts.maxShardBytes });
     const hf = { ...toHfConfig(this.config), torch_dtype: TORCH_DTYPE[dtype] };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
-  }
-}
-
-/**
- * lm_head.weight [V, D] of an untied model (tie_word_embeddings false). The checkpoint reader drops
- * that name (for tied models it is a duplicate of wte), so it is looked up here.
- */
-function readUntiedHead(dir: string, cfg: ModelConfig, configPath: string): Float32Array {
-  let file = join(dir, SINGLE_FILE);
-  if (!existsSync(file)) {
-    const index = JSON.parse(readFileSync(join(dir, INDEX_FILE), 'utf8')) as { weight_map: Record<string, string> };
-    const shard = index.weight_map[LM_HEAD];
-    check(typeof shard === 'string', () => `${join(dir, INDEX_FILE)}: no tensor "${LM_HEAD}", which ${configPath} requires (tie_word_embeddings is false)`);
-    file = join(dir, shard);
-  }
-  const f = new SafetensorsFile(file);
-  try {
-    check(f.has(LM_HEAD), () => `${file}: no tensor "${LM_HEAD}", which ${configPath} requires (tie_word_embeddings is false)`);
-    const shape = f.entry(LM_HEAD).shape, want = [cfg.vocab_size, cfg.n_embd];
-    check(shape.length === 2 && shape[0] === want[0] && shape[1] === want[1],
-      () => `${file}: tensor "${LM_HEAD}" has shape [${shape.join(', ')}], but ${configPath} implies [${want.join(', ')}]`);
-    return f.readFloat32(LM_HEAD);
-  } finally {
-    f.close();
   }
 }
 

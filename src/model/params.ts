@@ -95,10 +95,16 @@ const showShape = (s: number[]): string => `[${s.join(', ')}]`;
  */
 export function validateCheckpoint(reader: CheckpointReader, cfg: ModelConfig, configPath: string): void {
   const present = new Set(reader.names());
-  const expected = expectedTensors(cfg).filter((t) => t.name !== LM_HEAD);
+  // A tied model's checkpoint may also store lm_head.weight (a copy of wte, which HF ties back): ignored.
+  if (cfg.tie_word_embeddings) present.delete(LM_HEAD);
+  const expected = expectedTensors(cfg);
   for (const { name, shape } of expected) {
     if (!present.has(name)) {
       if (optional(name)) continue;
+      if (name === LM_HEAD) {
+        throw new MugptError(`${reader.dir}: no tensor "${LM_HEAD}" ${showShape(shape)} in its model.safetensors (or shards), `
+          + `which ${configPath} requires (tie_word_embeddings is false: the output head is not the token embedding)`);
+      }
       throw new MugptError(`${reader.dir}: checkpoint has no tensor "${name}" ${showShape(shape)}, which ${configPath} requires`
         + ` (model_type ${cfg.model_type}, n_layer ${cfg.n_layer}, activation ${cfg.activation_function})`);
     }
@@ -184,13 +190,12 @@ export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, 
 }
 
 /**
- * Reads a validated checkpoint tensor by tensor (F16/BF16 upcast by the reader); an untied head
- * comes from readHead (the reader drops lm_head.weight, which is a duplicate of wte when tied).
+ * Reads a validated checkpoint tensor by tensor (F16/BF16 upcast by the reader); a stored
+ * lm_head.weight is read only for an untied head (tied, it is a copy of wte).
  */
-export function readParams(reader: CheckpointReader, cfg: ModelConfig, readHead: () => Float32Array): Params {
+export function readParams(reader: CheckpointReader, cfg: ModelConfig): Params {
   const named = new Map<string, Float32Array>();
-  for (const name of reader.names()) named.set(name, reader.read(name));
-  if (!cfg.tie_word_embeddings) named.set(LM_HEAD, readHead());
+  for (const name of reader.names()) if (name !== LM_HEAD || !cfg.tie_word_embeddings) named.set(name, reader.read(name));
   return paramsFromTensors(cfg, named, reader.dir);
 }
 

@@ -6,7 +6,7 @@ import { canonicalName } from '../io/checkpoint-names.js';
 import type { CheckpointReader } from '../io/hf.js';
 import { parseHeader, tensorFloats, type SafetensorsEntry } from '../io/safetensors-parse.js';
 import { parseConfig, type ModelConfig } from '../model/config.js';
-import { LM_HEAD, readParams, validateCheckpoint, type Params } from '../model/params.js';
+import { readParams, validateCheckpoint, type Params } from '../model/params.js';
 
 /** config.json's text and model.safetensors' bytes (names: how errors call the two files). */
 export function hfParams(configText: string, weights: Uint8Array, names: { config: string; weights: string }):
@@ -41,10 +41,5 @@ export function hfParams(configText: string, weights: Uint8Array, names: { confi
     close: () => {},
   };
   validateCheckpoint(reader, config, names.config);
-  const head = (): Float32Array => {
-    const e = header.entries.find((t) => t.name === LM_HEAD);
-    check(e !== undefined, () => `${names.weights}: no tensor "${LM_HEAD}", which ${names.config} requires (tie_word_embeddings is false)`);
-    return tensorFloats(weights, e, names.weights);
-  };
-  return { config, params: readParams(reader, config, head) };
+  return { config, params: readParams(reader, config) };
 }
