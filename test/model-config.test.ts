@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MugptError } from '../src/errors.js';
-import { innerSize, parseConfig, toHfConfig, type ModelConfig } from '../src/model/config.js';
+import { BTLM_AUTO_MAP, innerSize, parseConfig, toHfConfig, type ModelConfig } from '../src/model/config.js';
 import { fixture } from './helpers.js';
 
 const BTLM_3B = {
@@ -132,9 +132,9 @@ test('toHfConfig round-trips every config (the real ones and every fixture)', ()
     const c: ModelConfig = parseConfig(raw);
     const hf = JSON.parse(JSON.stringify(toHfConfig(c))) as Record<string, unknown>;
     // Same config back (toHfConfig adds the HF architectures when the source had none) …
-    const { architectures: _a, ...extra } = c.extra;
+    const { architectures: _a, auto_map: _m, ...extra } = c.extra;
     const c2 = parseConfig(hf);
-    const { architectures: _b, ...extra2 } = c2.extra;
+    const { architectures: _b, auto_map: _m2, ...extra2 } = c2.extra;
     assert.deepEqual({ ...c2, extra: extra2 }, { ...c, extra });
     // … and the written form is a fixed point.
     assert.deepEqual(toHfConfig(c2), hf);
@@ -148,6 +148,11 @@ test('toHfConfig round-trips every config (the real ones and every fixture)', ()
       assert.ok(!('mup_width_scale' in hf) && !('alibi_scaling' in hf), 'gpt2 config written with btlm fields');
     }
   }
-  // The BTLM config keeps its auto_map (HF needs it to find the custom model class).
-  assert.deepEqual(toHfConfig(parseConfig(BTLM_3B)).auto_map, BTLM_3B.auto_map);
+  // A btlm config is written with the auto_map of the published BTLM code, qualified by its repository
+  // (HF needs it to find the custom model class; BTLM's own folder-relative names would point at code
+  // files a saved folder does not have); gpt2 needs none.
+  for (const [k, v] of Object.entries(BTLM_3B.auto_map as Record<string, string>)) assert.equal(BTLM_AUTO_MAP[k], `cerebras/btlm-3b-8k-base--${v}`);
+  assert.deepEqual(toHfConfig(parseConfig(BTLM_3B)).auto_map, BTLM_AUTO_MAP);
+  assert.deepEqual(toHfConfig(parseConfig({ model_type: 'btlm' })).auto_map, BTLM_AUTO_MAP);
+  assert.equal(toHfConfig(parseConfig(CGPT_111M)).auto_map, undefined);
 });

@@ -242,10 +242,29 @@ export function parseConfig(raw: Record<string, unknown>, where: Where = 'config
   return cfg;
 }
 
-/** Writes a config back in HF's form (canonical key names, every field explicit). */
+/**
+ * The published BTLM modeling code (the `cerebras/btlm-3b-8k-base` repository), by repository-qualified
+ * names, so transformers' `trust_remote_code=True` loads a btlm folder that does not carry the code
+ * (as Cerebras' own μP checkpoints reference it).
+ */
+export const BTLM_AUTO_MAP: Readonly<Record<string, string>> = Object.fromEntries([
+  ['AutoConfig', 'configuration_btlm.BTLMConfig'],
+  ['AutoModel', 'modeling_btlm.BTLMModel'],
+  ['AutoModelForCausalLM', 'modeling_btlm.BTLMLMHeadModel'],
+  ['AutoModelForQuestionAnswering', 'modeling_btlm.BTLMForQuestionAnswering'],
+  ['AutoModelForSequenceClassification', 'modeling_btlm.BTLMForSequenceClassification'],
+  ['AutoModelForTokenClassification', 'modeling_btlm.BTLMForTokenClassification'],
+].map(([k, v]) => [k, `cerebras/btlm-3b-8k-base--${v}`]));
+
+/**
+ * Writes a config back in HF's form (canonical key names, every field explicit). btlm gets
+ * BTLM_AUTO_MAP as its auto_map (a folder-relative one read from BTLM's own folder would point at code
+ * files a saved folder does not have).
+ */
 export function toHfConfig(cfg: ModelConfig): Record<string, unknown> {
   const arch = cfg.model_type === 'btlm' ? 'BTLMLMHeadModel' : 'GPT2LMHeadModel';
   const out: Record<string, unknown> = { architectures: [arch], ...cfg.extra, model_type: cfg.model_type };
+  if (cfg.model_type === 'btlm') out.auto_map = { ...BTLM_AUTO_MAP };
   const rec = cfg as unknown as Record<string, unknown>;
   for (const k of COMMON_KEYS) out[k] = rec[k];
   if (cfg.model_type === 'btlm') for (const k of BTLM_KEYS) out[k] = rec[k];

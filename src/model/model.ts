@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { check } from '../errors.js';
 import { generate, type Generation } from '../generate/generate.js';
 import type { GenerateOptions } from '../generate/options.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeHfFolderFiles } from '../io/hf-files.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { getKernels } from '../kernels/index.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
-import { parseConfig, toHfConfig, type ModelConfig } from './config.js';
+import { parseConfig, type ModelConfig } from './config.js';
 import type { BatchDecodeModel, BatchEntry, KVCache } from './decode.js';
 import { Decoder } from './decoder.js';
 import { batchBlocksForward, blocksForward, embedForward, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
@@ -294,15 +294,21 @@ export class Model extends Decoder implements BatchDecodeModel {
     return generate(this, this.tokenizer, prompt, opts);
   }
 
-  /** Writes config.json and the checkpoint (F32 by default); HF loads the folder, and so does loadModel, bit-identically for F32. */
-  save(dir: string, opts: { dtype?: 'F32' | 'F16' | 'BF16'; maxShardBytes?: number } = {}): void {
+  /**
+   * Writes a complete HF model folder: the checkpoint (F32 by default), config.json,
+   * generation_config.json and the tokenizer files (src/io/hf-files.ts). HF loads it, and so does
+   * loadModel, bit-identically for F32. The tokenizer: opts.tokenizer, or null for none; by default
+   * the model's own (its folder's or GGUF file's, else GPT-2's) when it fits the vocabulary.
+   */
+  save(dir: string, opts: { dtype?: 'F32' | 'F16' | 'BF16'; maxShardBytes?: number; tokenizer?: Tokenizer | null } = {}): void {
     const dtype = opts.dtype ?? 'F32';
     check(dtype in TORCH_DTYPE, () => `save: dtype must be F32, F16 or BF16, got ${String(dtype)}`);
-    mkdirSync(dir, { recursive: true });
     const p = this.floatContext('save').p;
+    let tokenizer = opts.tokenizer;
+    if (tokenizer === undefined) tokenizer = this.tokenizer.vocabSize <= this.config.vocab_size ? this.tokenizer : null;
+    mkdirSync(dir, { recursive: true });
     writeCheckpoint(dir, namedTensors(this.config, p), { dtype, maxShardBytes: opts.maxShardBytes });
-    const hf = { ...toHfConfig(this.config), torch_dtype: TORCH_DTYPE[dtype] };
-    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
+    writeHfFolderFiles(dir, this.config, { torchDtype: TORCH_DTYPE[dtype], tokenizer });
   }
 }
 

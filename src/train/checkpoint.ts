@@ -1,5 +1,6 @@
-// Training checkpoints: a Hugging Face model folder (config.json + model.safetensors, loadable by
-// mugpt and PyTorch) plus optimizer.safetensors (AdamW moments m.<name>, v.<name>) and
+// Training checkpoints: a complete Hugging Face model folder (config.json, model.safetensors,
+// generation_config.json and the run's tokenizer files: src/io/hf-files.ts; loadable by mugpt, PyTorch
+// and transformers) plus optimizer.safetensors (AdamW moments m.<name>, v.<name>) and
 // trainer_state.json (step, tokens, data position, seed, optimizer step and lr).
 //
 // Layout: <out>/checkpoints/step-00000100/ and <out>/checkpoints/latest naming the current one.
@@ -13,7 +14,9 @@ import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
-import { parseConfig, toHfConfig, type ModelConfig } from '../model/config.js';
+import { parseConfig, type ModelConfig } from '../model/config.js';
+import { writeHfFolderFiles } from '../io/hf-files.js';
+import type { Tokenizer } from '../tokenizer/bpe.js';
 import type { NamedTensor } from '../model/init.js';
 import { expectedTensors } from '../model/params.js';
 import type { AdamWState } from './adamw.js';
@@ -38,6 +41,8 @@ export interface Checkpoint {
   dir: string;
   config: ModelConfig;
   tensors: NamedTensor[];
+  /** The tokenizer the run trains with (written into the folder when saving); null: none known. */
+  tokenizer?: Tokenizer | null;
   optimizer: AdamWState;
   state: TrainerState;
 }
@@ -74,7 +79,7 @@ export function saveCheckpoint(outDir: string, ck: Omit<Checkpoint, 'dir'>): str
   try {
     mkdirSync(partial);
     writeCheckpoint(partial, ck.tensors);
-    writeFileAtomic(join(partial, 'config.json'), `${JSON.stringify(toHfConfig(ck.config), null, 2)}\n`);
+    writeHfFolderFiles(partial, ck.config, { tokenizer: ck.tokenizer ?? null });
     const moments = Object.keys(ck.optimizer.m).flatMap((n) => [
       { name: `m.${n}`, shape: [ck.optimizer.m[n].length], data: ck.optimizer.m[n], dtype: 'F32' as const },
       { name: `v.${n}`, shape: [ck.optimizer.v[n].length], data: ck.optimizer.v[n], dtype: 'F32' as const },

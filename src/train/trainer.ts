@@ -4,7 +4,7 @@
 // and loss/LR plots. `train` continues an interrupted run exactly (`resume`): the model, AdamW moments,
 // step and data position come back from the checkpoint, and the data order is a function of
 // (seed, position), so the next steps' losses equal those of an uninterrupted run.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -17,7 +17,10 @@ import { AdamW, clipGradNorm, isTrainableName, type HasParameters } from './adam
 import { checkSameArchitecture, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { DataLoader, openRunData, type TokenStream } from './loader.js';
 import { MetricsLog } from './metrics.js';
-import type { RunConfig, Stage } from './runconfig.js';
+import type { DataSpec, RunConfig, Stage } from './runconfig.js';
+import { readShardIndex } from '../data/shards.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/bpe.js';
 import { lrAt } from './schedule.js';
 
 /** What the trainer needs of a model (the contract of the model's backward pass). */
@@ -99,6 +102,30 @@ const modelFactory: ModelFactory = (config, tensors) => {
   return m as TrainableModel;
 };
 
+/**
+ * The tokenizer a run trains with, which its checkpoints carry: data.tokenizer, or the one a shard
+ * index names ('gpt2', or a tokenizer.json path relative to the shard folder or as given). null, with
+ * a note, when it cannot be loaded or does not fit the model's vocabulary.
+ */
+export function runTokenizer(spec: DataSpec, vocabSize: number, log: (message: string) => void): Tokenizer | null {
+  let name: string;
+  if (spec.kind === 'shards') {
+    const t = readShardIndex(spec.dir).tokenizer;
+    name = t !== 'gpt2' && existsSync(join(spec.dir, t)) ? join(spec.dir, t) : t;
+  } else {
+    name = spec.tokenizer;
+  }
+  try {
+    const tok = loadTokenizer(name);
+    if (tok.vocabSize <= vocabSize) return tok;
+    log(`note: tokenizer ${name} has ${tok.vocabSize} tokens, more than the model's vocab_size ${vocabSize}: checkpoints get no tokenizer files`);
+  } catch (e) {
+    if (!(e instanceof MugptError)) throw e;
+    log(`note: checkpoints get no tokenizer files (${e.message})`);
+  }
+  return null;
+}
+
 function stageAt(stages: Stage[], step: number): Stage {
   for (const s of stages) if (step < s.startStep + s.steps) return s;
   return stages[stages.length - 1];
@@ -136,6 +163,7 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
     writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(toHfConfig(run.model), null, 2)}\n`);
   }
 
+  const tokenizer = runTokenizer(run.data, run.model.vocab_size, log);
   const model = (opts.createModel ?? modelFactory)(run.model, tensors);
   const params = model.parameters();
   const shapes = Object.fromEntries(expectedTensors(run.model).map((t) => [t.name, t.shape]));
@@ -165,7 +193,7 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
   const save = (): string => {
     const state: TrainerState = { format: 'mugpt-train-state', version: 1, step, tokens, seed: run.seed,
       data: loader.position(), optimizer: { step: opt.stepCount, lr: opt.getLr() }, elapsed: elapsed() };
-    lastCheckpoint = saveCheckpoint(outDir, { config: run.model, tensors: checkpointTensors(), optimizer: opt.exportState(), state });
+    lastCheckpoint = saveCheckpoint(outDir, { config: run.model, tensors: checkpointTensors(), tokenizer, optimizer: opt.exportState(), state });
     metrics.flush();
     return lastCheckpoint;
   };
