@@ -5,11 +5,11 @@
 
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
 import { nativeLoadError } from '../src/native/addon.js';
 import type { Kernels } from '../src/kernels/kernels.js';
-import { randUniform, timeBest } from './common.js';
+import { peerScript, randUniform, timeBest } from './common.js';
+import { checkTorchBlas } from './torch-peer.js';
 import { measureMachine } from './machine.js';
 
 interface Case { name: string; M: number; N: number; K: number; transB: boolean; gemv: boolean; jsRows: number }
@@ -36,7 +36,8 @@ function run(K: Kernels, c: Case, rows: number, budget: number): number {
 
 /** PyTorch seconds per call for each case, or null with the reason printed. */
 function torchTimes(): number[] | null {
-  const script = fileURLToPath(new URL('../../bench/torch_gemm.py', import.meta.url));
+  if (!checkTorchBlas().ok) return null;
+  const script = peerScript('torch_gemm.py');
   const input = JSON.stringify(cases.map((c) => ({ M: c.M, N: c.N, K: c.K, transB: c.transB, copies: copiesFor(c), seconds: 1 })));
   const r = spawnSync('/usr/bin/python3', [script], { input, encoding: 'utf8' });
   if (r.status !== 0) {

@@ -1,12 +1,13 @@
 // Prefill and decode speed of the F32 models against PyTorch and llama.cpp, in one run:
 //   node dist/bench/inference.js [--shapes 111m,btlm] [--prompt 512] [--decode-111m 64] [--decode-btlm 16]
-//                                [--btlm-layers 4] [--torch-btlm-layers 1] [--repeats 1] [--llama-threads 2,1] [--no-torch] [--no-llama]
+//                                [--btlm-layers 4] [--torch-btlm-layers 1] [--repeats 1] [--llama-threads 2,1] [--torch-threads 2/1] [--no-torch] [--no-llama]
 // The default run (a few minutes) builds BTLM-3B with 4 of its 32 blocks; the full model is
 // --btlm-layers 32 (10.6 GB of F32 weights per engine, about 12 minutes on 2 busy cores).
 // Random weights. Every engine runs in its own child process (peak RSS per engine):
 //   mugpt      native kernels, the model built in memory; step() over the prompt (LM head at the
 //              last position only), then greedy decode over the KV cache;
-//   PyTorch    bench/peers/torch_infer.py, 2 threads, float32, HF-style (logits at every prompt position);
+//   PyTorch    bench/peers/torch_infer.py (OpenBLAS required, see torch-peer.ts), float32, HF-style (logits at
+//              every prompt position); --torch-threads 2/1: 2 threads for the prompt, 1 for decode (its best here);
 //   llama.cpp  node-llama-cpp on F32 and F16 GGUF files of the same weights (exportGguf), 2 threads.
 // The decode bound is the F32 weight bytes one token reads ÷ the measured read bandwidth.
 // GGUF files are cached in MUGPT_BENCH_DIR (default: the temp dir's mugpt-bench/); BTLM's F32 file is 10.6 GB.
@@ -18,6 +19,7 @@ import {
 } from './common.js';
 import { measureMachine } from './machine.js';
 import { profileLine, type KernelTime } from './profile.js';
+import { checkTorchBlas } from './torch-peer.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -26,9 +28,10 @@ const { values: opt } = parseArgs({
     'decode-111m': { type: 'string', default: '64' },
     'decode-btlm': { type: 'string', default: '16' },
     'btlm-layers': { type: 'string', default: '4' },
-    'torch-btlm-layers': { type: 'string', default: '1' },
+    'torch-btlm-layers': { type: 'string', default: '32' }, // capped at --btlm-layers: PyTorch runs what mugpt runs
     repeats: { type: 'string', default: '1' },
     'llama-threads': { type: 'string', default: '2' },
+    'torch-threads': { type: 'string', default: '2/1' },
     'no-torch': { type: 'boolean', default: false },
     'no-llama': { type: 'boolean', default: false },
   },
@@ -66,6 +69,7 @@ const best = (xs: Array<number | null>): number | null => {
 
 console.log(machineLine());
 const machine = measureMachine();
+const torchOk = !opt['no-torch'] && checkTorchBlas().ok;
 if (machine) console.log(`read bandwidth ${machine.bandwidthGBs.toFixed(1)} GB/s, FMA peak ${machine.peakGflops.toFixed(0)} GFLOP/s (${machine.simd})`);
 
 for (const key of opt.shapes.split(',')) {
@@ -82,12 +86,13 @@ for (const key of opt.shapes.split(',')) {
   // the same weights with an f16 KV cache, the cache type llama.cpp's rows below use
   const mugpt16 = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode, kvType: 'f16' }));
   rows.push({ name: 'mugpt (native, F32, f16 KV cache)', s: mugpt16 });
-  if (!opt['no-torch']) {
+  if (torchOk) {
     const runLayers = shape === 'btlm-3b-8k' ? Math.min(cfg.n_layer, Number(opt['torch-btlm-layers'])) : cfg.n_layer;
-    const name = runLayers < cfg.n_layer ? `PyTorch ${'1.13'} F32 (${runLayers} of ${cfg.n_layer} blocks run, scaled)` : 'PyTorch 1.13 F32';
+    const th = opt['torch-threads'];
+    const name = `PyTorch 1.13 F32, OpenBLAS, threads ${th}` + (runLayers < cfg.n_layer ? ` (${runLayers} of ${cfg.n_layer} blocks run, scaled)` : '');
     rows.push({
       name, s: await measure(() => runChild('/usr/bin/python3', [peerScript('torch_infer.py'), JSON.stringify(toHfConfig(cfg)),
-        String(prompt), String(decode), '2', String(runLayers)])),
+        String(prompt), String(decode), th, String(runLayers)])),
     });
   }
   if (!opt['no-llama']) {

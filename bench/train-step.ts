@@ -1,24 +1,22 @@
 // Training speed of the Cerebras-GPT-111M shape, mugpt against PyTorch, in one run:
-//   node dist/bench/train-step.js [--batch 4] [--seq 512] [--steps 1] [--torch-batch 1] [--torch-seq 256] [--torch-steps 1] [--no-torch]
+//   node dist/bench/train-step.js [--batch 4] [--seq 512] [--steps 1] [--torch-batch 4] [--torch-seq 512] [--torch-steps 1] [--no-torch]
 // A step is forward + backward + AdamW over batch × seq tokens, float32, 2 threads, random weights.
 // Each engine runs in its own child process (peak RSS per engine). PyTorch (bench/peers/torch_train.py,
-// autograd + torch.optim.AdamW) takes about a minute per 512-token sequence on this machine's
-// reference-BLAS build, so by default it runs batch 1 × 256 (tokens/s barely depends on the batch
-// here: every GEMM already has ≥ 256 rows; the shorter rows make its attention cheaper, which only
-// favours the peer); --torch-batch 4 --torch-seq 512 measures the full batch (about 8 minutes).
+// autograd + torch.optim.AdamW, OpenBLAS with 2 threads: see torch-peer.ts) runs the same batch by default.
 import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
 import { fmt, machineLine, peerScript, printTable, ratio, runChild, runEngine, shapeConfig } from './common.js';
 import { measureMachine } from './machine.js';
 import { profileLine, type KernelTime } from './profile.js';
+import { checkTorchBlas } from './torch-peer.js';
 
 const { values: opt } = parseArgs({
   options: {
     batch: { type: 'string', default: '4' },
     seq: { type: 'string', default: '512' },
     steps: { type: 'string', default: '1' },
-    'torch-batch': { type: 'string', default: '1' },
-    'torch-seq': { type: 'string', default: '256' },
+    'torch-batch': { type: 'string', default: '4' },
+    'torch-seq': { type: 'string', default: '512' },
     'torch-steps': { type: 'string', default: '1' },
     'no-torch': { type: 'boolean', default: false },
   },
@@ -39,7 +37,7 @@ if (m.ok) {
   rows.push([`mugpt (native), batch ${batch}×${seq}`, fmt(mTps), fmt(m.json.secondsPerStep as number, 2), fmt(m.json.peakRssMiB as number, 0), '×1.00']);
 } else rows.push(['mugpt', `failed: ${m.error}`, '', '', '']);
 
-if (!opt['no-torch']) {
+if (!opt['no-torch'] && checkTorchBlas().ok) {
   const tb = Number(opt['torch-batch']), ts = Number(opt['torch-seq']);
   const t = await runChild('/usr/bin/python3', [peerScript('torch_train.py'), JSON.stringify(toHfConfig(cfg)), String(tb), String(ts), opt['torch-steps'], '2']);
   if (t.ok) {

@@ -5,8 +5,10 @@ for the prompt, one position per decode step). Prints one JSON line.
 
 usage: torch_infer.py '<config json>' PROMPT_LEN DECODE_LEN THREADS [RUN_LAYERS]
 
-With RUN_LAYERS < n_layer (BTLM-3B on this machine's reference-BLAS PyTorch would take ~20 minutes
-for one 512-token prefill), only RUN_LAYERS blocks are built and run; the time spent in blocks is
+THREADS is one count, or PREFILL/DECODE (e.g. 2/1): the threads of ATen and of OpenBLAS's pool for
+the prompt and for the decode steps (OpenBLAS's threads slow a one-row product down on this machine).
+
+With RUN_LAYERS < n_layer (a quicker run), only RUN_LAYERS blocks are built and run; the time spent in blocks is
 scaled by n_layer / RUN_LAYERS and added to the measured embedding and LM-head time (every block
 has the same shapes, so block time is linear in the block count; the attention over the cache is
 included in each block's time). Peak RSS then covers RUN_LAYERS blocks only.
@@ -20,12 +22,15 @@ import time
 import torch
 import torch.nn.functional as F
 
+from torch_blas import set_threads
+
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
-    prompt_len, decode_len, threads = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    prompt_len, decode_len = int(sys.argv[2]), int(sys.argv[3])
+    prefill_threads, decode_threads = (int(t) for t in (sys.argv[4] + "/" + sys.argv[4]).split("/")[:2])
     run_layers = int(sys.argv[5]) if len(sys.argv) > 5 else cfg["n_layer"]
-    torch.set_num_threads(threads)
+    set_threads(prefill_threads)
     torch.manual_seed(0)
     D, H, L, V = cfg["n_embd"], cfg["n_head"], cfg["n_layer"], cfg["vocab_size"]
     I = cfg.get("n_inner") or 4 * D
@@ -104,6 +109,8 @@ def main() -> None:
 
         logits, prefill_s = timed(lambda: forward(ids, cache))
         nxt = logits[-1].argmax().view(1)
+
+        set_threads(decode_threads)
 
         def decode():
             n = nxt

@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_blas import set_threads
+
 
 class Block(nn.Module):
     def __init__(self, D, H, I):
@@ -63,7 +65,7 @@ class GPT(nn.Module):
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     batch, seq, steps, threads = (int(a) for a in sys.argv[2:6])
-    torch.set_num_threads(threads)
+    set_threads(threads)
     torch.manual_seed(0)
     model = GPT(cfg)
     decay = [p for p in model.parameters() if p.dim() >= 2]
