@@ -5,6 +5,7 @@
 // Inference shares one set of block buffers across layers (and computes activations in place);
 // training keeps one set per layer, since each backward needs its layer's forward values.
 import type { GeluKind, Kernels } from '../kernels/kernels.js';
+import { addMasked, applyMask, attentionDropoutBackward, attentionDropoutForward } from '../kernels/dropout.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
 import type { LayerParams, Params, Weight } from './params.js';
@@ -70,6 +71,17 @@ export interface BlockBuffers {
   ln2Mean?: Float32Array; // [M]
   ln2Rstd?: Float32Array; // [M]
   probs?: Float32Array; // [B, H, T, T] softmax probabilities
+}
+
+/**
+ * One layer's dropout masks for a training pass (factors 0 or 1/(1 − p): src/kernels/dropout.ts), where
+ * HF's GPT-2 and BTLM apply them; null where the rate is 0.
+ */
+export interface LayerDropout {
+  attn: Float32Array | null; // [B, H, T, T] attn_pdrop, on the softmax probabilities
+  attnResid: Float32Array | null; // [M, D] resid_pdrop, on the attention block's c_proj output
+  mlpResid: Float32Array | null; // [M, D] resid_pdrop, on the MLP's c_proj output
+  y: Float32Array; // [M, D] scratch: a branch's output before it is masked, or a masked gradient
 }
 
 /** Inference activations for up to `rows` rows, grown on demand and reused across calls and layers. */
@@ -198,14 +210,29 @@ export type LayerKV =
  */
 export function attentionForward(
   ctx: GptContext, layer: number, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, B: number, T: number, past: number, cache: LayerKV | null,
+  drop: LayerDropout | null = null,
 ): void {
-  const { cfg, k, D } = ctx;
-  const M = B * T;
+  const { cfg, k, D, H, d } = ctx;
+  const M = B * T, D3 = 3 * D;
   k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon, s.ln1Mean, s.ln1Rstd);
-  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, 3 * D);
+  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
   const slopes = sequenceSlopes(ctx, past + T);
-  for (let b = 0; b < B; b++) attendSequence(ctx, layer, s, b * T, T, past, cache, slopes, b);
-  addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+  for (let b = 0; b < B; b++) {
+    attendSequence(ctx, layer, s, b * T, T, past, cache, slopes, b);
+    // training (no cache, so the keys are the rows): out = (P ⊙ R)·V
+    if (drop?.attn) {
+      attentionDropoutForward(k, {
+        out: s.att.subarray(b * T * D, (b + 1) * T * D), v: s.qkv.subarray(b * T * D3 + 2 * D), kvStride: D3,
+        probs: s.probs!.subarray(b * H * T * T), mask: drop.attn.subarray(b * H * T * T), T, H, d,
+      });
+    }
+  }
+  if (drop?.attnResid) {
+    linear(k, drop.y, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+    addMasked(h, drop.y, drop.attnResid, M * D);
+  } else {
+    addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+  }
 }
 
 /**
@@ -307,15 +334,25 @@ export interface BackwardScratch {
  */
 export function attentionBackward(
   ctx: GptContext<Float32Array>, layer: number, lp: LayerParams, g: LayerParams, hIn: Float32Array, s: BlockBuffers,
-  dh: Float32Array, sc: BackwardScratch, B: number, T: number,
+  dh: Float32Array, sc: BackwardScratch, B: number, T: number, drop: LayerDropout | null = null,
 ): void {
   const { cfg, k, D, H, d } = ctx;
   const M = B * T, D3 = 3 * D;
-  linearBackward(k, sc.dAtt, g.attnProjW, g.attnProjB, dh, s.att, lp.attnProjW, M, D, D);
+  let dy = dh; // gradient of the c_proj output: dh, or dh ⊙ R under resid dropout
+  if (drop?.attnResid) { applyMask(drop.y, dh, drop.attnResid, M * D); dy = drop.y; }
+  linearBackward(k, sc.dAtt, g.attnProjW, g.attnProjB, dy, s.att, lp.attnProjW, M, D, D);
   const scale = attentionScale(cfg, layer);
   sc.dQkv.fill(0, 0, M * D3);
   for (let b = 0; b < B; b++) {
     const o = b * T * D3;
+    if (drop?.attn) {
+      attentionDropoutBackward(k, {
+        dq: sc.dQkv.subarray(o), dk: sc.dQkv.subarray(o + D), dv: sc.dQkv.subarray(o + 2 * D), dout: sc.dAtt.subarray(b * T * D),
+        q: s.qkv.subarray(o), k: s.qkv.subarray(o + D), v: s.qkv.subarray(o + 2 * D), qStride: D3, kvStride: D3,
+        probs: s.probs!.subarray(b * H * T * T), mask: drop.attn.subarray(b * H * T * T), T, H, d, scale,
+      });
+      continue;
+    }
     k.attentionBackward({
       dq: sc.dQkv.subarray(o), dk: sc.dQkv.subarray(o + D), dv: sc.dQkv.subarray(o + 2 * D),
       dout: sc.dAtt.subarray(b * T * D), q: s.qkv.subarray(o), k: s.qkv.subarray(o + D), v: s.qkv.subarray(o + 2 * D),
@@ -329,7 +366,7 @@ export function attentionBackward(
 // ---- MLP ---------------------------------------------------------------------------------------
 
 /** h[M, D] += mlp(ln_2(h)): c_proj(act(c_fc(x))), or SwiGLU c_proj(c_fc(x) · silu(c_fc2(x))). */
-export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, M: number): void {
+export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, M: number, drop: LayerDropout | null = null): void {
   const { cfg, k, D, I } = ctx;
   k.layerNorm(s.ln2, h, lp.ln2W, lp.ln2B, M, D, cfg.layer_norm_epsilon, s.ln2Mean, s.ln2Rstd);
   linear(k, s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
@@ -339,15 +376,23 @@ export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32A
   } else {
     k.gelu(s.act, s.fc, M * I, ctx.gelu);
   }
-  addLinear(k, h, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+  if (drop?.mlpResid) {
+    linear(k, drop.y, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+    addMasked(h, drop.y, drop.mlpResid, M * D);
+  } else {
+    addLinear(k, h, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+  }
 }
 
 /** Backward of mlpForward: dh [M, D] is the output residual's gradient on entry, the input's (hMid) on exit. */
 export function mlpBackward(
   ctx: GptContext<Float32Array>, lp: LayerParams, g: LayerParams, hMid: Float32Array, s: BlockBuffers, dh: Float32Array, sc: BackwardScratch, M: number,
+  drop: LayerDropout | null = null,
 ): void {
   const { k, D, I } = ctx;
-  linearBackward(k, sc.dAct, g.mlpProjW, g.mlpProjB, dh, s.act, lp.mlpProjW, M, I, D);
+  let dy = dh; // gradient of the c_proj output: dh, or dh ⊙ R under resid dropout
+  if (drop?.mlpResid) { applyMask(drop.y, dh, drop.mlpResid, M * D); dy = drop.y; }
+  linearBackward(k, sc.dAct, g.mlpProjW, g.mlpProjB, dy, s.act, lp.mlpProjW, M, I, D);
   if (ctx.gelu === null) {
     k.swigluBackward(sc.dFc, sc.dFc2!, s.fc, s.fc2!, sc.dAct, M * I);
     linearBackward(k, sc.dLn, g.fcW, g.fcB, sc.dFc, s.ln2, lp.fcW, M, D, I);

@@ -141,12 +141,16 @@ export class Model extends Decoder implements BatchDecodeModel {
   /**
    * Mean next-token cross-entropy over B rows of T ≥ 2 ids (HF's shift: logits[:, :-1] against
    * ids[:, 1:]) and its gradient for every trainable tensor, by HF name. The gradient arrays are
-   * reused: they are valid until the next call.
+   * reused: they are valid until the next call. With opts.dropoutSeed the pass is in train mode: the
+   * config's attn_pdrop / resid_pdrop / embd_pdrop apply where HF applies them, with masks drawn from
+   * that seed (the trainer passes one per micro-batch); without it, no dropout (eval mode).
    */
-  lossAndGrad(ids: number[][]): { loss: number; grads: Record<string, Float32Array> } {
+  lossAndGrad(ids: number[][], opts: { dropoutSeed?: number } = {}): { loss: number; grads: Record<string, Float32Array> } {
     this.checkBatch(ids, 'lossAndGrad', 2);
+    const seed = opts.dropoutSeed;
+    check(seed === undefined || (Number.isSafeInteger(seed) && seed >= 0), () => `lossAndGrad: dropoutSeed must be an integer ≥ 0, got ${String(seed)}`);
     this.trainPass ??= new TrainPass(this.floatContext('lossAndGrad'));
-    const loss = this.trainPass.run(ids, true);
+    const loss = this.trainPass.run(ids, true, seed ?? null);
     return { loss, grads: Object.fromEntries(this.trainPass.grads) };
   }
 

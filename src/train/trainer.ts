@@ -25,8 +25,11 @@ import { lrAt } from './schedule.js';
 
 /** What the trainer needs of a model (the contract of the model's backward pass). */
 export interface TrainableModel extends HasParameters {
-  /** Mean next-token cross-entropy over ids ([B][T], HF's shift) and its gradient per HF tensor. */
-  lossAndGrad(ids: number[][]): { loss: number; grads: Record<string, Float32Array> };
+  /**
+   * Mean next-token cross-entropy over ids ([B][T], HF's shift) and its gradient per HF tensor;
+   * dropoutSeed: train mode (the config's dropout, masks from that seed).
+   */
+  lossAndGrad(ids: number[][], opts?: { dropoutSeed?: number }): { loss: number; grads: Record<string, Float32Array> };
   /** The loss alone (validation). Without it, the loss of forward's logits, else lossAndGrad(ids).loss. */
   loss?(ids: number[][]): number;
   /** Logits [B, T, V] of a full forward. */
@@ -124,6 +127,18 @@ export function runTokenizer(spec: DataSpec, vocabSize: number, log: (message: s
     log(`note: checkpoints get no tokenizer files (${e.message})`);
   }
   return null;
+}
+
+/**
+ * The dropout seed of a micro-batch: a function of (run seed, step, micro-batch) only, so a resumed
+ * run draws the masks an uninterrupted one would (32-bit FNV-1a over the three numbers).
+ */
+export function dropoutSeed(seed: number, step: number, micro: number): number {
+  let h = 0x811c9dc5;
+  for (const x of [seed % 2 ** 32, Math.floor(seed / 2 ** 32), step, micro]) {
+    for (let b = 0; b < 4; b++) h = Math.imul(h ^ ((x >>> (8 * b)) & 0xff), 0x01000193) >>> 0;
+  }
+  return h;
 }
 
 function stageAt(stages: Stage[], step: number): Stage {
@@ -232,7 +247,7 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
       const micro = stage.batchSize / run.gradAccum;
       let loss = 0;
       for (let k = 0; k < run.gradAccum; k++) {
-        const r = model.lossAndGrad(batch.slice(k * micro, (k + 1) * micro));
+        const r = model.lossAndGrad(batch.slice(k * micro, (k + 1) * micro), { dropoutSeed: dropoutSeed(run.seed, step, k) });
         if (!Number.isFinite(r.loss)) stop(`the training loss is ${r.loss}`);
         loss += r.loss / run.gradAccum;
         for (const [name, g] of Object.entries(r.grads)) {
