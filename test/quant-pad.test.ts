@@ -41,9 +41,9 @@ test('padToBlocks holds unaligned float matrices as zero-padded blocks of the fl
   assert.deepEqual(q.matrix.data, quantize('q8_0', rows, 64, 224));
   const back = dequantize('q8_0', q.matrix.data, 64, 224);
   for (let o = 0; o < 64; o++) for (let i = 200; i < 224; i++) assert.equal(back[o * 224 + i], 0);
-  // by default, the file's own block type (Q4_0 here)
+  // by default Q8_0 in a quantized file (here Q4_0), whatever its type (docs/quantization.md, "Agreement with llama.cpp")
   const dflt = importGguf(path).tensors.get('transformer.h.1.mlp.c_proj.weight')!;
-  assert.ok(dflt.kind === 'quant' && dflt.matrix.type === 'q4_0' && dflt.matrix.K === 224);
+  assert.ok(dflt.kind === 'quant' && dflt.matrix.type === 'q8_0' && dflt.matrix.K === 224);
   assert.throws(() => importGguf(path, { padToBlocks: 'q2_k' as never }), (e: unknown) => e instanceof MugptError && /padToBlocks/.test(e.message));
 });
 

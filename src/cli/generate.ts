@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .option('--ignore-eos', 'keep generating past <|endoftext|>')
     .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native', 'wasm']))
     .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, f16 for half the memory, q8 (int8 with a scale per position and head) for about a quarter (default f32)').choices([...KV_CACHE_TYPES]))
-    .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default: the file\'s type), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
+    .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default q8_0 in quantized files; q4_0: least memory), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
       const model = loadModel(await modelFromArg(flags.model), { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });

@@ -85,10 +85,12 @@ export interface ImportOptions {
   /**
    * Float Conv1D matrices whose input length is not a multiple of 32 (BTLM's mlp.c_proj: 6,826 inputs,
    * kept F16 in llama.cpp's files since GGUF blocks cannot hold such rows) are zero-padded to whole
-   * blocks (6,848) and quantized to this type, so they cost 4.5 (Q4_0) or 8.5 (Q8_0) bits a weight
+   * blocks (6,848) and quantized to this type, so they cost 8.5 (Q8_0) or 4.5 (Q4_0) bits a weight
    * instead of 32. The padded weights meet padded zero inputs, so the padding itself changes nothing;
-   * the quantization rounds as any Q4_0/Q8_0 matrix does. Default: the type of the file's quantized
-   * Conv1D matrices (none in a float file); false keeps them as floats (llama.cpp's arithmetic).
+   * the quantization rounds as any Q4_0/Q8_0 matrix does. Default: 'q8_0' in a file with quantized
+   * Conv1D matrices (Q8_0's rounding of the F16 weights keeps mugpt's logits within the noise that
+   * separates the two engines anyway: docs/quantization.md), none in a float file; false keeps the
+   * floats (llama.cpp's arithmetic exactly), 'q4_0' the least memory (and a 4× larger difference).
    */
   padToBlocks?: BlockType | false;
 }
@@ -124,10 +126,10 @@ export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows
   if (opts.padToBlocks !== undefined && opts.padToBlocks !== false && opts.padToBlocks !== 'q4_0' && opts.padToBlocks !== 'q8_0') {
     throw new MugptError(`padToBlocks: expected 'q4_0', 'q8_0' or false, got '${String(opts.padToBlocks)}'`);
   }
-  // the default: the block type of the first quantized Conv1D matrix (attn_qkv of block 0 in practice)
+  // the default: Q8_0 when the Conv1D matrices are blocks (attn_qkv of block 0 tells), floats otherwise
   const qkv = file.tensors.get('blk.0.attn_qkv.weight');
-  const fileBlocks: BlockType | false = qkv?.type === GgmlType.Q4_0 ? 'q4_0' : qkv?.type === GgmlType.Q8_0 ? 'q8_0' : false;
-  const padType = opts.padToBlocks ?? fileBlocks;
+  const quantizedFile = qkv?.type === GgmlType.Q4_0 || qkv?.type === GgmlType.Q8_0;
+  const padType: BlockType | false = opts.padToBlocks ?? (quantizedFile ? 'q8_0' : false);
   const arch = ggufGet(file, 'general.architecture', 'string');
   if (arch !== 'gpt2' && arch !== 'jais') {
     throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);

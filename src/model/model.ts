@@ -28,7 +28,7 @@ export interface ModelOptions {
   kvCache?: KVCacheType;
   /** GGUF files: memory-map the file (default: where the addon loads and the kernels read GGUF's own layout); see ImportOptions. */
   mmap?: boolean;
-  /** GGUF files: float matrices with unaligned inputs (BTLM's mlp.c_proj) as zero-padded blocks of this type (default: the file's), false: floats; see ImportOptions. */
+  /** GGUF files: float matrices with unaligned inputs (BTLM's mlp.c_proj) as zero-padded blocks of this type (default q8_0 in quantized files), false: floats as llama.cpp computes; see ImportOptions. */
   padToBlocks?: 'q4_0' | 'q8_0' | false;
 }
 
