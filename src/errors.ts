@@ -36,3 +36,14 @@ export function isFsError(err: unknown): err is NodeJS.ErrnoException {
 export function fsReason(err: NodeJS.ErrnoException): string {
   return FS_REASONS[err.code ?? ''] ?? err.message.replace(/^[A-Z]+: /, '').split(',')[0];
 }
+
+/**
+ * A value as JSON for an error message: cut to `max` characters, and safe for any parsed input (a
+ * nesting too deep for JSON.stringify's recursion is described instead of overflowing the stack).
+ */
+export function shown(v: unknown, max = 120): string {
+  let s: string | undefined;
+  try { s = JSON.stringify(v); } catch { return Array.isArray(v) ? '[a deeply nested array]' : '{a deeply nested value}'; }
+  if (s === undefined) return String(v);
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}

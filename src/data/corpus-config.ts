@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseYamlText } from '../io/yaml-text.js';
-import { MugptError } from '../errors.js';
+import { MugptError, shown } from '../errors.js';
 import type { OnError, ReaderFormat, ReaderSpec } from './readers.js';
 
 export interface SourceConfig extends ReaderSpec {
@@ -51,8 +51,8 @@ export interface CorpusConfig {
 type Obj = Record<string, unknown>;
 
 function fail(field: string, expected: string, got?: unknown): never {
-  const shown = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
-  throw new MugptError(`corpus config: '${field}' must be ${expected}${shown}`);
+  const gotText = got === undefined ? '' : `, got ${shown(got)}`;
+  throw new MugptError(`corpus config: '${field}' must be ${expected}${gotText}`);
 }
 
 function isObj(v: unknown): v is Obj {

@@ -113,7 +113,10 @@ export function readShardIndex(dir: string): ShardIndex {
 /** Reads one shard's tokens ([sequences·seq_len]), checking its size against the index. */
 export function readShard(dir: string, index: ShardIndex, entry: ShardEntry): Uint16Array | Uint32Array {
   const path = join(dir, entry.file);
-  const bytes = readFileSync(path);
+  let bytes: Buffer;
+  try { bytes = readFileSync(path); } catch (err) {
+    throw new MugptError(`${path}: cannot read a shard listed in index.json (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   const want = entry.sequences * index.seq_len * bytesPerToken(index.dtype);
   if (bytes.length !== want) throw new MugptError(`${path}: ${bytes.length} bytes, index.json says ${entry.sequences} sequences × ${index.seq_len} × ${bytesPerToken(index.dtype)} = ${want}`);
   return decodeShard(bytes, index.dtype);

@@ -4,7 +4,7 @@
 // are dropped.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MugptError, check } from '../errors.js';
+import { MugptError, check, shown } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { canonicalName } from './checkpoint-names.js';
 import { SafetensorsFile, tensorBytes, writeSafetensors, type DType, type FloatDType } from './safetensors.js';
@@ -60,7 +60,7 @@ function readIndex(dir: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const [name, file] of Object.entries(weightMap as Record<string, unknown>)) {
     check(typeof file === 'string' && file.length > 0 && !file.includes('/') && !file.includes('\\') && file !== '..',
-      () => `${path}: "weight_map" entry "${name}" must be a shard file name in the same folder, got ${JSON.stringify(file)}`);
+      () => `${path}: "weight_map" entry "${name}" must be a shard file name in the same folder, got ${shown(file)}`);
     map.set(name, file);
   }
   check(map.size > 0, `${path}: "weight_map" is empty`);

@@ -7,7 +7,7 @@
 // implementation: header ≤ 100 MB and starting with `{`, no duplicate keys, known dtypes,
 // numel × bits/8 = byte length, tensors tiling the buffer exactly (no overlap, gap or overrun), and the
 // buffer ending exactly at the end of the file.
-import { MugptError } from '../errors.js';
+import { MugptError, shown } from '../errors.js';
 import { HALF_BITS } from '../quant/half.js';
 
 /** Element bits of every dtype the format defines (sub-byte types must land on byte boundaries). */
@@ -128,7 +128,7 @@ export function parseHeader(file: string, fileSize: number, readAt: (offset: num
       if (value === null) continue;
       if (typeof value !== 'object' || Array.isArray(value)) fail('"__metadata__" must be an object of strings');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`"__metadata__" field "${k}" must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string') fail(`"__metadata__" field "${k}" must be a string, got ${shown(v)}`);
         metadata[k] = v as string;
       }
       continue;
@@ -136,17 +136,17 @@ export function parseHeader(file: string, fileSize: number, readAt: (offset: num
     const t = `tensor "${name}"`;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`${t}: entry must be an object with dtype, shape and data_offsets`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (!isDType(dtype)) fail(`${t}: unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every(isNonNegInt)) fail(`${t}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!isDType(dtype)) fail(`${t}: unknown dtype ${shown(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
+    if (!Array.isArray(shape) || !shape.every(isNonNegInt)) fail(`${t}: shape must be an array of non-negative integers, got ${shown(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt) || offsets[0] > offsets[1]) {
-      fail(`${t}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got ${JSON.stringify(offsets)}`);
+      fail(`${t}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got ${shown(offsets)}`);
     }
     const dims = shape as number[];
     const [begin, end] = offsets as [number, number];
     const bits = numel(dims) * DTYPE_BITS[dtype as DType];
-    if (!Number.isSafeInteger(bits) || bits % 8 !== 0) fail(`${t}: shape ${JSON.stringify(dims)} of ${dtype} does not fill whole bytes`);
+    if (!Number.isSafeInteger(bits) || bits % 8 !== 0) fail(`${t}: shape ${shown(dims)} of ${dtype} does not fill whole bytes`);
     if (bits / 8 !== end - begin) {
-      fail(`${t}: shape ${JSON.stringify(dims)} of ${dtype} needs ${bits / 8} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      fail(`${t}: shape ${shown(dims)} of ${dtype} needs ${bits / 8} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
     }
     if (end > bufferLen) fail(`${t}: data_offsets [${begin}, ${end}] run past the end of the file (buffer is ${bufferLen} bytes; truncated file?)`);
     entries.push({ name, dtype: dtype as DType, shape: dims, begin: dataStart + begin, end: dataStart + end });

@@ -1,7 +1,7 @@
 // Hugging Face config.json for `model_type` "gpt2" (Cerebras-GPT) and "btlm" (BTLM-3B-8K and the
 // Cerebras-GPT μP checkpoints): parse with HF's defaults and aliases, validate, and write back.
 // Field names stay HF's snake_case so a config round-trips through toHfConfig unchanged.
-import { check, MugptError } from '../errors.js';
+import { check, MugptError, shown } from '../errors.js';
 
 export type ModelType = 'gpt2' | 'btlm';
 /** 'gelu' is the exact erf GELU; 'gelu_new' and 'gelu_pytorch_tanh' the tanh approximation; 'swiglu' btlm only. */
@@ -97,13 +97,13 @@ const ACTIVATIONS: Activation[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'swi
 type Where = string;
 
 function num(where: Where, key: string, v: unknown): number {
-  check(typeof v === 'number' && Number.isFinite(v), () => `${where}: "${key}" must be a finite number, got ${JSON.stringify(v)}`);
+  check(typeof v === 'number' && Number.isFinite(v), () => `${where}: "${key}" must be a finite number, got ${shown(v)}`);
   return v;
 }
 
 function int(where: Where, key: string, v: unknown, min: number): number {
   check(typeof v === 'number' && Number.isInteger(v) && v >= min,
-    () => `${where}: "${key}" must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    () => `${where}: "${key}" must be an integer ≥ ${min}, got ${shown(v)}`);
   return v;
 }
 
@@ -120,7 +120,7 @@ function prob(where: Where, key: string, v: unknown): number {
 }
 
 function bool(where: Where, key: string, v: unknown): boolean {
-  check(typeof v === 'boolean', () => `${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  check(typeof v === 'boolean', () => `${where}: "${key}" must be true or false, got ${shown(v)}`);
   return v;
 }
 
@@ -133,11 +133,11 @@ function tokenId(where: Where, key: string, v: unknown): number | null {
 
 function alibiScaling(where: Where, v: unknown): AlibiScaling | null {
   if (v === null || v === undefined) return null;
-  const show = JSON.stringify(v);
+  const show = shown(v);
   check(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 2,
     () => `${where}: "alibi_scaling" must be null or an object with exactly two keys ("type" and "factor" or "train_seq_len"), got ${show}`);
   const o = v as Record<string, unknown>;
-  check(o.type === 'linear', () => `${where}: "alibi_scaling.type" must be "linear", got ${JSON.stringify(o.type)}`);
+  check(o.type === 'linear', () => `${where}: "alibi_scaling.type" must be "linear", got ${shown(o.type)}`);
   if ('factor' in o) {
     const f = num(where, 'alibi_scaling.factor', o.factor);
     check(f > 1, () => `${where}: "alibi_scaling.factor" must be a float > 1, got ${f}`);
@@ -146,7 +146,7 @@ function alibiScaling(where: Where, v: unknown): AlibiScaling | null {
   if ('train_seq_len' in o) {
     const L = o.train_seq_len;
     check(typeof L === 'number' && Number.isInteger(L) && L > 1,
-      () => `${where}: "alibi_scaling.train_seq_len" must be an integer > 1, got ${JSON.stringify(L)}`);
+      () => `${where}: "alibi_scaling.train_seq_len" must be an integer > 1, got ${shown(L)}`);
     return { type: 'linear', train_seq_len: L };
   }
   throw new MugptError(`${where}: "alibi_scaling" needs "factor" or "train_seq_len" besides "type", got ${show}`);
@@ -160,7 +160,7 @@ export function parseConfig(raw: Record<string, unknown>, where: Where = 'config
   check(raw !== null && typeof raw === 'object' && !Array.isArray(raw), `${where}: expected a JSON object`);
   const modelType = raw.model_type;
   check(modelType === 'gpt2' || modelType === 'btlm',
-    () => `${where}: unsupported "model_type" ${JSON.stringify(modelType)} (expected "gpt2" or "btlm")`);
+    () => `${where}: unsupported "model_type" ${shown(modelType)} (expected "gpt2" or "btlm")`);
   const isBtlm = modelType === 'btlm';
 
   // Resolve aliases: a canonical key wins over its alias.
@@ -193,14 +193,14 @@ export function parseConfig(raw: Record<string, unknown>, where: Where = 'config
 
   const act = get('activation_function', c.activation_function);
   check(typeof act === 'string' && (ACTIVATIONS as string[]).includes(act),
-    () => `${where}: unsupported "activation_function" ${JSON.stringify(act)} (expected one of ${ACTIVATIONS.join(', ')})`);
+    () => `${where}: unsupported "activation_function" ${shown(act)} (expected one of ${ACTIVATIONS.join(', ')})`);
   check(act !== 'swiglu' || isBtlm, () => `${where}: "activation_function" "swiglu" needs "model_type" "btlm", got "gpt2"`);
 
   let position_embedding_type: PositionEmbeddingType = 'learned';
   if (isBtlm) {
     const pe = get('position_embedding_type', BTLM_DEFAULTS.position_embedding_type);
     check(pe === 'learned' || pe === 'alibi',
-      () => `${where}: unsupported "position_embedding_type" ${JSON.stringify(pe)} (expected "learned" or "alibi")`);
+      () => `${where}: unsupported "position_embedding_type" ${shown(pe)} (expected "learned" or "alibi")`);
     position_embedding_type = pe;
   }
   // false: a separate lm_head.weight [V, D] (GGUF imports with the μP logit scale folded in).

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MugptError, check } from '../errors.js';
+import { MugptError, check, shown } from '../errors.js';
 import { readAsset } from './asset.js';
 import { BpeTokenizer, type AddedToken, type BpeSpec, type Tokenizer } from './bpe.js';
 import { buildSpec, findEos, isObject, parseTokenizerJson } from './tokenizer-json.js';
@@ -48,7 +48,7 @@ function parseVocabMerges(dir: string, vocabFile: string, mergesFile: string): B
     line = line.replace(/\r$/, '');
     if (line === '' || (i === 0 && line.startsWith('#version'))) return;
     const sp = line.split(' ');
-    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${mergesFile}:${i + 1}: ${JSON.stringify(line)} is not "left right"`);
+    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${mergesFile}:${i + 1}: ${shown(line)} is not "left right"`);
     merges.push([sp[0], sp[1]]);
   });
   const eosName = eosNameIn(dir);

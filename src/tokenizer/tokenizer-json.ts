@@ -1,7 +1,7 @@
 // HF tokenizer.json (BPE model, byte-level) → a BpeSpec, with no Node API (browsers read a model's
 // tokenizer too); tokenizer/load.ts reads the files. Every malformed field is reported with its file
 // and JSON path.
-import { check } from '../errors.js';
+import { check, shown } from '../errors.js';
 import type { AddedToken, BpeSpec } from './bpe.js';
 import { byteToChar, tokenStringToBytes } from './bytes.js';
 
@@ -18,14 +18,14 @@ export function parseTokenizerJson(json: unknown, file: string, eosName: string 
   check(isObject(json), `${file}: expected a JSON object`);
   const model = json.model;
   check(isObject(model), `${file}: field "model" is missing or not an object`);
-  check(model.type === undefined || model.type === 'BPE', `${file}: model.type is ${JSON.stringify(model.type)}; only "BPE" is supported`);
+  check(model.type === undefined || model.type === 'BPE', `${file}: model.type is ${shown(model.type)}; only "BPE" is supported`);
   check(isObject(model.vocab), `${file}: model.vocab must be an object mapping token strings to ids`);
   check(Array.isArray(model.merges), `${file}: model.merges must be an array`);
   for (const f of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
-    check(model[f] === undefined || model[f] === null || model[f] === '', `${file}: model.${f} ${JSON.stringify(model[f])} is not supported (byte-level BPE has none)`);
+    check(model[f] === undefined || model[f] === null || model[f] === '', `${file}: model.${f} ${shown(model[f])} is not supported (byte-level BPE has none)`);
   }
   check(!model.byte_fallback, `${file}: model.byte_fallback is not supported (byte-level BPE needs none)`);
-  check(json.normalizer === undefined || json.normalizer === null, `${file}: normalizer ${JSON.stringify((json.normalizer as { type?: unknown })?.type)} is not supported (expected null)`);
+  check(json.normalizer === undefined || json.normalizer === null, `${file}: normalizer ${shown((json.normalizer as { type?: unknown })?.type)} is not supported (expected null)`);
   const byteLevel = findByteLevel(json.pre_tokenizer, file);
 
   const added: AddedToken[] = [];
@@ -40,7 +40,7 @@ export function parseTokenizerJson(json: unknown, file: string, eosName: string 
   const merges = (model.merges as unknown[]).map((m, i): [string, string] => {
     if (typeof m === 'string') {
       const sp = m.split(' ');
-      check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${file}: model.merges[${i}] ${JSON.stringify(m)} is not "left right"`);
+      check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${file}: model.merges[${i}] ${shown(m)} is not "left right"`);
       return [sp[0], sp[1]];
     }
     check(Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string',
@@ -56,14 +56,14 @@ export function parseTokenizerJson(json: unknown, file: string, eosName: string 
 
 /** The ByteLevel step of pre_tokenizer (alone, or inside a Sequence); other steps are refused. */
 function findByteLevel(pre: unknown, file: string): { addPrefixSpace: boolean; useRegex: boolean } {
-  check(isObject(pre), `${file}: pre_tokenizer must be a ByteLevel pre-tokenizer (found ${JSON.stringify(pre)})`);
+  check(isObject(pre), `${file}: pre_tokenizer must be a ByteLevel pre-tokenizer (found ${shown(pre)})`);
   let steps: unknown[] = [pre];
   if (pre.type === 'Sequence') {
     check(Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 1, `${file}: pre_tokenizer Sequence must hold exactly one ByteLevel step`);
     steps = pre.pretokenizers;
   }
   const bl = steps[0];
-  check(isObject(bl) && bl.type === 'ByteLevel', `${file}: pre_tokenizer.type ${JSON.stringify(isObject(bl) ? bl.type : bl)} is not supported (expected "ByteLevel")`);
+  check(isObject(bl) && bl.type === 'ByteLevel', `${file}: pre_tokenizer.type ${shown(isObject(bl) ? bl.type : bl)} is not supported (expected "ByteLevel")`);
   return { addPrefixSpace: bl.add_prefix_space === true, useRegex: bl.use_regex !== false };
 }
 
@@ -87,14 +87,14 @@ export function buildSpec(vocab: Record<string, unknown>, merges: Array<[string,
   const ids = new Map<string, number>();
   const byId: Array<string | undefined> = [];
   for (const [tok, id] of Object.entries(vocab)) {
-    check(Number.isInteger(id) && (id as number) >= 0, () => `${o.file}: ${o.vocabField}[${JSON.stringify(tok)}] = ${JSON.stringify(id)} is not a non-negative integer id`);
-    check(byId[id as number] === undefined, () => `${o.file}: ${o.vocabField}: id ${id} is used by both ${JSON.stringify(byId[id as number])} and ${JSON.stringify(tok)}`);
+    check(Number.isInteger(id) && (id as number) >= 0, () => `${o.file}: ${o.vocabField}[${shown(tok)}] = ${shown(id)} is not a non-negative integer id`);
+    check(byId[id as number] === undefined, () => `${o.file}: ${o.vocabField}: id ${id} is used by both ${shown(byId[id as number])} and ${shown(tok)}`);
     ids.set(tok, id as number);
     byId[id as number] = tok;
   }
   const addedIds = new Set<number>();
   for (const t of added) {
-    check(byId[t.id] === undefined || byId[t.id] === t.content, () => `${o.file}: added token ${JSON.stringify(t.content)} has id ${t.id}, which the vocabulary gives to ${JSON.stringify(byId[t.id])}`);
+    check(byId[t.id] === undefined || byId[t.id] === t.content, () => `${o.file}: added token ${shown(t.content)} has id ${t.id}, which the vocabulary gives to ${shown(byId[t.id])}`);
     byId[t.id] = t.content;
     addedIds.add(t.id);
   }
@@ -109,16 +109,16 @@ export function buildSpec(vocab: Record<string, unknown>, merges: Array<[string,
   const byteToId = new Int32Array(256);
   for (let b = 0; b < 256; b++) {
     const id = ids.get(byteToChar[b]);
-    check(id !== undefined, () => `${o.file}: ${o.vocabField} lacks the byte-level token ${JSON.stringify(byteToChar[b])} for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`);
+    check(id !== undefined, () => `${o.file}: ${o.vocabField} lacks the byte-level token ${shown(byteToChar[b])} for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`);
     byteToId[b] = id;
   }
   const mergePairs = new Int32Array(2 * merges.length);
   const mergeResults = new Int32Array(merges.length);
   merges.forEach(([l, r], i) => {
     const a = ids.get(l), b = ids.get(r), c = ids.get(l + r);
-    const where = (): string => `${o.file}: ${o.mergesField}[${i}] ${JSON.stringify(l + ' ' + r)}`;
+    const where = (): string => `${o.file}: ${o.mergesField}[${i}] ${shown(l + ' ' + r)}`;
     check(a !== undefined && b !== undefined, () => `${where()} uses a token that is not in ${o.vocabField}`);
-    check(c !== undefined, () => `${where()}: the merged token ${JSON.stringify(l + r)} is not in ${o.vocabField}`);
+    check(c !== undefined, () => `${where()}: the merged token ${shown(l + r)} is not in ${o.vocabField}`);
     mergePairs[2 * i] = a; mergePairs[2 * i + 1] = b; mergeResults[i] = c;
   });
   return { tokenBytes, mergePairs, mergeResults, byteToId, added, eosTokenId: eos, addPrefixSpace: o.addPrefixSpace, useRegex: o.useRegex, ignoreMerges: o.ignoreMerges };

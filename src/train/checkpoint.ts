@@ -10,7 +10,7 @@
 // `latest` as they were.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MugptError, check } from '../errors.js';
+import { MugptError, check, shown } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
@@ -60,7 +60,7 @@ export function latestCheckpoint(outDir: string): string | null {
   const latest = join(checkpointsDir(outDir), 'latest');
   if (!existsSync(latest)) return null;
   const name = readFileSync(latest, 'utf8').trim();
-  check(/^step-\d{8}$/.test(name), `${latest}: expected a checkpoint folder name like step-00000100, got ${JSON.stringify(name)}`);
+  check(/^step-\d{8}$/.test(name), `${latest}: expected a checkpoint folder name like step-00000100, got ${shown(name)}`);
   const dir = join(checkpointsDir(outDir), name);
   check(existsSync(join(dir, STATE_FILE)), `${latest} names ${dir}, which is missing or incomplete (no ${STATE_FILE})`);
   return dir;
@@ -107,7 +107,7 @@ const ARCH_FIELDS = ['model_type', 'vocab_size', 'n_positions', 'n_embd', 'n_lay
 
 /** Throws a MugptError listing every architecture field where the checkpoint and the run differ. */
 export function checkSameArchitecture(ckpt: ModelConfig, run: ModelConfig, dir: string, runFile: string): void {
-  const diffs = ARCH_FIELDS.filter((k) => ckpt[k] !== run[k]).map((k) => `${k} ${JSON.stringify(ckpt[k])} vs ${JSON.stringify(run[k])}`);
+  const diffs = ARCH_FIELDS.filter((k) => ckpt[k] !== run[k]).map((k) => `${k} ${shown(ckpt[k])} vs ${shown(run[k])}`);
   check(diffs.length === 0, () => `${dir}: the checkpoint is of another architecture than ${runFile} (${diffs.join(', ')}); `
     + 'resume with the run config that made it, or train into another out_dir');
 }

@@ -10,7 +10,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { MugptError, check } from '../errors.js';
+import { MugptError, check, shown } from '../errors.js';
 import { bytesPerToken, readShardIndex, type ShardIndex, type SplitName } from '../data/shards.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { Rng } from '../rng.js';
@@ -171,7 +171,7 @@ export class DataLoader {
   restore(p: LoaderPosition): void {
     check(Number.isInteger(p.epoch) && p.epoch >= 0 && Number.isInteger(p.unit) && p.unit >= 0 && p.unit < this.units
       && Number.isInteger(p.offset) && p.offset >= 0 && p.offset < this.unitLen,
-    `data position ${JSON.stringify(p)} does not fit ${this.train.describe} (${this.units} units of ${this.unitLen} tokens): a checkpoint of other data?`);
+    `data position ${shown(p)} does not fit ${this.train.describe} (${this.units} units of ${this.unitLen} tokens): a checkpoint of other data?`);
     this.pos = { ...p };
   }
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseYamlText } from '../io/yaml-text.js';
-import { MugptError, check } from '../errors.js';
+import { MugptError, check, shown } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../model/config.js';
 import { withMup, type MupBase } from '../model/mup.js';
 import type { Parameterization } from '../model/init.js';
@@ -77,7 +77,7 @@ export class Fields {
 }
 
 export function show(v: unknown): string {
-  return v === undefined ? 'nothing' : JSON.stringify(v);
+  return v === undefined ? 'nothing' : shown(v);
 }
 
 const TOP_KEYS = ['model', 'parameterization', 'mup', 'data', 'batch_size', 'grad_accum', 'seq_len', 'tokens', 'tokens_per_param',
