@@ -34,7 +34,7 @@ test('JSONL: text, source and meta fields; malformed lines, invalid UTF-8 and mi
   assert.match(issues[3].message, /'body' is number, expected a string/);
   assert.equal(stats.documents, 2);
   assert.equal(stats.bytes, Buffer.byteLength('one') + Buffer.byteLength('two\nlines ünï'));
-  assert.deepEqual(stats.issues, { json: 1, utf8: 1, field: 2, zstd: 0, io: 0, 'empty-source': 0 });
+  assert.deepEqual(stats.issues, { json: 1, utf8: 1, field: 2, zstd: 0, io: 0, size: 0, 'empty-source': 0 });
 
   // on_error: stop → a MugptError naming the file and line of the first bad input.
   await assert.rejects(readAll({ name: 'src', paths: [f], textField: 'body' }, 'stop'), (e: Error) => e instanceof MugptError && e.message.includes(`${f}:3: malformed JSON`));

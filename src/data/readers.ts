@@ -42,8 +42,8 @@ export interface Doc {
   meta?: unknown;
 }
 
-export type IssueKind = 'json' | 'utf8' | 'field' | 'zstd' | 'io' | 'empty-source';
-export const ISSUE_KINDS: IssueKind[] = ['json', 'utf8', 'field', 'zstd', 'io', 'empty-source'];
+export type IssueKind = 'json' | 'utf8' | 'field' | 'zstd' | 'io' | 'size' | 'empty-source';
+export const ISSUE_KINDS: IssueKind[] = ['json', 'utf8', 'field', 'zstd', 'io', 'size', 'empty-source'];
 
 export interface ReadIssue {
   kind: IssueKind;
@@ -65,7 +65,7 @@ export interface ReadStats {
 }
 
 export function emptyReadStats(): ReadStats {
-  return { files: 0, documents: 0, bytes: 0, diskBytes: 0, issues: { json: 0, utf8: 0, field: 0, zstd: 0, io: 0, 'empty-source': 0 } };
+  return { files: 0, documents: 0, bytes: 0, diskBytes: 0, issues: { json: 0, utf8: 0, field: 0, zstd: 0, io: 0, size: 0, 'empty-source': 0 } };
 }
 
 export interface ReadOptions {
@@ -183,24 +183,63 @@ function getField(obj: unknown, path: string): unknown {
   return cur;
 }
 
-/** Raw lines (bytes, without the newline or a trailing CR) of a byte stream, with 1-based numbers. */
-export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<{ bytes: Uint8Array; line: number }> {
+/**
+ * The longest line (JSONL document or text line) and the largest whole text file a reader takes:
+ * 64 MiB, hundreds of times a long real document. Longer input is refused (reported and skipped, or a
+ * MugptError in stop mode) before it is held in memory.
+ */
+export const MAX_LINE_BYTES = 64 << 20;
+
+export interface Line {
+  /** The line's bytes (empty when tooLong). */
+  bytes: Uint8Array;
+  /** 1-based line number. */
+  line: number;
+  /** Set when the line is longer than the limit: the bytes of it read when it passed the limit (the rest is skipped unread into memory). */
+  tooLong?: number;
+}
+
+/**
+ * Raw lines (bytes, without the newline or a trailing CR) of a byte stream, with 1-based numbers. A line
+ * longer than maxBytes is yielded (with tooLong, no bytes) as soon as it passes the limit, and the rest of
+ * it is skipped without being kept.
+ */
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxBytes = MAX_LINE_BYTES): AsyncGenerator<Line> {
   let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let skipping = false; // inside a line already reported as too long
   let line = 0;
   const trimCR = (b: Uint8Array): Uint8Array => (b.length > 0 && b[b.length - 1] === 0x0d ? b.subarray(0, b.length - 1) : b);
+  const empty = new Uint8Array(0);
   for await (const chunk of chunks) {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       let bytes = chunk.subarray(start, nl);
-      if (pending.length > 0) { pending.push(bytes); bytes = Buffer.concat(pending); pending = []; }
-      yield { bytes: trimCR(bytes), line: ++line };
       start = nl + 1;
+      if (skipping) { skipping = false; continue; }
+      if (pendingBytes + bytes.length > maxBytes) {
+        yield { bytes: empty, line: ++line, tooLong: pendingBytes + bytes.length };
+        pending = []; pendingBytes = 0;
+        continue;
+      }
+      if (pending.length > 0) { pending.push(bytes); bytes = Buffer.concat(pending); pending = []; pendingBytes = 0; }
+      yield { bytes: trimCR(bytes), line: ++line };
     }
-    // Copy the tail: a stream may reuse its chunk buffer.
-    if (start < chunk.length) pending.push(Uint8Array.prototype.slice.call(chunk, start));
+    if (start >= chunk.length || skipping) continue;
+    const tail = chunk.length - start;
+    if (pendingBytes + tail > maxBytes) {
+      yield { bytes: empty, line: ++line, tooLong: pendingBytes + tail };
+      pending = []; pendingBytes = 0; skipping = true;
+    } else {
+      // Copy the tail: a stream may reuse its chunk buffer.
+      pending.push(Uint8Array.prototype.slice.call(chunk, start));
+      pendingBytes += tail;
+    }
   }
   if (pending.length > 0) yield { bytes: trimCR(Buffer.concat(pending)), line: ++line };
 }
+
+const tooLongMessage = (n: number): string => `a line longer than the ${MAX_LINE_BYTES}-byte limit (${n} bytes of it read, the rest skipped)`;
 
 /** Thrown inside a .zst stream, carried out to the reader so it can name the line reached. */
 class ZstdStreamError extends Error {}
@@ -284,8 +323,9 @@ export async function* readSource(spec: ReaderSpec, opts: ReadOptions = {}): Asy
     const chunks = fmt === 'jsonl.zst' ? zstdChunks(raw) : raw;
     let lastLine = 0;
     try {
-      for await (const { bytes, line } of splitLines(chunks)) {
+      for await (const { bytes, line, tooLong } of splitLines(chunks)) {
         lastLine = line;
+        if (tooLong !== undefined) { report('size', file, line, tooLongMessage(tooLong), 'line'); continue; }
         if (bytes.length === 0) continue;
         const text = decodeUtf8(bytes);
         if (text === null) { report('utf8', file, line, 'invalid UTF-8', 'line'); continue; }
@@ -317,6 +357,12 @@ type Report = (kind: IssueKind, file: string, line: number, message: string, ski
 
 async function* readTextFile(file: string, spec: ReaderSpec, onDisk: (n: number) => void, report: Report, emit: (d: Doc) => Doc): AsyncGenerator<Doc> {
   if ((spec.textUnit ?? 'file') === 'file') {
+    let size = 0;
+    try { size = statSync(file).size; } catch { /* reported by the read below */ }
+    if (size > MAX_LINE_BYTES) {
+      report('size', file, 0, `a text file of ${size} bytes is one document longer than the ${MAX_LINE_BYTES}-byte limit (set text_unit: paragraph)`, 'file');
+      return;
+    }
     let bytes: Uint8Array;
     try { bytes = await readFile(file); } catch (err) { report('io', file, 0, `cannot read (${(err as Error).message})`, 'file'); return; }
     onDisk(bytes.length);
@@ -336,7 +382,8 @@ async function* readTextFile(file: string, spec: ReaderSpec, onDisk: (n: number)
     return d;
   };
   try {
-    for await (const { bytes, line } of splitLines(fileChunks(file, onDisk))) {
+    for await (const { bytes, line, tooLong } of splitLines(fileChunks(file, onDisk))) {
+      if (tooLong !== undefined) { report('size', file, line, tooLongMessage(tooLong), 'line'); continue; }
       const text = decodeUtf8(bytes);
       if (text !== null && text.trim() === '') { const d = flush(); if (d) yield emit(d); continue; }
       if (block.length === 0 && bad === 0) start = line;

@@ -4,7 +4,7 @@
 // File: "GGUF" u32 version u64 n_tensors u64 n_kv, KV pairs, tensor infos, pad to alignment, data.
 // Tensor dims are written innermost first (ne0 = the contiguous dimension): a row-major [rows, K]
 // matrix is dims [K, rows]. Every tensor's data offset is a multiple of the alignment.
-import { MugptError } from '../errors.js';
+import { MugptError, shown } from '../errors.js';
 import { BLOCK_BYTES, QK } from '../quant/blocks.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
@@ -67,6 +67,9 @@ export interface ByteSource {
 }
 
 /** Sequential little-endian reader over a byte source (64 KiB at a time), with bounds checks against its size. */
+/** Bytes of one array element of a value type (a string's length field alone). */
+const ELEMENT_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 10: 8, 11: 8, 12: 8 };
+
 class Cursor {
   pos = 0;
   private buf: Uint8Array = new Uint8Array(0);
@@ -74,7 +77,7 @@ class Cursor {
   private bufStart = 0;
   private bufEnd = 0;
   readonly size: number;
-  private readonly utf8 = new TextDecoder('utf-8');
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   constructor(private readonly src: ByteSource, private readonly path: string) {
     this.size = src.size;
   }
@@ -115,8 +118,12 @@ class Cursor {
   }
   str(w: string): string {
     const n = this.count(`length of ${w}`, this.size - this.pos);
+    const start = this.pos;
     const off = this.need(n, w);
-    return this.utf8.decode(this.buf.subarray(off, off + n));
+    try { return this.utf8.decode(this.buf.subarray(off, off + n)); } catch {
+      this.pos = start;
+      return this.fail(`${w} is not valid UTF-8`);
+    }
   }
 }
 
@@ -141,7 +148,9 @@ function readValue(c: Cursor, type: number, key: string): GgufScalar | GgufScala
     case GgufValueType.ARRAY: {
       const et = c.u32(`element type of '${key}'`);
       if (et === GgufValueType.ARRAY) c.fail(`key '${key}': nested arrays are not supported`);
-      const n = c.count(`length of '${key}'`, c.size - c.pos);
+      if (!(et in ELEMENT_BYTES)) c.fail(`key '${key}' is an array of unknown value type ${et}`);
+      // each element takes at least ELEMENT_BYTES[et] bytes: a longer array cannot fit in the file
+      const n = c.count(`length of '${key}'`, Math.max(0, Math.floor((c.size - c.pos - 8) / ELEMENT_BYTES[et])));
       const out: GgufScalar[] = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readValue(c, et, key) as GgufScalar;
       return out;
@@ -168,9 +177,10 @@ export function parseGguf(src: ByteSource, path: string): GgufFile {
       if (metadata.has(key)) c.fail(`duplicate metadata key '${key}'`);
       metadata.set(key, readValue(c, type, key));
     }
-    const alignment = metadata.has('general.alignment') ? Number(metadata.get('general.alignment')) : GGUF_DEFAULT_ALIGNMENT;
+    const declared = metadata.get('general.alignment');
+    const alignment = declared === undefined ? GGUF_DEFAULT_ALIGNMENT : typeof declared === 'number' ? declared : NaN;
     if (!Number.isInteger(alignment) || alignment <= 0 || alignment % 8 !== 0) {
-      c.fail(`general.alignment ${alignment} is not a positive multiple of 8`);
+      c.fail(`general.alignment ${shown(declared)} is not a positive multiple of 8`);
     }
     const infos: Array<Omit<GgufTensorInfo, 'offset' | 'bytes'> & { rel: number }> = [];
     for (let i = 0; i < nTensors; i++) {

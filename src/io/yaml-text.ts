@@ -6,9 +6,10 @@ import { MugptError } from '../errors.js';
 /** Parses YAML text read from `path`; a syntax error is a MugptError with the snippet. */
 export function parseYamlText(text: string, path: string): unknown {
   try {
-    return parse(text);
+    return parse(text, { logLevel: 'error' });
   } catch (err) {
-    if (!(err instanceof YAMLError)) throw err;
+    // The parser's other refusals: an alias bomb (its alias-count limit), nesting past the stack.
+    if (!(err instanceof YAMLError)) throw new MugptError(`${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
     // The package's message: "REASON at line L, column C:\n\nSOURCE LINE\n   ^\n".
     const [head, ...rest] = err.message.split('\n');
     const reason = head.replace(/ at line \d+, column \d+:$/, '');

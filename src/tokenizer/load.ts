@@ -3,10 +3,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MugptError, check, shown } from '../errors.js';
+import { MugptError, check } from '../errors.js';
 import { readAsset } from './asset.js';
 import { BpeTokenizer, type AddedToken, type BpeSpec, type Tokenizer } from './bpe.js';
-import { buildSpec, findEos, isObject, parseTokenizerJson } from './tokenizer-json.js';
+import { buildSpec, checkVocabSize, findEos, isObject, parseTokenizerJson, MAX_TOKENIZER_ENTRIES } from './tokenizer-json.js';
 
 export { parseTokenizerJson } from './tokenizer-json.js';
 
@@ -30,8 +30,26 @@ export function loadTokenizer(dirOrName: string): Tokenizer {
   return new BpeTokenizer(parseVocabMerges(dirOrName, vj, mt));
 }
 
+/**
+ * Limits that keep a hostile tokenizer from exhausting memory, far above real ones (GPT-2: 50,257
+ * tokens, 50,000 merges, a 1.4 MB tokenizer.json; the largest public vocabularies have about 256k):
+ * a tokenizer file of at most 256 MiB, at most 2^22 tokens and 2^22 merges (tokenizer-json.ts).
+ */
+export const MAX_TOKENIZER_FILE_BYTES = 256 << 20;
+export { MAX_TOKENIZER_ENTRIES };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A tokenizer file's text, its size checked before it is read, its UTF-8 checked (not replaced). */
+function readText(path: string): string {
+  const size = statSync(path).size;
+  check(size <= MAX_TOKENIZER_FILE_BYTES, () => `${path}: ${size} bytes, more than the ${MAX_TOKENIZER_FILE_BYTES}-byte limit of a tokenizer file`);
+  const bytes = readFileSync(path);
+  try { return utf8.decode(bytes); } catch { throw new MugptError(`${path}: not valid UTF-8`); }
+}
+
 function readJson(path: string): unknown {
-  const text = readFileSync(path, 'utf8');
+  const text = readText(path);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -44,11 +62,17 @@ function parseVocabMerges(dir: string, vocabFile: string, mergesFile: string): B
   const vocab = readJson(vocabFile);
   check(isObject(vocab), `${vocabFile}: expected a JSON object mapping token strings to ids`);
   const merges: Array<[string, string]> = [];
-  readFileSync(mergesFile, 'utf8').split('\n').forEach((line, i) => {
+  checkVocabSize(vocab, vocabFile, 'vocab');
+  const text = readText(mergesFile);
+  let lines = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    check(++lines <= MAX_TOKENIZER_ENTRIES + 1, () => `${mergesFile}: more than ${MAX_TOKENIZER_ENTRIES} merges (the limit)`);
+  }
+  text.split('\n').forEach((line, i) => {
     line = line.replace(/\r$/, '');
     if (line === '' || (i === 0 && line.startsWith('#version'))) return;
     const sp = line.split(' ');
-    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${mergesFile}:${i + 1}: ${shown(line)} is not "left right"`);
+    check(sp.length === 2 && sp[0] !== '' && sp[1] !== '', () => `${mergesFile}:${i + 1}: ${JSON.stringify(line)} is not "left right"`);
     merges.push([sp[0], sp[1]]);
   });
   const eosName = eosNameIn(dir);

@@ -5,6 +5,17 @@ import { check, shown } from '../errors.js';
 import type { AddedToken, BpeSpec } from './bpe.js';
 import { byteToChar, tokenStringToBytes } from './bytes.js';
 
+/** At most 2^22 tokens and 2^22 merges: far above real tokenizers, checked before any table is built. */
+export const MAX_TOKENIZER_ENTRIES = 1 << 22;
+
+/** Refuses a vocabulary with more than MAX_TOKENIZER_ENTRIES tokens before anything is built from it. */
+export function checkVocabSize(vocab: Record<string, unknown>, file: string, field: string): void {
+  let n = 0;
+  for (const _ in vocab) {
+    check(++n <= MAX_TOKENIZER_ENTRIES, () => `${file}: ${field} has more than ${MAX_TOKENIZER_ENTRIES} tokens (the limit)`);
+  }
+}
+
 const UTF8 = new TextEncoder();
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -21,6 +32,8 @@ export function parseTokenizerJson(json: unknown, file: string, eosName: string 
   check(model.type === undefined || model.type === 'BPE', `${file}: model.type is ${shown(model.type)}; only "BPE" is supported`);
   check(isObject(model.vocab), `${file}: model.vocab must be an object mapping token strings to ids`);
   check(Array.isArray(model.merges), `${file}: model.merges must be an array`);
+  check(model.merges.length <= MAX_TOKENIZER_ENTRIES, () => `${file}: model.merges has ${(model.merges as unknown[]).length} merges, more than the limit of ${MAX_TOKENIZER_ENTRIES}`);
+  checkVocabSize(model.vocab, file, 'model.vocab');
   for (const f of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
     check(model[f] === undefined || model[f] === null || model[f] === '', `${file}: model.${f} ${shown(model[f])} is not supported (byte-level BPE has none)`);
   }
@@ -32,8 +45,8 @@ export function parseTokenizerJson(json: unknown, file: string, eosName: string 
   if (json.added_tokens !== undefined && json.added_tokens !== null) {
     check(Array.isArray(json.added_tokens), `${file}: added_tokens must be an array`);
     json.added_tokens.forEach((t: unknown, i: number) => {
-      check(isObject(t) && Number.isInteger(t.id) && typeof t.content === 'string' && t.content !== '',
-        () => `${file}: added_tokens[${i}] needs an integer "id" and a non-empty string "content"`);
+      check(isObject(t) && Number.isInteger(t.id) && (t.id as number) >= 0 && (t.id as number) < MAX_TOKENIZER_ENTRIES && typeof t.content === 'string' && t.content !== '',
+        () => `${file}: added_tokens[${i}] needs an integer "id" in 0…${MAX_TOKENIZER_ENTRIES - 1} and a non-empty string "content"`);
       added.push({ id: t.id as number, content: t.content as string, special: t.special !== false });
     });
   }
@@ -87,7 +100,8 @@ export function buildSpec(vocab: Record<string, unknown>, merges: Array<[string,
   const ids = new Map<string, number>();
   const byId: Array<string | undefined> = [];
   for (const [tok, id] of Object.entries(vocab)) {
-    check(Number.isInteger(id) && (id as number) >= 0, () => `${o.file}: ${o.vocabField}[${shown(tok)}] = ${shown(id)} is not a non-negative integer id`);
+    check(Number.isInteger(id) && (id as number) >= 0 && (id as number) < MAX_TOKENIZER_ENTRIES,
+      () => `${o.file}: ${o.vocabField}[${shown(tok)}] = ${shown(id)} is not an integer id in 0…${MAX_TOKENIZER_ENTRIES - 1}`);
     check(byId[id as number] === undefined, () => `${o.file}: ${o.vocabField}: id ${id} is used by both ${shown(byId[id as number])} and ${shown(tok)}`);
     ids.set(tok, id as number);
     byId[id as number] = tok;

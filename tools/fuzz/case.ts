@@ -18,7 +18,8 @@ const ALLOWANCE = 64 << 20;
 /** The seed of case i of a format: distinct for every (seed, format, case). */
 export function caseSeed(seed: number, format: string, i: number): number {
   const f = TARGETS.findIndex((t) => t.name === format);
-  return ((seed * 8191 + f) * 1_000_003 + i) % Number.MAX_SAFE_INTEGER;
+  // exact in BigInt: a large seed times a constant would lose the low bits (and i) in a double
+  return Number(((BigInt(seed) * 8191n + BigInt(f)) * 1_000_003n + BigInt(i)) % BigInt(Number.MAX_SAFE_INTEGER));
 }
 
 export function generateCase(target: Target, seed: number, i: number): FuzzCase {

@@ -337,7 +337,7 @@ function yamlAttack(m: Mutator, text: string): string {
     case 0: return `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n${text}`;
     case 1: return text.replace(/: (\S+)/, ': !!js/function "x" $1');
     case 2: return `base: &base { seed: 1 }\n<<: *base\n${text}`;
-    case 3: { const d = m.pick([500, 50_000]); return `${text}\nextra: ${'['.repeat(d)}${']'.repeat(d)}\n`; }
+    case 3: { const d = m.pick([500, 20_000]); return `${text}\nextra: ${'['.repeat(d)}${']'.repeat(d)}\n`; }
     default: return text.replace(/: (\S+)/, ': !!binary "AAAA"');
   }
 }
