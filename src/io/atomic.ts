@@ -1,10 +1,12 @@
 // Atomic file writes: write a temp file beside the target, fsync it, rename over the target, fsync
-// the folder. A killed process leaves either the old file or the new one, never a torn one; a failed
-// write (missing folder, a folder at the target, a full disk, no permission) removes its temp file and
-// throws a MugptError naming the path and the reason.
+// the folder. A killed process leaves either the old file or the new one, never a torn one, and its
+// temp file is removed by the next write into that folder (stale-temps.ts); a failed write (missing
+// folder, a folder at the target, a full disk, no permission) removes its temp file and throws a
+// MugptError naming the path and the reason.
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MugptError, fsReason, isFsError } from '../errors.js';
+import { removeStaleTemps } from './stale-temps.js';
 
 let counter = 0;
 
@@ -40,6 +42,7 @@ function writeError(path: string, err: unknown): unknown {
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | ((write: (chunk: Uint8Array) => void) => void)): void {
   checkWritable(path);
+  removeStaleTemps(dirname(path));
   const tmp = tempPath(path);
   let fd: number;
   try {
