@@ -9,6 +9,8 @@ const [format, seedArg, fromArg, toArg, tmp] = process.argv.slice(2);
 const target = TARGETS.find((t) => t.name === format);
 if (!target) throw new Error(`fuzz child: unknown format ${format}`);
 const seed = Number(seedArg);
+target.prepare?.();
+writeFileSync(1, `${JSON.stringify({ ready: true })}\n`);
 for (let i = Number(fromArg); i < Number(toArg); i++) {
   const dir = join(tmp, `case-${i}`);
   mkdirSync(dir, { recursive: true });

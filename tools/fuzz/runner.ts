@@ -36,16 +36,16 @@ function runBatch(o: Required<Pick<FuzzOptions, 'format' | 'seed' | 'timeoutMs' 
     const script = `ulimit -v ${o.memoryMb * 1024}; exec "$0" --max-old-space-size=${Math.floor(o.memoryMb / 2)} "$@"`;
     const child = spawn('sh', ['-c', script, process.execPath, CHILD, o.format, String(o.seed), String(from), String(to), tmp], { stdio: ['ignore', 'pipe', 'pipe'] });
     let next = from, buf = '', stderr = '', hung = false;
-    let timer = setTimeout(onHang, o.timeoutMs);
+    // the child's start (loading mugpt, preparing seeds) gets ten case limits, then each case one
+    let timer = setTimeout(onHang, 10 * o.timeoutMs);
     function onHang(): void { hung = true; child.kill('SIGKILL'); }
     child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
-        const r = JSON.parse(line) as { i: number; r: string; why?: string };
-        onResult(r.i, r);
-        next = r.i + 1;
+        const r = JSON.parse(line) as { i: number; r: string; why?: string; ready?: true };
+        if (!r.ready) { onResult(r.i, r); next = r.i + 1; }
         clearTimeout(timer);
         timer = setTimeout(onHang, o.timeoutMs);
       }

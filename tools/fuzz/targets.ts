@@ -2,15 +2,19 @@
 // where a random structure is drawn), the mutations applied to them, and the mugpt readers run on the
 // result. A case passes when the readers succeed (and, for an unmutated valid input, must succeed and
 // give the right answer) or throw a MugptError naming the file.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { getEncoding, type Tiktoken } from 'js-tiktoken';
 import { stringify as toYaml } from 'yaml';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
-import { openCheckpoint, readConfigJson, INDEX_FILE } from '../../src/io/hf.js';
+import { openCheckpoint, readConfigJson, writeCheckpoint, INDEX_FILE } from '../../src/io/hf.js';
 import { readGguf, readGgufTensorBytes, ggufGet } from '../../src/io/gguf.js';
-import { parseConfig } from '../../src/model/config.js';
+import { makeConfig, parseConfig, toHfConfig } from '../../src/model/config.js';
+import { initModel } from '../../src/model/init.js';
+import { Model } from '../../src/model/model.js';
+import { quantizeModel } from '../../src/quant/quantize-model.js';
 import { expectedTensors } from '../../src/model/params.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { byteToChar } from '../../src/tokenizer/bytes.js';
@@ -38,6 +42,8 @@ export type Attempt = (fn: () => void) => void;
 
 export interface Target {
   name: string;
+  /** Work done once a process before its cases (outside their time limit): building seed inputs. */
+  prepare?(): void;
   generate(m: Mutator, seed: number): FuzzCase;
   run(dir: string, c: FuzzCase, attempt: Attempt): void | Promise<void>;
 }
@@ -185,6 +191,46 @@ const gguf: Target = {
       attempt(() => { ggufGet(file, key, 'string[]'); });
     }
     void c;
+  },
+};
+
+let modelSeeds: Buffer[] | null = null;
+/**
+ * GGUF models mugpt writes (quantize) from small random models with GPT-2's vocabulary, so the GGUF
+ * tokenizer loads too: a GPT-2 in F16 and Q8_0, a BTLM (ALiBi, SwiGLU; llama.cpp's jais) in Q4_0.
+ */
+function ggufModels(): Buffer[] {
+  if (modelSeeds) return modelSeeds;
+  const dir = mkdtempSync(join(tmpdir(), 'mugpt-fuzz-seeds-'));
+  const gpt2 = makeConfig({ model_type: 'gpt2', vocab_size: 50257, n_positions: 16, n_embd: 32, n_layer: 1, n_head: 2 });
+  const btlm = makeConfig({ model_type: 'btlm', vocab_size: 50257, n_positions: 16, n_embd: 32, n_layer: 1, n_head: 2, n_inner: 64,
+    activation_function: 'swiglu', position_embedding_type: 'alibi' });
+  modelSeeds = ([[gpt2, 'f16'], [gpt2, 'q8_0'], [btlm, 'q4_0']] as const).map(([cfg, type], i) => {
+    const hf = join(dir, `hf${i}`);
+    writeCheckpoint(hf, initModel(cfg, { seed: i }));
+    writeFileSync(join(hf, 'config.json'), JSON.stringify(toHfConfig(cfg)));
+    const out = join(dir, `${i}.gguf`);
+    quantizeModel(hf, out, { type });
+    return readFileSync(out);
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return modelSeeds;
+}
+
+const ggufModel: Target = {
+  name: 'gguf-model',
+  prepare() { ggufModels(); },
+  generate(m) {
+    const seed = m.pick(ggufModels());
+    const r = m.int(10);
+    if (r < 2) return { files: { 'model.gguf': seed }, valid: true };
+    // most edits go to the header (metadata and tensor index), where the model's fields are
+    const cut = r < 8 ? Math.min(seed.length, 4096) : seed.length;
+    return { files: { 'model.gguf': Buffer.concat([m.bytes(seed.subarray(0, cut), m.pick(ggufModels()).subarray(0, cut)), seed.subarray(cut)]) }, valid: false };
+  },
+  run(dir) {
+    const model = Model.loadGguf(join(dir, 'model.gguf'), { mmap: false });
+    model.forward([[0, 1]]);
   },
 };
 
@@ -468,7 +514,7 @@ const shards: Target = {
   },
 };
 
-export const TARGETS: Target[] = [safetensors, safetensorsSharded, gguf, configJson, tokenizerJson, vocabMerges, encode, runYaml, corpusYaml, jsonl, text, shards];
+export const TARGETS: Target[] = [safetensors, safetensorsSharded, gguf, configJson, tokenizerJson, vocabMerges, encode, runYaml, corpusYaml, jsonl, text, shards, ggufModel];
 
 /** The files a case names: a MugptError must mention one of them (or the folder). */
 export function caseNames(dir: string, c: FuzzCase): string[] {
