@@ -78,3 +78,11 @@ test('GGUF: a file truncated after it was opened gives a MugptError, not an endl
   truncateSync(path, file.tensors.get('w')!.offset + 10);
   assert.throws(() => readGgufTensorBytes(file, 'w', true), mugpt(/m\.gguf: the file ended at byte \d+ while reading/));
 });
+
+test('fuzz config #1493 (seed 1): n_layer 2^32 is refused at once instead of listing four billion layers', () => {
+  const dir = scratch();
+  writeFileSync(join(dir, 'config.json'), '{"model_type":"gpt2","vocab_size":64,"n_positions":16,"n_embd":16,"n_head":2,"n_layer":4294967296}');
+  assert.throws(() => parseConfig(readConfigJson(dir), join(dir, 'config.json')), mugpt(/config\.json: "n_layer" must be an integer ≥ 1 and ≤ 1024, got 4294967296/));
+  writeFileSync(join(dir, 'config.json'), '{"model_type":"gpt2","vocab_size":1e12,"n_positions":16,"n_embd":16,"n_head":2,"n_layer":1}');
+  assert.throws(() => parseConfig(readConfigJson(dir), join(dir, 'config.json')), mugpt(/config\.json: "vocab_size" must be an integer ≥ 1 and ≤ 4194304, got 1000000000000/));
+});

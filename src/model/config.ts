@@ -101,9 +101,16 @@ function num(where: Where, key: string, v: unknown): number {
   return v;
 }
 
-function int(where: Where, key: string, v: unknown, min: number): number {
-  check(typeof v === 'number' && Number.isInteger(v) && v >= min,
-    () => `${where}: "${key}" must be an integer ≥ ${min}, got ${shown(v)}`);
+/**
+ * The largest sizes a config may declare: far beyond real models (GPT-3 175B has 96 layers of width
+ * 12,288; the largest public vocabularies about 256k tokens), yet small enough that a hostile config
+ * cannot make mugpt loop over billions of layers or size tensors past memory before anything is read.
+ */
+export const CONFIG_LIMITS = { vocab_size: 1 << 22, n_positions: 1 << 20, n_embd: 1 << 16, n_layer: 1024, n_head: 1 << 12, n_inner: 1 << 20 } as const;
+
+function int(where: Where, key: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  check(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max,
+    () => `${where}: "${key}" must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got ${shown(v)}`);
   return v;
 }
 
@@ -185,11 +192,11 @@ export function parseConfig(raw: Record<string, unknown>, where: Where = 'config
   const get = (key: string, dflt: unknown): unknown => (key in src && src[key] !== undefined ? src[key] : dflt);
   const c = COMMON_DEFAULTS;
 
-  const n_embd = int(where, 'n_embd', get('n_embd', c.n_embd), 1);
-  const n_head = int(where, 'n_head', get('n_head', c.n_head), 1);
+  const n_embd = int(where, 'n_embd', get('n_embd', c.n_embd), 1, CONFIG_LIMITS.n_embd);
+  const n_head = int(where, 'n_head', get('n_head', c.n_head), 1, CONFIG_LIMITS.n_head);
   check(n_embd % n_head === 0, () => `${where}: "n_embd" (${n_embd}) must be divisible by "n_head" (${n_head})`);
   const nInnerRaw = get('n_inner', null);
-  const n_inner = nInnerRaw === null ? null : int(where, 'n_inner', nInnerRaw, 1);
+  const n_inner = nInnerRaw === null ? null : int(where, 'n_inner', nInnerRaw, 1, CONFIG_LIMITS.n_inner);
 
   const act = get('activation_function', c.activation_function);
   check(typeof act === 'string' && (ACTIVATIONS as string[]).includes(act),
@@ -209,10 +216,10 @@ export function parseConfig(raw: Record<string, unknown>, where: Where = 'config
   const b = BTLM_DEFAULTS;
   const cfg: ModelConfig = {
     model_type: modelType,
-    vocab_size: int(where, 'vocab_size', get('vocab_size', c.vocab_size), 1),
-    n_positions: int(where, 'n_positions', get('n_positions', c.n_positions), 1),
+    vocab_size: int(where, 'vocab_size', get('vocab_size', c.vocab_size), 1, CONFIG_LIMITS.vocab_size),
+    n_positions: int(where, 'n_positions', get('n_positions', c.n_positions), 1, CONFIG_LIMITS.n_positions),
     n_embd,
-    n_layer: int(where, 'n_layer', get('n_layer', c.n_layer), 1),
+    n_layer: int(where, 'n_layer', get('n_layer', c.n_layer), 1, CONFIG_LIMITS.n_layer),
     n_head,
     n_inner,
     activation_function: act as Activation,
