@@ -16,9 +16,11 @@ interface Exit { code: number | null; signal: NodeJS.Signals | null; stderr: str
 
 /**
  * Runs a command (node with args, or a shell line when `shell` is given) and SIGKILLs it after
- * killAfterMs, or as soon as killWhen() holds (polled every 2 ms), whichever comes first.
+ * killAfterMs, or killDelayMs after killWhen() first holds (polled every 2 ms), whichever comes first.
+ * Kill points are events of the run (a file appears, a checkpoint moves), not times, so they hold
+ * however loaded the machine is.
  */
-function run(args: string[], o: { killAfterMs?: number; killWhen?: () => boolean; shell?: string } = {}): Promise<Exit> {
+function run(args: string[], o: { killAfterMs?: number; killWhen?: () => boolean; killDelayMs?: number; shell?: string } = {}): Promise<Exit> {
   const t0 = Date.now();
   const child = o.shell === undefined
     ? spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -26,7 +28,14 @@ function run(args: string[], o: { killAfterMs?: number; killWhen?: () => boolean
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const timer = o.killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), o.killAfterMs);
-  const poll = o.killWhen === undefined ? null : setInterval(() => { if (o.killWhen!()) child.kill('SIGKILL'); }, 2);
+  let poll: NodeJS.Timeout | null = null;
+  if (o.killWhen !== undefined) {
+    poll = setInterval(() => {
+      if (!o.killWhen!()) return;
+      clearInterval(poll!);
+      setTimeout(() => child.kill('SIGKILL'), o.killDelayMs ?? 0);
+    }, 2);
+  }
   return new Promise((resolve) => child.on('close', (code, signal) => {
     if (timer) clearTimeout(timer);
     if (poll) clearInterval(poll);
@@ -86,17 +95,24 @@ test('mugpt train killed with SIGKILL at random points (mid-save included) resum
   const rng = new Rng(20261206);
   let kills = 0;
   const root = join(out, 'checkpoints');
-  // kill once while a checkpoint folder is being written, then at random times across the run
-  const first = await run(train(file, out), { killWhen: () => existsSync(root) && readdirSync(root).some((f) => f.endsWith('.partial')) });
-  if (first.signal === 'SIGKILL') kills++;
-  for (let i = 0; i < 6; i++) {
-    const r = await run(train(file, out), { killAfterMs: Math.round(ref.ms * (0.2 + 0.8 * rng.nextFloat())) });
+  const steps = (suffix: RegExp): number[] => (existsSync(root) ? readdirSync(root) : []).map((f) => suffix.exec(f)).filter((m) => m !== null).map((m) => Number(m![1]));
+  const latestStep = (): number => { try { return Number(/step-(\d{8})/.exec(readFileSync(join(root, 'latest'), 'utf8'))![1]); } catch { return 0; } };
+  const savingStep = (): number => Math.max(0, ...steps(/^\.step-(\d{8})\.partial$/));
+  // four kill points at increasing steps (checkpoints every 2 of 16): while the checkpoint of that step
+  // is being written (its .partial folder exists; a later state if that moment was missed), or a random
+  // 0-40 ms after `latest` names it; each resumed run gets further than the last
+  const points = [2, 4, 6, 8, 10, 12, 14].map((s) => ({ s, r: rng.nextFloat() })).sort((a, b) => a.r - b.r).slice(0, 4).map((p) => p.s).sort((a, b) => a - b);
+  for (const s of points) {
+    const midSave = rng.nextFloat() < 0.5;
+    const r = await run(train(file, out), midSave
+      ? { killWhen: () => savingStep() >= s || latestStep() >= s + 2 }
+      : { killWhen: () => latestStep() >= s, killDelayMs: rng.int(40) });
     if (r.signal === 'SIGKILL') kills++;
-    else { assert.equal(r.code, 0, r.stderr); break; }
+    else assert.equal(r.code, 0, r.stderr);
   }
   const last = await run(train(file, out));
   assert.equal(last.code, 0, last.stderr);
-  assert.ok(kills >= 2, `only ${kills} runs were killed`);
+  assert.ok(kills >= 3, `only ${kills} runs were killed`);
 
   const got = finalState(out);
   assert.equal(got.loss, want.loss);
@@ -164,15 +180,23 @@ test('mugpt data build killed with SIGKILL at random points resumes to byte-iden
 
   const cfg = c.config('killed');
   const rng = new Rng(11);
+  const outDir = join(c.dir, 'killed');
+  const shardCount = want.size - 1;
+  const bins = (): number => (existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith('.bin')).length : 0);
+  // kill points: a random moment of the stages before any shard (once the work folder exists), then
+  // once a random number of shards is on disk (two increasing counts), a random 0-20 ms later
   let kills = 0;
-  for (let i = 0; i < 5; i++) {
-    const r = await run([cliPath, 'data', 'build', cfg, '--no-progress'], { killAfterMs: Math.round(ref.ms * (0.15 + 0.85 * rng.nextFloat())) });
+  const first = await run([cliPath, 'data', 'build', cfg, '--no-progress'], { killWhen: () => existsSync(join(outDir, 'work')), killDelayMs: rng.int(200) });
+  if (first.signal === 'SIGKILL') kills++;
+  const k1 = 1 + rng.int(Math.max(1, shardCount >> 1)), k2 = k1 + 1 + rng.int(Math.max(1, shardCount - k1 - 1));
+  for (const k of [k1, k2]) {
+    const r = await run([cliPath, 'data', 'build', cfg, '--no-progress'], { killWhen: () => bins() >= k, killDelayMs: rng.int(20) });
     if (r.signal === 'SIGKILL') kills++;
-    else { assert.equal(r.code, 0, r.stderr); break; }
+    else assert.equal(r.code, 0, r.stderr);
   }
   const last = await run([cliPath, 'data', 'build', cfg, '--no-progress']);
   assert.equal(last.code, 0, last.stderr);
-  assert.ok(kills >= 1);
+  assert.ok(kills >= 2, `only ${kills} builds were killed`);
   const got = outputFiles(join(c.dir, 'killed'));
   assert.deepEqual([...got.keys()], [...want.keys()]);
   for (const [f, bytes] of want) assert.ok(got.get(f)!.equals(bytes), `${f} differs from the uninterrupted build`);
