@@ -40,17 +40,33 @@ if (o.case !== undefined) {
 }
 
 const results: FuzzSummary[] = [];
+
+function report(s: FuzzSummary, seconds: number, note = ''): void {
+  process.stdout.write(`${s.format}: ${s.cases} cases, ${s.accepted} accepted, ${s.refused} refused with a MugptError, ${s.failures.length} failed (${seconds.toFixed(0)} s)${note}\n`);
+  for (const f of s.failures.slice(0, 20)) {
+    process.stdout.write(`  case ${f.case}: ${f.why}\n    reproduce: npm run fuzz -- --format ${s.format} --seed ${f.seed} --case ${f.case} --save fuzz-case\n`);
+  }
+}
+
+// Stopped early (SIGINT, SIGTERM): report the cases of the current format that ended, then exit.
+let current: { s: FuzzSummary; t0: number } | null = null;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (current) report(current.s, (Date.now() - current.t0) / 1000, ` — stopped by ${sig} before case ${o.from + o.cases}`);
+    process.exit(results.some((r) => r.failures.length > 0) || (current?.s.failures.length ?? 0) > 0 ? 1 : 2);
+  });
+}
+
 for (const format of formats) {
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${format.padEnd(20)} |{bar}| {value}/{total} cases | {speed} cases/s | ETA {eta_formatted}`, fps: 2 }, cliProgress.Presets.shades_classic) : null;
   const t0 = Date.now();
   bar?.start(o.cases, 0, { speed: '0' });
-  const s = await runFuzz({ format, cases: o.cases, seed: o.seed, from: o.from, timeoutMs: o.timeout,
+  current = { s: { format, seed: o.seed, cases: 0, accepted: 0, refused: 0, failures: [] }, t0 };
+  const s = await runFuzz({ format, cases: o.cases, seed: o.seed, from: o.from, timeoutMs: o.timeout, summary: current.s,
     onCase: (n) => bar?.update(n, { speed: (n / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(0) }) });
+  current = null;
   bar?.stop();
   results.push(s);
-  process.stdout.write(`${format}: ${s.cases} cases, ${s.accepted} accepted, ${s.refused} refused with a MugptError, ${s.failures.length} failed (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
-  for (const f of s.failures.slice(0, 20)) {
-    process.stdout.write(`  case ${f.case}: ${f.why}\n    reproduce: npm run fuzz -- --format ${format} --seed ${f.seed} --case ${f.case} --save fuzz-case\n`);
-  }
+  report(s, (Date.now() - t0) / 1000);
 }
 process.exit(results.some((r) => r.failures.length > 0) ? 1 : 0);

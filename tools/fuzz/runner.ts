@@ -23,6 +23,8 @@ export interface FuzzOptions {
   /** Address-space limit of a child in MiB (default 4096). */
   memoryMb?: number;
   onCase?: (done: number) => void;
+  /** Filled in as cases end (so a run stopped early can still report what it did). */
+  summary?: FuzzSummary;
 }
 
 const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
@@ -63,7 +65,7 @@ function runBatch(o: Required<Pick<FuzzOptions, 'format' | 'seed' | 'timeoutMs' 
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const o = { timeoutMs: 60_000, batch: 500, memoryMb: 4096, from: 0, ...opts };
   const tmp = mkdtempSync(join(tmpdir(), `mugpt-fuzz-${o.format}-`));
-  const s: FuzzSummary = { format: o.format, seed: o.seed, cases: 0, accepted: 0, refused: 0, failures: [] };
+  const s: FuzzSummary = o.summary ?? { format: o.format, seed: o.seed, cases: 0, accepted: 0, refused: 0, failures: [] };
   const end = o.from + o.cases;
   try {
     for (let i = o.from; i < end;) {

@@ -178,7 +178,7 @@ const gguf: Target = {
     if (r < 6) return { files: { 'model.gguf': extremeField(g, m, EXTREME_U64) }, valid: false };
     return { files: { 'model.gguf': m.bytes(g.bytes, genGguf(m).bytes) }, valid: false };
   },
-  run(dir, c, attempt) {
+  run(dir, _c, attempt) {
     const file = readGguf(join(dir, 'model.gguf'));
     for (const name of file.tensors.keys()) {
       const t = file.tensors.get(name)!;
@@ -190,7 +190,6 @@ const gguf: Target = {
       attempt(() => { ggufGet(file, key, 'string'); });
       attempt(() => { ggufGet(file, key, 'string[]'); });
     }
-    void c;
   },
 };
 
