@@ -86,3 +86,14 @@ test('fuzz config #1493 (seed 1): n_layer 2^32 is refused at once instead of lis
   writeFileSync(join(dir, 'config.json'), '{"model_type":"gpt2","vocab_size":1e12,"n_positions":16,"n_embd":16,"n_head":2,"n_layer":1}');
   assert.throws(() => parseConfig(readConfigJson(dir), join(dir, 'config.json')), mugpt(/config\.json: "vocab_size" must be an integer ≥ 1 and ≤ 4194304, got 1000000000000/));
 });
+
+test('fuzz run-yaml and corpus-yaml (alias bomb): the yaml package\'s alias-count refusal is a MugptError naming the file', async () => {
+  const { loadCorpusConfig } = await import('../src/data/corpus-config.js');
+  const dir = scratch();
+  const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+    + 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n';
+  writeFileSync(join(dir, 'run.yaml'), bomb);
+  assert.throws(() => loadRunConfig(join(dir, 'run.yaml')), mugpt(/run\.yaml: not valid YAML: Excessive alias count indicates a resource exhaustion attack/));
+  writeFileSync(join(dir, 'corpus.yaml'), bomb);
+  assert.throws(() => loadCorpusConfig(join(dir, 'corpus.yaml')), mugpt(/corpus\.yaml: not valid YAML: Excessive alias count/));
+});
