@@ -97,3 +97,10 @@ test('fuzz run-yaml and corpus-yaml (alias bomb): the yaml package\'s alias-coun
   writeFileSync(join(dir, 'corpus.yaml'), bomb);
   assert.throws(() => loadCorpusConfig(join(dir, 'corpus.yaml')), mugpt(/corpus\.yaml: not valid YAML: Excessive alias count/));
 });
+
+test('fuzz run-yaml #351 (seed 1): a μP base width of 1e-320 is refused naming the run file and mup', () => {
+  const dir = scratch();
+  writeFileSync(join(dir, 'run.yaml'), 'model: btlm-tiny\nparameterization: mup\nmup: { base_width: 1e-320, embeddings_scale: 10, output_alpha: 1 }\n'
+    + 'data: { shards: s }\nbatch_size: 4\nseq_len: 16\nsteps: 2\noptimizer: { lr: 0.01 }\nout_dir: o\n');
+  assert.throws(() => loadRunConfig(join(dir, 'run.yaml')), mugpt(/run\.yaml: mup gives multipliers the model refuses: model config: "mup_width_scale" must be > 0, got 0/));
+});

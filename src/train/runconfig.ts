@@ -149,11 +149,14 @@ export function parseRunConfig(raw: unknown, file: string, baseDir?: string): Ru
     const m = f.obj('mup', top.mup, ['base_width', 'base_ffn_width', 'embeddings_scale', 'output_alpha']);
     mupBase = { width: f.num('mup.base_width', m.base_width, 0, Infinity, true) };
     if (m.base_ffn_width !== undefined) mupBase.ffnWidth = f.num('mup.base_ffn_width', m.base_ffn_width, 0, Infinity, true);
-    model = withMup(model, {
-      base: mupBase,
+    const mup = { base: mupBase,
       embeddingsScale: f.num('mup.embeddings_scale', m.embeddings_scale, 0, Infinity, true),
-      outputAlpha: f.num('mup.output_alpha', m.output_alpha, 0, Infinity, true),
-    });
+      outputAlpha: f.num('mup.output_alpha', m.output_alpha, 0, Infinity, true) };
+    // the multipliers can still leave the model's range (a base width of 1e-320 gives a width scale of 0)
+    try { model = withMup(model, mup); } catch (e) {
+      if (e instanceof MugptError) f.fail('mup', `gives multipliers the model refuses: ${e.message}`);
+      throw e;
+    }
   } else if (top.mup !== undefined) f.fail('mup', 'is only allowed with parameterization: mup');
 
   const data = parseData(f, top.data, at);
