@@ -2,7 +2,7 @@
 // where a random structure is drawn), the mutations applied to them, and the mugpt readers run on the
 // result. A case passes when the readers succeed (and, for an unmutated valid input, must succeed and
 // give the right answer) or throw a MugptError naming the file.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
@@ -195,19 +195,22 @@ const gguf: Target = {
 
 let modelSeeds: Buffer[] | null = null;
 /**
- * GGUF models mugpt writes (quantize) from small random models with GPT-2's vocabulary, so the GGUF
- * tokenizer loads too: a GPT-2 in F16 and Q8_0, a BTLM (ALiBi, SwiGLU; llama.cpp's jais) in Q4_0.
+ * GGUF models mugpt writes (quantize) from small random models with the eval fixtures' 317-token
+ * byte-level BPE (tokenizer.json beside the weights), so the GGUF tokenizer loads too and a case costs
+ * milliseconds rather than the seconds GPT-2's 50,257 tokens and 50,000 merges take: a GPT-2 in F16 and
+ * Q8_0, a BTLM (ALiBi, SwiGLU; llama.cpp's jais) in Q4_0.
  */
 function ggufModels(): Buffer[] {
   if (modelSeeds) return modelSeeds;
   const dir = mkdtempSync(join(tmpdir(), 'mugpt-fuzz-seeds-'));
-  const gpt2 = makeConfig({ model_type: 'gpt2', vocab_size: 50257, n_positions: 16, n_embd: 32, n_layer: 1, n_head: 2 });
-  const btlm = makeConfig({ model_type: 'btlm', vocab_size: 50257, n_positions: 16, n_embd: 32, n_layer: 1, n_head: 2, n_inner: 64,
+  const gpt2 = makeConfig({ model_type: 'gpt2', vocab_size: 317, n_positions: 16, n_embd: 32, n_layer: 1, n_head: 2 });
+  const btlm = makeConfig({ model_type: 'btlm', vocab_size: 317, n_positions: 16, n_embd: 32, n_layer: 1, n_head: 2, n_inner: 64,
     activation_function: 'swiglu', position_embedding_type: 'alibi' });
   modelSeeds = ([[gpt2, 'f16'], [gpt2, 'q8_0'], [btlm, 'q4_0']] as const).map(([cfg, type], i) => {
     const hf = join(dir, `hf${i}`);
     writeCheckpoint(hf, initModel(cfg, { seed: i }));
     writeFileSync(join(hf, 'config.json'), JSON.stringify(toHfConfig(cfg)));
+    copyFileSync(fixtureDir('eval', 'gpt2', 'tokenizer.json'), join(hf, 'tokenizer.json'));
     const out = join(dir, `${i}.gguf`);
     quantizeModel(hf, out, { type });
     return readFileSync(out);
