@@ -199,6 +199,16 @@ Napi::Value QPack(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// Every half's float value (256 KiB, made once): a lookup instead of half_to_float's branches per weight.
+static const float* half_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (int h = 0; h < 65536; h++) t[h] = mugpt::half_to_float((uint16_t)h);
+    return t;
+  }();
+  return table.data();
+}
+
 // quantizeRows(out: Uint8Array, src: Uint8Array, srcType: 0 F32 | 1 F16, rows, K, Kp, type: 8 Q8_0 | 2 Q4_0):
 // src [rows, K] → blocks [rows, Kp/32], each row zero-padded from K to Kp (a multiple of 32) inputs.
 // ggml's reference quantizer, bit for bit with src/quant/blocks.ts: float32 arithmetic (this file is
@@ -212,15 +222,18 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
   const int src_type = I(info, 2), rows = I(info, 3), K = I(info, 4), Kp = I(info, 5), type = I(info, 6);
   const int nb = Kp / mugpt::QK;
   const long bb = mugpt::qblock_bytes(type);
+  const float* halves = half_table();
   auto row = [&](int r, int) {
     float x[mugpt::QK];
     for (int b = 0; b < nb; b++) {
-      for (int i = 0; i < mugpt::QK; i++) {
-        const long k = (long)b * mugpt::QK + i;
-        if (k >= K) x[i] = 0.0f;
-        else if (src_type == 1) x[i] = mugpt::half_to_float((uint16_t)(src[2 * ((long)r * K + k)] | (src[2 * ((long)r * K + k) + 1] << 8)));
-        else std::memcpy(&x[i], src + 4 * ((long)r * K + k), 4);
+      const int k0 = b * mugpt::QK, n = K - k0 < mugpt::QK ? K - k0 : mugpt::QK;  // the block's inputs in the row
+      const uint8_t* s = src + (src_type == 1 ? 2 : 4) * ((long)r * K + k0);
+      if (src_type == 1) {
+        for (int i = 0; i < n; i++) x[i] = halves[s[2 * i] | (s[2 * i + 1] << 8)];
+      } else {
+        std::memcpy(x, s, sizeof(float) * n);
       }
+      for (int i = n; i < mugpt::QK; i++) x[i] = 0.0f;
       uint8_t* blk = out + ((long)r * nb + b) * bb;
       if (type == mugpt::kQ8) {
         float d;
@@ -236,7 +249,7 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
         blk[0] = h & 0xff; blk[1] = h >> 8;
         for (int j = 0; j < mugpt::QK / 2; j++) {
           const float lo = x[j] * id, hi = x[j + mugpt::QK / 2] * id;
-          const int q0 = (int)std::trunc(lo + 8.5f), q1 = (int)std::trunc(hi + 8.5f);
+          const int q0 = (int)(lo + 8.5f), q1 = (int)(hi + 8.5f);  // trunc: the int conversion
           blk[2 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | ((q1 < 15 ? q1 : 15) << 4));
         }
       }

@@ -28,6 +28,17 @@ inline long qblock_bytes(int type) { return type == kQ8 ? 34 : 18; }
 inline int x16_offset(int type) { return type == kQ8 ? 128 : 8; }
 
 /**
+ * std::roundf(v) for |v| < 2^31, inline: truncate, then step away from zero when the fraction v − r
+ * (exact in float) is at least one half. Bit-exact with roundf; without SSE4.1 roundf is a libm call,
+ * which made quantizing BTLM-3B's 560 M padded weights at load take seconds.
+ */
+inline int round_half_away(float v) {
+  int r = (int)v;
+  const float f = v - (float)r;
+  return r + (f >= 0.5f) - (f <= -0.5f);
+}
+
+/**
  * n values to int8 with one scale, ggml's Q8_0 reference arithmetic (as src/quant/blocks.ts):
  * d = amax/127, q[i] = roundf(s[i]·(1/d)) (halves away from zero). Writes q[n] and *d; returns Σ q.
  * A Q8_0 block is n = 32; the q8 KV cache quantizes a head's slice.
@@ -39,7 +50,7 @@ inline int32_t q8_quantize(const float* s, int n, int8_t* q, float* d) {
   *d = dd;
   int32_t sum = 0;
   for (int i = 0; i < n; i++) {
-    q[i] = (int8_t)std::roundf(s[i] * id);
+    q[i] = (int8_t)round_half_away(s[i] * id);
     sum += q[i];
   }
   return sum;

@@ -28,7 +28,7 @@ test('mugpt generate prints the prompt, then Hugging Face\'s greedy continuation
     const r = run(['--model', fixture('model', name), '--prompt', text, '--max-tokens', String(greedy.length), '--backend', 'js']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, text + gpt2.decode(greedy) + '\n', name);
-    assert.match(r.stderr, new RegExp(`^mugpt: ${prompt.length} prompt tokens, prefill [\\d.]+ tokens/s; ` +
+    assert.match(r.stderr, new RegExp(`^mugpt: loaded in [\\d.]+ s; ${prompt.length} prompt tokens, prefill [\\d.]+ tokens/s; ` +
       `${greedy.length} generated, decode [\\d.]+ tokens/s; kernels js; seed \\d+, end: length\\n$`));
   }
 });

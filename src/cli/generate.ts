@@ -51,10 +51,13 @@ export function register(program: Command): void {
     .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default q8_0 in quantized files; q4_0: least memory), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
-      const model = loadModel(await modelFromArg(flags.model), { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
+      const path = await modelFromArg(flags.model);
+      const t0 = performance.now();
+      const model = loadModel(path, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
+      const loadMs = performance.now() - t0;
       const controller = new AbortController();
       const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
-      await stream(gen, flags.prompt, controller, describeKernels(model.kernels));
+      await stream(gen, flags.prompt, controller, describeKernels(model.kernels), loadMs);
     });
 }
 
@@ -92,7 +95,7 @@ function integer(v: string | undefined, flag: string): number | undefined {
  * Writes the prompt and the tokens to stdout as they come and the stats to stderr. Ctrl-C (exit code
  * 130) or a closed pipe (EPIPE, e.g. `| head`; exit code 0) stops generation; the stats line is still written.
  */
-async function stream(gen: Generation, prompt: string, controller: AbortController, kernels: string): Promise<void> {
+async function stream(gen: Generation, prompt: string, controller: AbortController, kernels: string, loadMs: number): Promise<void> {
   let stoppedBy: 'SIGINT' | 'EPIPE' | null = null;
   const onSigint = (): void => {
     stoppedBy = 'SIGINT';
@@ -114,15 +117,15 @@ async function stream(gen: Generation, prompt: string, controller: AbortControll
   } finally {
     process.off('SIGINT', onSigint);
   }
-  process.stderr.write(`${statsLine(gen, stoppedBy, kernels)}\n`);
+  process.stderr.write(`${statsLine(gen, stoppedBy, kernels, loadMs)}\n`);
   if (stoppedBy === 'SIGINT') process.exitCode = 130;
 }
 
-function statsLine(gen: Generation, stoppedBy: string | null, kernels: string): string {
+function statsLine(gen: Generation, stoppedBy: string | null, kernels: string, loadMs: number): string {
   const s = gen.stats;
   const rate = (n: number, ms: number): string => (ms > 0 ? (n / (ms / 1000)).toFixed(1) : '-');
   const end = stoppedBy ?? s.finishReason;
-  return `mugpt: ${s.promptTokens} prompt tokens, prefill ${rate(s.promptTokens, s.prefillMs)} tokens/s; ` +
+  return `mugpt: loaded in ${(loadMs / 1000).toFixed(2)} s; ${s.promptTokens} prompt tokens, prefill ${rate(s.promptTokens, s.prefillMs)} tokens/s; ` +
     `${s.generatedTokens} generated, decode ${rate(s.decodeTokens, s.decodeMs)} tokens/s; kernels ${kernels}; ` +
     `seed ${s.seed}, end: ${end}`;
 }

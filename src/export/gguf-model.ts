@@ -114,7 +114,7 @@ function padToBlocks(file: GgufFile, name: string, type: BlockType, rows: number
   const t = file.tensors.get(name)!;
   if (quantizeRows && (t.type === GgmlType.F32 || t.type === GgmlType.F16)) {
     const data = new Uint8Array(quantizedBytes(type, rows, Kp));
-    quantizeRows(data, readGgufTensorBytes(file, name, true), t.type === GgmlType.F16 ? 1 : 0, rows, K, Kp, type === 'q8_0' ? 8 : 2);
+    quantizeRows(data, readGgufTensorBytes(file, name), t.type === GgmlType.F16 ? 1 : 0, rows, K, Kp, type === 'q8_0' ? 8 : 2);  // a view of the mapping where mapped: no 1 GB copy
     return { type, data, N: rows, K: Kp };
   }
   return { type, data: quantize(type, padColumns(floats(file, name), rows, K, Kp), rows, Kp), N: rows, K: Kp };
