@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportGguf, type GgufWeightType } from '../src/export/gguf-export.js';
+import { exportGguf, type GgufWeightType } from '../src/gguf/export.js';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { expectedTensors } from '../src/model/params.js';
 import { alibiSlopes } from '../src/model/alibi.js';

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { EvalLM } from '../src/eval/lm.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/index.js';
 import { peakRssMiB } from './common.js';
 
 interface Args { dir: string; file: string; batchSize?: number }

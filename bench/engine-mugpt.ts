@@ -6,7 +6,7 @@
 // and `decode` tokens are decoded after them: memory and speed at a long context without the prefill.
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
-import { loadModel, Model } from '../src/model/model.js';
+import { loadModel, Model } from '../src/index.js';
 import type { KVCacheType, LayerKVCache } from '../src/model/kvcache.js';
 import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
 import { KernelProfiler } from './profile.js';

@@ -6,7 +6,7 @@
 import { argmax } from '../src/generate/sampler.js';
 import type { KVCache } from '../src/model/decode.js';
 import type { KVCacheType } from '../src/model/kvcache.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/index.js';
 import { peakRssMiB, promptIds } from './common.js';
 
 interface Args { gguf: string; prompt: number; decode: number; streams: number[]; kvType?: KVCacheType }

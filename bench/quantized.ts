@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { getKernels } from '../src/kernels/index.js';
 import { jsKernels } from '../src/kernels/js.js';
-import { GgmlType, readGguf } from '../src/io/gguf.js';
+import { GgmlType, readGguf } from '../src/gguf/file.js';
 import {
   fmt, ggufFile, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
 } from './common.js';

@@ -7,7 +7,7 @@ import { closeSync, openSync, ftruncateSync, writeFileSync, mkdirSync } from 'no
 import { join } from 'node:path';
 import { MugptError } from '../src/errors.js';
 import { SafetensorsFile } from '../src/io/safetensors.js';
-import { readGguf } from '../src/io/gguf.js';
+import { readGguf } from '../src/gguf/file.js';
 import { MAX_LINE_BYTES, readSource, splitLines, emptyReadStats } from '../src/data/readers.js';
 import { loadTokenizer, MAX_TOKENIZER_ENTRIES, MAX_TOKENIZER_FILE_BYTES } from '../src/tokenizer/load.js';
 import { byteToChar } from '../src/tokenizer/bytes.js';

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
-import { exportGguf, type GgufWeightType } from '../src/export/gguf-export.js';
+import { exportGguf, type GgufWeightType } from '../src/gguf/export.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import type { BpeTokenizer } from '../src/tokenizer/bpe.js';
-import { Model, loadModel } from '../src/model/model.js';
+import { Model, loadModel } from '../src/index.js';
 import { llamaCppLogProbs } from '../tools/llamacpp.js';
 import { scratch } from './helpers.js';
 
@@ -93,8 +93,8 @@ test('Cerebras-GPT\'s exact GELU against llama.cpp\'s tanh GELU: a small, bounde
 
 for (const arch of ['gpt2', 'jais'] as const) {
   test(`${arch} with an untied head: HF folder → mugpt quantize → output.weight, run alike by llama.cpp`, async () => {
-    const { quantizeModel } = await import('../src/quant/quantize-model.js');
-    const { readGguf } = await import('../src/io/gguf.js');
+    const { quantizeModel } = await import('../src/gguf/quantize-model.js');
+    const { readGguf } = await import('../src/gguf/file.js');
     const cfg = makeConfig({ ...CONFIGS[arch], tie_word_embeddings: false });
     const tensors = new Map(initModel(cfg, { seed: 2, parameterization: 'sp' }).map((t) => [t.name, t.data]));
     assert.ok(tensors.has('lm_head.weight'), 'initModel makes an untied head');

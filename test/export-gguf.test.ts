@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
-import { exportGguf } from '../src/export/gguf-export.js';
-import { importGguf } from '../src/export/gguf-import.js';
-import { llamaAlibiSlopes, planGguf } from '../src/export/gguf-map.js';
+import { exportGguf } from '../src/gguf/export.js';
+import { importGguf } from '../src/gguf/import.js';
+import { llamaAlibiSlopes, planGguf } from '../src/gguf/name-map.js';
 import { alibiSlopes } from '../src/model/alibi.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { BpeTokenizer } from '../src/tokenizer/bpe.js';
@@ -13,7 +13,7 @@ import { quantize } from '../src/quant/blocks.js';
 import { MugptError } from '../src/errors.js';
 import { scratch } from './helpers.js';
 import { existsSync } from 'node:fs';
-import { quantizeModel } from '../src/quant/quantize-model.js';
+import { quantizeModel } from '../src/gguf/quantize-model.js';
 
 const gpt2 = (): ModelConfig => makeConfig({
   model_type: 'gpt2', vocab_size: 50257, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32, activation_function: 'gelu',

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
-import { exportGguf } from '../src/export/gguf-export.js';
-import { GgmlType, readGguf, readGgufTensorBytes } from '../src/io/gguf.js';
+import { exportGguf } from '../src/gguf/export.js';
+import { GgmlType, readGguf, readGgufTensorBytes } from '../src/gguf/file.js';
 import { quantize } from '../src/quant/blocks.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import type { BpeTokenizer } from '../src/tokenizer/bpe.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/index.js';
 import { buildLlamaQuantize, llamaCppLogProbs, llamaQuantize } from '../tools/llamacpp.js';
 import { scratch } from './helpers.js';
 

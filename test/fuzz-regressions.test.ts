@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError } from '../src/errors.js';
 import { openCheckpoint, readConfigJson, INDEX_FILE } from '../src/io/hf.js';
-import { readGguf, readGgufTensorBytes, writeGguf, GgmlType, GgufValueType } from '../src/io/gguf.js';
+import { readGguf, readGgufTensorBytes, writeGguf, GgmlType, GgufValueType } from '../src/gguf/file.js';
 import { parseConfig } from '../src/model/config.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { readShard, readShardIndex, writeShard, writeShardIndex } from '../src/data/shards.js';
@@ -104,3 +104,4 @@ test('fuzz run-yaml #351 (seed 1): a μP base width of 1e-320 is refused naming 
     + 'data: { shards: s }\nbatch_size: 4\nseq_len: 16\nsteps: 2\noptimizer: { lr: 0.01 }\nout_dir: o\n');
   assert.throws(() => loadRunConfig(join(dir, 'run.yaml')), mugpt(/run\.yaml: mup gives multipliers the model refuses: model config: "mup_width_scale" must be > 0, got 0/));
 });
+

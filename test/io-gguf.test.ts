@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readGguf, readGgufTensorBytes, writeGguf, GgmlType, GgufValueType, ggufGet } from '../src/io/gguf.js';
+import { readGguf, readGgufTensorBytes, writeGguf, GgmlType, GgufValueType, ggufGet } from '../src/gguf/file.js';
 import { quantize } from '../src/quant/blocks.js';
 import { MugptError } from '../src/errors.js';
 import { scratch } from './helpers.js';

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { MugptError } from '../src/errors.js';
 import { openCheckpoint, writeCheckpoint } from '../src/io/hf.js';
 import { pullModel, resolveModelPath, type PullProgress } from '../src/io/hub.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/index.js';
 import { fromPretrained } from '../src/model/pretrained.js';
 import { cliPath, fixture, scratch } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { loadModel, type Model } from '../src/model/model.js';
+import { loadModel, type Model } from '../src/index.js';
 import { createServer, type MugptServer, type ServeOptions } from '../src/serve/server.js';
 import { scratch } from './helpers.js';
 import { smallModel } from './serve-models.js';

@@ -2,10 +2,10 @@
 // (learned positions, GELU) and a BTLM-shaped one (ALiBi, SwiGLU, μP multipliers), random weights,
 // as tensors or written to a GGUF file of a given type (with the bundled GPT-2 tokenizer).
 import { join } from 'node:path';
-import { exportGguf, type GgufWeightType } from '../src/export/gguf-export.js';
+import { exportGguf, type GgufWeightType } from '../src/gguf/export.js';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
-import { Model, type ModelOptions } from '../src/model/model.js';
+import { Model, type ModelOptions } from '../src/index.js';
 import type { BpeTokenizer } from '../src/tokenizer/bpe.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { scratch } from './helpers.js';

@@ -12,7 +12,7 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { makeConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
 import { Model, loadModel } from '../src/model/model.js';
-import { quantizeModel } from '../src/quant/quantize-model.js';
+import { quantizeModel } from '../src/gguf/quantize-model.js';
 import { cliPath, scratch } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

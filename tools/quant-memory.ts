@@ -3,7 +3,7 @@
 // The cache is filled with CONTEXT − 8 positions of random keys and values (not computed: a prefill
 // of thousands of tokens takes minutes on a small machine), then 8 tokens are decoded (the first
 // one untimed). Prints one JSON line: weights in memory, cache size, RSS after loading, peak RSS, tokens/s.
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/index.js';
 import type { LayerKVCache } from '../src/model/kvcache.js';
 import type { Weight } from '../src/model/params.js';
 

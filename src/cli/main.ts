@@ -3,6 +3,7 @@
 // a stack trace.
 import { Command, CommanderError } from 'commander';
 import { MugptError, fsReason, isFsError } from '../errors.js';
+import '../gguf/import.js'; // registers the GGUF reader of Model.loadGguf and loadModel
 import { register as registerData } from './data.js';
 import { register as registerGenerate } from './generate.js';
 import { register as registerMup } from './mup.js';

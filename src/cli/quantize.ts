@@ -1,8 +1,8 @@
 // `mugpt quantize SRC --type f32|f16|q8_0|q4_0 -o OUT.gguf`: HF folder or GGUF → GGUF for llama.cpp and mugpt.
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { quantizeModel, QUANT_TYPES } from '../quant/quantize-model.js';
-import type { GgufWeightType } from '../export/gguf-export.js';
+import { quantizeModel, QUANT_TYPES } from '../gguf/quantize-model.js';
+import type { GgufWeightType } from '../gguf/export.js';
 import { threadsOption } from './threads.js';
 import { modelFromArg } from './hub-progress.js';
 

@@ -9,7 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { MugptError, check } from '../errors.js';
-import { readGguf } from '../io/gguf.js';
+import { readGguf } from '../gguf/file.js';
 
 /** dist/web of this package (this file is dist/src/cli/web.js). */
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));

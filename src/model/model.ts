@@ -18,8 +18,6 @@ import { batchBlocksForward, blocksForward, embedForward, lmHeadForward, type Gp
 import { LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
 import { namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
-import { importGguf } from '../export/gguf-import.js';
-import { BpeTokenizer } from '../tokenizer/bpe.js';
 
 export interface ModelOptions {
   /** Kernels: 'js', 'native' or 'wasm'; default MUGPT_BACKEND, else native where it built. */
@@ -39,6 +37,19 @@ export interface ForwardResult {
 }
 
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
+
+/** A GGUF file read into a config, weights by HF name and the file's tokenizer (src/gguf/import.ts). */
+export interface GgufWeights { config: ModelConfig; weights: Map<string, Weight>; tokenizer: Tokenizer | null }
+export type GgufReader = (path: string, opts: { mmap: boolean; padToBlocks: ModelOptions['padToBlocks'] }) => GgufWeights;
+
+// The GGUF folder depends on the model, never the reverse: src/gguf/import.ts registers its reader
+// here when it loads (src/index.ts and the CLI import it).
+let ggufReader: GgufReader | null = null;
+
+/** Sets the reader Model.loadGguf uses (src/gguf/import.ts calls it once). */
+export function registerGgufReader(read: GgufReader): void {
+  ggufReader = read;
+}
 
 export class Model extends Decoder implements BatchDecodeModel {
   /** The folder the model was loaded from (its tokenizer files are used by generate), or null. */
@@ -70,12 +81,10 @@ export class Model extends Decoder implements BatchDecodeModel {
   static loadGguf(path: string, opts: ModelOptions = {}): Model {
     // Kernels that rearrange the quantized matrices (x16) rewrite every page of them: mapping the file
     // would then only add copy-on-write faults (measured: BTLM-3B Q4_0 loads in 3.4 s read, 8.7 s mapped).
+    check(ggufReader !== null, 'Model.loadGguf: no GGUF reader is registered; import mugpt (or src/gguf/import.js), which registers it');
     const mmap = opts.mmap ?? getKernels(opts.backend).qlayout === 'rows';
-    const m = importGguf(path, { mmap, padToBlocks: opts.padToBlocks });
-    const named = new Map<string, Weight>();
-    for (const [name, t] of m.tensors) named.set(name, t.kind === 'f32' ? t.data : t.matrix);
-    const tok = m.tokenizer ? new BpeTokenizer(m.tokenizer) : null;
-    return new Model(m.config, paramsFromTensors(m.config, named, path), opts, null, tok);
+    const m = ggufReader(path, { mmap, padToBlocks: opts.padToBlocks });
+    return new Model(m.config, paramsFromTensors(m.config, m.weights, path), opts, null, m.tokenizer);
   }
 
   /** Loads a HF folder (config.json + model.safetensors or a sharded index), tensor by tensor. */

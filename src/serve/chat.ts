@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { MugptError } from '../errors.js';
-import { readGguf } from '../io/gguf.js';
+import { readGguf } from '../gguf/file.js';
 import type { ChatMessage } from './requests.js';
 import { ApiError } from './errors.js';
 

@@ -3,9 +3,9 @@
 // with a pool of Web Workers over a shared memory where the page is cross-origin isolated, else
 // WebAssembly SIMD on this worker alone, else JavaScript where WebAssembly SIMD is missing.
 import { MugptError } from '../errors.js';
-import { ggufModel } from '../export/gguf-model.js';
+import { ggufModel } from '../gguf/hf-model.js';
 import { generate, type Generation } from '../generate/generate.js';
-import { parseGguf } from '../io/gguf-parse.js';
+import { parseGguf } from '../gguf/parse.js';
 import { jsKernels } from '../kernels/js.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { wasmKernels } from '../kernels/wasm.js';

@@ -1,7 +1,7 @@
 // Structure-aware GGUF generation for the fuzzer: random metadata of every value type (arrays of each
 // scalar type included), tensors of every type mugpt reads (and some it refuses), random alignment.
 // The encoder records where every length, count, type and offset field lies, so mutations can set
-// exactly those to extremes. Layout: ggml docs/gguf.md (also src/io/gguf.ts).
+// exactly those to extremes. Layout: ggml docs/gguf.md (also src/gguf/file.ts).
 import type { Mutator } from './mutate.js';
 
 export interface GeneratedGguf {

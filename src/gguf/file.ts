@@ -6,13 +6,13 @@
 // matrix is dims [K, rows]. Every tensor's data offset is a multiple of the alignment.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MugptError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { loadNativeAddon } from '../native/addon.js';
 import {
   GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlBytes, parseGguf, type GgufFile, type GgufScalar, type GgufValue, type TypedValue,
-} from './gguf-parse.js';
+} from './parse.js';
 
-export * from './gguf-parse.js';
+export * from './parse.js';
 
 /**
  * Maps the file into memory through the native addon (mmap, copy-on-write), so readGgufTensorBytes

@@ -1,5 +1,5 @@
 // GGUF (llama.cpp `gpt2` / `jais`, written by mugpt or by llama.cpp) → an HF-equivalent model, from a
-// parsed file (io/gguf-parse.ts) with no Node API (browsers load GGUF files too; export/gguf-import.ts
+// parsed file (gguf/parse.ts) with no Node API (browsers load GGUF files too; gguf/import.ts
 // reads them from disk):
 // a ModelConfig and weights under HF names. What llama.cpp folded into the weights stays folded:
 // the config gets unit μP multipliers, an untied head when output.weight is present, and the
@@ -7,11 +7,11 @@
 // in ggml's [out, in] layout, so a Q4_0 model is held in memory at 4.5 bits per weight.
 import { MugptError } from '../errors.js';
 import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
-import { GgmlType, ggufGet, readGgufTensorBytes, type GgufFile } from '../io/gguf-parse.js';
+import { GgmlType, ggufGet, readGgufTensorBytes, type GgufFile } from './parse.js';
 import { QK, dequantize, quantize, quantizedBytes, type BlockType } from '../quant/blocks.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
-import { llamaAlibiSlopes, transpose } from './gguf-map.js';
+import { llamaAlibiSlopes, transpose } from './name-map.js';
 import { parseTokenizerJson } from '../tokenizer/tokenizer-json.js';
 import type { BpeSpec } from '../tokenizer/bpe.js';
 

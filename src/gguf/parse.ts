@@ -1,5 +1,5 @@
 // GGUF v3 (ggml docs/gguf.md) parsing from any byte source, with no Node API, so browsers read
-// GGUF files too (src/web/); io/gguf.ts reads files and writes them.
+// GGUF files too (src/web/); gguf/file.ts reads files and writes them.
 //
 // File: "GGUF" u32 version u64 n_tensors u64 n_kv, KV pairs, tensor infos, pad to alignment, data.
 // Tensor dims are written innermost first (ne0 = the contiguous dimension): a row-major [rows, K]

@@ -1,14 +1,14 @@
 // HF model → GGUF file that llama.cpp (and mugpt) run: tensors renamed and transposed to ggml's
-// layout, μP multipliers folded in (gguf-map.ts), weights stored as F32/F16/Q8_0/Q4_0, the GPT-2
+// layout, μP multipliers folded in (name-map.ts), weights stored as F32/F16/Q8_0/Q4_0, the GPT-2
 // tokenizer embedded. Tensors are produced one at a time, so memory stays near one tensor.
 import { MugptError } from '../errors.js';
 import { headDim, innerSize, type ModelConfig, toHfConfig } from '../model/config.js';
-import { GgmlType, GgufValueType, writeGguf, type GgufTensorOut, type GgufValue } from '../io/gguf.js';
+import { GgmlType, GgufValueType, writeGguf, type GgufTensorOut, type GgufValue } from './file.js';
 import { quantize, QK } from '../quant/blocks.js';
 import { floatToHalf } from '../quant/half.js';
 import { bytesToTokenString } from '../tokenizer/bytes.js';
 import type { BpeSpec } from '../tokenizer/bpe.js';
-import { planGguf, transpose, type GgufPlan } from './gguf-map.js';
+import { planGguf, transpose, type GgufPlan } from './name-map.js';
 
 export type GgufWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 

@@ -7,10 +7,10 @@ import { openCheckpoint, readConfigJson } from '../io/hf.js';
 import { parseConfig } from '../model/config.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
-import { exportGguf, type GgufWeightType, type GgufExportOptions } from '../export/gguf-export.js';
-import { importGguf } from '../export/gguf-import.js';
-import { GgmlType, readGguf } from '../io/gguf.js';
-import type { GgufPlan } from '../export/gguf-map.js';
+import { exportGguf, type GgufWeightType, type GgufExportOptions } from './export.js';
+import { importGguf } from './import.js';
+import { GgmlType, readGguf } from './file.js';
+import type { GgufPlan } from './name-map.js';
 
 export const QUANT_TYPES: readonly GgufWeightType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
 

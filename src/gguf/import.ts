@@ -1,0 +1,26 @@
+// Reads a GGUF file from disk into an HF-equivalent model (gguf/hf-model.ts), memory-mapped
+// through the native addon where it loads, and registers that reader for Model.loadGguf (the model
+// does not import this folder: the dependency runs one way, gguf → model).
+import { mapGguf, readGguf } from './file.js';
+import { loadNativeAddon } from '../native/addon.js';
+import { registerGgufReader } from '../model/model.js';
+import type { Weight } from '../model/params.js';
+import { BpeTokenizer } from '../tokenizer/bpe.js';
+import { ggufModel, type ImportOptions, type ImportedModel } from './hf-model.js';
+
+export type { ImportOptions, ImportedModel, ImportedTensor } from './hf-model.js';
+
+/** Reads a GGUF model (see ImportOptions). */
+export function importGguf(path: string, opts: ImportOptions = {}): ImportedModel {
+  const file = readGguf(path);
+  if (opts.mmap !== false && !opts.dequantizeAll) mapGguf(file);
+  const addon = loadNativeAddon();
+  return ggufModel(file, opts, addon ? (...a) => addon.quantizeRows(...a) : undefined);
+}
+
+registerGgufReader((path, opts) => {
+  const m = importGguf(path, opts);
+  const weights = new Map<string, Weight>();
+  for (const [name, t] of m.tensors) weights.set(name, t.kind === 'f32' ? t.data : t.matrix);
+  return { config: m.config, weights, tokenizer: m.tokenizer ? new BpeTokenizer(m.tokenizer) : null };
+});
