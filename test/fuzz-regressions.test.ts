@@ -8,6 +8,7 @@ import { MugptError } from '../src/errors.js';
 import { openCheckpoint, readConfigJson, INDEX_FILE } from '../src/io/hf.js';
 import { readGguf, readGgufTensorBytes, writeGguf, GgmlType, GgufValueType } from '../src/gguf/file.js';
 import { parseConfig } from '../src/model/config.js';
+import { importGguf } from '../src/gguf/import.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { readShard, readShardIndex, writeShard, writeShardIndex } from '../src/data/shards.js';
 import { loadRunConfig } from '../src/train/runconfig.js';
@@ -105,3 +106,16 @@ test('fuzz run-yaml #351 (seed 1): a μP base width of 1e-320 is refused naming 
   assert.throws(() => loadRunConfig(join(dir, 'run.yaml')), mugpt(/run\.yaml: mup gives multipliers the model refuses: model config: "mup_width_scale" must be > 0, got 0/));
 });
 
+test('fuzz gguf-model #429 (seed 1): a config the metadata gives that the model refuses names the GGUF file and the metadata keys', () => {
+  const path = join(scratch(), 'm.gguf');
+  const metadata = {
+    'general.architecture': 'gpt2', 'gpt2.embedding_length': 32, 'gpt2.block_count': 1, 'gpt2.attention.head_count': 130,
+    'gpt2.feed_forward_length': 128, 'gpt2.context_length': 8, 'gpt2.attention.layer_norm_epsilon': 1e-5,
+  };
+  writeGguf(path, metadata, [{ name: 'token_embd.weight', dims: [32, 4], type: GgmlType.F32, data: new Uint8Array(32 * 4 * 4) }]);
+  assert.throws(() => importGguf(path), mugpt(
+    /m\.gguf: metadata key 'gpt2\.embedding_length' \(32\) must be divisible by metadata key 'gpt2\.attention\.head_count' \(130\)/));
+  writeGguf(path, { ...metadata, 'gpt2.attention.head_count': 4, 'gpt2.block_count': 5000 },
+    [{ name: 'token_embd.weight', dims: [32, 4], type: GgmlType.F32, data: new Uint8Array(32 * 4 * 4) }]);
+  assert.throws(() => importGguf(path), mugpt(/m\.gguf: metadata key 'gpt2\.block_count' must be an integer ≥ 1 and ≤ 1024, got 5000/));
+});

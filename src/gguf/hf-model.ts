@@ -120,6 +120,29 @@ function padToBlocks(file: GgufFile, name: string, type: BlockType, rows: number
   return { type, data: quantize(type, padColumns(floats(file, name), rows, K, Kp), rows, Kp), N: rows, K: Kp };
 }
 
+/** Where each config field comes from in a GGUF file, named when the config is refused. */
+const SOURCE_OF_FIELD: Record<string, (arch: string) => string> = {
+  vocab_size: () => "the rows of tensor 'token_embd.weight'",
+  n_embd: (a) => `metadata key '${a}.embedding_length'`,
+  n_layer: (a) => `metadata key '${a}.block_count'`,
+  n_head: (a) => `metadata key '${a}.attention.head_count'`,
+  n_inner: (a) => `metadata key '${a}.feed_forward_length'`,
+  n_positions: (a) => `metadata key '${a}.context_length'`,
+  layer_norm_epsilon: (a) => `metadata key '${a}.attention.layer_norm_epsilon'`,
+  bos_token_id: () => "metadata key 'tokenizer.ggml.eos_token_id'",
+  eos_token_id: () => "metadata key 'tokenizer.ggml.eos_token_id'",
+};
+
+/** makeConfig of the fields a GGUF file's metadata gives; a refusal names the file and the metadata key. */
+function metadataConfig(fields: Parameters<typeof makeConfig>[0], path: string, arch: string): ModelConfig {
+  try {
+    return makeConfig(fields, path);
+  } catch (e) {
+    if (!(e instanceof MugptError)) throw e;
+    throw new MugptError(e.message.replace(/"(\w+)"/g, (quoted, field: string) => SOURCE_OF_FIELD[field]?.(arch) ?? quoted));
+  }
+}
+
 /** The model of a parsed GGUF file (see ImportOptions; mmap is the caller's business). */
 export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows?: QuantizeRows): ImportedModel {
   const path = file.path;
@@ -159,24 +182,24 @@ export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows
   }
   let config: ModelConfig;
   if (arch === 'gpt2') {
-    config = makeConfig({
+    config = metadataConfig({
       model_type: 'gpt2', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
       n_positions: num('context_length'), layer_norm_epsilon: eps,
       activation_function: hf && hf.activation_function !== 'swiglu' ? hf.activation_function : 'gelu_new',
       tie_word_embeddings: !hasOutput, bos_token_id: eos, eos_token_id: eos,
       resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
-    });
+    }, path, arch);
   } else {
     if (!hasOutput) throw new MugptError(`${path}: jais models need tensor 'output.weight' (llama.cpp requires it too)`);
     if (!file.metadata.has('jais.attention.max_alibi_bias')) {
       throw new MugptError(`${path}: metadata key 'jais.attention.max_alibi_bias' is missing: without it llama.cpp runs the model with no position information`);
     }
-    config = makeConfig({
+    config = metadataConfig({
       model_type: 'btlm', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
       n_positions: num('context_length'), layer_norm_epsilon: eps, activation_function: 'swiglu',
       position_embedding_type: 'alibi', mup_scale_qk_dot_by_d: true, tie_word_embeddings: false,
       bos_token_id: eos, eos_token_id: eos, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
-    });
+    }, path, arch);
   }
 
   const tensors = new Map<string, ImportedTensor>();

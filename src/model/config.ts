@@ -279,8 +279,8 @@ export function toHfConfig(cfg: ModelConfig): Record<string, unknown> {
 }
 
 /** A config from partial fields over HF's defaults (for building models in memory). */
-export function makeConfig(fields: Partial<Omit<ModelConfig, 'extra'>> & { model_type: ModelType }): ModelConfig {
-  return parseConfig(fields as Record<string, unknown>, 'model config');
+export function makeConfig(fields: Partial<Omit<ModelConfig, 'extra'>> & { model_type: ModelType }, where: Where = 'model config'): ModelConfig {
+  return parseConfig(fields as Record<string, unknown>, where);
 }
 
 /** FFN width I: n_inner, or 4·n_embd when null. */
