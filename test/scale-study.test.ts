@@ -10,6 +10,9 @@ import { packageDataDir } from '../src/data/presets.js';
 import { latestCheckpoint } from '../src/train/checkpoint.js';
 import { readMemberResult, rerunMember, runStudy } from '../src/scale/run.js';
 import { loadStudy } from '../src/scale/study.js';
+import { heldOutTexts } from '../src/scale/downstream.js';
+import { nextDocs } from '../src/eval/sotu-tasks.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
 import { cliPath, fixture, scratch } from './helpers.js';
 
 const mugpt = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8' });
@@ -107,4 +110,26 @@ test('determinism: a member re-run from its run.json reproduces its final loss t
   assert.ok(Math.abs(r.difference) <= 1e-6, `difference ${r.difference}`);
   assert.ok(existsSync(join(A, 'rerun', 'w16l1-mup', 'metrics.jsonl')));
   await assert.rejects(rerunMember(A, 'nope-sp'), /member nope-sp is not done/);
+});
+
+test('downstream tasks added to a done study are scored on its members; a bare sotu_cloze / sotu_next comes from its held-out split', async () => {
+  const withHeldOut = join(root, 'held-out.yaml');
+  writeFileSync(withHeldOut, readFileSync(studyFile, 'utf8').replace(/downstream_tasks: \[(.*)\]/, 'downstream_tasks: [$1, sotu_cloze]'));
+  const lines: string[] = [];
+  const r = await runStudy(loadStudy(withHeldOut, { quick: true }), A, { log: (l) => lines.push(l) });
+  assert.equal(r.status, 'done');
+  assert.equal(lines.filter((l) => /done earlier .*scored on sotu_cloze$/.test(l)).length, 8, lines.join('\n'));
+  for (const m of r.members) {
+    assert.deepEqual(Object.keys(readMemberResult(A, m.name)!.downstream), ['mc', 'sotu_cloze']);
+    assert.ok(m.downstream.sotu_cloze >= 0 && m.downstream.sotu_cloze <= 1, `${m.name}: ${m.downstream.sotu_cloze}`);
+  }
+  // the held-out documents are whole speeches of the corpus, decoded from the val split
+  const texts = heldOutTexts(join(A, 'data', 'corpus'), loadTokenizer(join(A, 'data', 'tokenizer.json')));
+  assert.ok(texts.length >= 2, `${texts.length} held-out documents`);
+  const speeches = files.map((f) => readFileSync(join(sotu, f), 'utf8').replace(/\s+/g, ' '));
+  for (const t of texts) assert.ok(speeches.some((s) => s.includes(t.text.slice(0, 200).replace(/\s+/g, ' '))), `not a corpus speech: ${t.text.slice(0, 80)}`);
+  // sotu_next (sentences too long for this test's 32-token models): its true endings are sentences of those texts
+  const next = nextDocs(texts);
+  assert.ok(next.length > 0);
+  for (const d of next) assert.ok(texts.some((t) => t.text.includes(`${d.context} ${d.choices[d.gold]}`)), d.context);
 });

@@ -86,15 +86,23 @@ function pick<T>(items: T[], k: number, rng: Rng): T[] {
 }
 
 /** The held-out speeches' texts, in corpus order, with their indices. */
-export function heldOutSpeeches(split: SotuSplit, texts: string[] = sotuTexts()): Array<{ index: number; text: string }> {
+export function heldOutSpeeches(split: SotuSplit, texts: string[] = sotuTexts()): HeldOutText[] {
   const held = heldOutDocuments(texts.length, split.valFraction, split.seed);
   return texts.map((text, index) => ({ index, text })).filter((d) => held.has(d.index));
 }
 
+/** Held-out texts with a stable index each (it seeds the passages drawn from the text). */
+export interface HeldOutText { index: number; text: string }
+
+/** LAMBADA-style documents from held-out texts (at most CLOZE_PER_SPEECH passages a text); see the header. */
+export function clozeDocs(held: HeldOutText[]): ClozeDoc[] {
+  return held.flatMap(({ index, text }) =>
+    pick(clozePassages(text), CLOZE_PER_SPEECH, new Rng(TASK_SEED + index)).map(([context, word]) => ({ context, continuation: ` ${word}` })));
+}
+
 /** sotu_cloze: LAMBADA-style documents from the held-out speeches; see the header. */
 export function sotuCloze(split: SotuSplit, texts: string[] = sotuTexts()): ClozeDoc[] {
-  return heldOutSpeeches(split, texts).flatMap(({ index, text }) =>
-    pick(clozePassages(text), CLOZE_PER_SPEECH, new Rng(TASK_SEED + index)).map(([context, word]) => ({ context, continuation: ` ${word}` })));
+  return clozeDocs(heldOutSpeeches(split, texts));
 }
 
 /**
@@ -115,7 +123,12 @@ const fits = (s: string): boolean => { const n = words(s).length; return n >= 6 
 
 /** sotu_next: HellaSwag-style documents from the held-out speeches; see the header. */
 export function sotuNext(split: SotuSplit, texts: string[] = sotuTexts()): ChoiceDoc[] {
-  const speeches = heldOutSpeeches(split, texts).map((d) => ({ index: d.index, sents: sentences(d.text) }));
+  return nextDocs(heldOutSpeeches(split, texts));
+}
+
+/** HellaSwag-style documents from held-out texts, distractors from the other texts; see the header. */
+export function nextDocs(held: HeldOutText[]): ChoiceDoc[] {
+  const speeches = held.map((d) => ({ index: d.index, sents: sentences(d.text) }));
   check(speeches.length >= 2, 'sotu_next: needs at least two held-out speeches (distractors come from other speeches)');
   const docs: ChoiceDoc[] = [];
   for (const { index, sents } of speeches) {

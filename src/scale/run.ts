@@ -116,13 +116,16 @@ function claimFolder(study: Study, plans: MemberPlan[], dir: string): StudyRecor
   const path = studyRecordPath(dir), mine = recordOf(study, plans);
   if (existsSync(path)) {
     const old = readStudyRecord(dir);
+    // downstream tasks change no member's training: a study may add them later (they are scored then)
     const differ = (Object.keys(mine.study) as Array<keyof StudyRecord['study']>)
-      .filter((k) => JSON.stringify(old.study[k]) !== JSON.stringify(mine.study[k]));
+      .filter((k) => k !== 'downstreamTasks' && JSON.stringify(old.study[k]) !== JSON.stringify(mine.study[k]));
     if (differ.length > 0) {
       throw new MugptError(`${dir} holds another study (from ${old.file}${old.study.quick ? ', --quick' : ''}; differs in: ${differ.join(', ')}); `
         + 'choose another -o folder, or delete it to start over');
     }
-    return { ...mine, lrs: old.lrs };
+    const record = { ...mine, lrs: old.lrs };
+    if (JSON.stringify(old.study.downstreamTasks) !== JSON.stringify(mine.study.downstreamTasks)) writeFileAtomic(path, `${JSON.stringify(record, null, 1)}\n`);
+    return record;
   }
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(path, `${JSON.stringify(mine, null, 1)}\n`);
@@ -218,6 +221,13 @@ function finalLosses(outDir: string, steps: number): { val: number; train: numbe
   return { val: val.val_loss, train: last.loss, seconds: last.elapsed_s };
 }
 
+/** A downstream task's name: NAME of NAME=PATH, or the bare name of a held-out task. */
+const taskName = (spec: string): string => spec.split('=')[0];
+
+function checkpointGone(dir: string, name: string): never {
+  throw new MugptError(`${memberDir(dir, name)}: the member is done but its checkpoint is gone, so a downstream task added since cannot be scored (train it again: delete its result.json)`);
+}
+
 /** Runs (or resumes) every member of the study in `dir`. */
 export async function runStudy(study: Study, dir: string, opts: RunStudyOptions = {}): Promise<RunStudyResult> {
   const log = opts.log ?? (() => {});
@@ -225,7 +235,7 @@ export async function runStudy(study: Study, dir: string, opts: RunStudyOptions 
   const record = claimFolder(study, plans, dir);
   const data = await prepareStudyData(study, dir, { log, progress: opts.progress });
   log(`corpus: ${data.trainTokens} train and ${data.valTokens} held-out tokens, ${study.data.vocabSize}-token BPE`);
-  const evaluateTask = opts.evaluateTask ?? taskEvaluator(data.tokenizer);
+  const evaluateTask = opts.evaluateTask ?? taskEvaluator(data.tokenizer, data.shards);
   const lrs = await proxySweep(study, dir, data.shards, log);
   if (JSON.stringify(lrs) !== JSON.stringify(record.lrs)) writeFileAtomic(studyRecordPath(dir), `${JSON.stringify({ ...record, lrs }, null, 1)}\n`);
   log(`peak learning rates: ${Object.entries(lrs).map(([p, lr]) => `${p} ${lr} (2^${Math.log2(lr).toFixed(1)})`).join(', ')}`);
@@ -241,7 +251,14 @@ export async function runStudy(study: Study, dir: string, opts: RunStudyOptions 
   try {
     for (const [i, m] of plans.entries()) {
       const done = readMemberResult(dir, m.name);
-      if (done) { results.push(done); bar.note(`member ${i + 1}/${plans.length} ${m.name}: done earlier (loss ${done.final_val_loss.toFixed(4)}), skipped`); continue; }
+      if (done) {
+        const missing = study.downstreamTasks.filter((t) => !(taskName(t) in done.downstream));
+        for (const task of missing) done.downstream[taskName(task)] = await evaluateTask(latestCheckpoint(memberDir(dir, m.name)) ?? checkpointGone(dir, m.name), task);
+        if (missing.length > 0) writeFileAtomic(join(memberDir(dir, m.name), 'result.json'), `${JSON.stringify(done, null, 1)}\n`);
+        results.push(done);
+        bar.note(`member ${i + 1}/${plans.length} ${m.name}: done earlier (loss ${done.final_val_loss.toFixed(4)})${missing.length ? `, scored on ${missing.map(taskName).join(', ')}` : ', skipped'}`);
+        continue;
+      }
       const lr = lrs[m.parameterization]!;
       const out = memberDir(dir, m.name);
       const fields = m.runFields(lr, dir);
@@ -265,7 +282,7 @@ export async function runStudy(study: Study, dir: string, opts: RunStudyOptions 
       }
       const fin = finalLosses(out, m.steps);
       const downstream: Record<string, number> = {};
-      for (const task of study.downstreamTasks) downstream[task.split('=')[0]] = await evaluateTask(r.checkpoint, task);
+      for (const task of study.downstreamTasks) downstream[taskName(task)] = await evaluateTask(r.checkpoint, task);
       const res: MemberResult = {
         name: m.name, size: m.size.name, parameterization: m.parameterization,
         n_embd: m.size.nEmbd, n_layer: m.size.nLayer, n_head: m.size.nHead,

@@ -12,6 +12,9 @@ import type { MupArch } from '../mup/setup.js';
 import { Fields, show } from '../train/runconfig.js';
 import type { DecayKind } from '../train/schedule.js';
 
+/** The downstream tasks a study may name without a path: built from its own held-out split (src/scale/downstream.ts). */
+export const HELD_OUT_TASKS = ['sotu_cloze', 'sotu_next'] as const;
+
 export interface SizeSpec { name: string; nEmbd: number; nLayer: number; nHead: number }
 
 export interface StudyData {
@@ -195,8 +198,10 @@ export function parseStudy(raw: unknown, file: string, opts: { quick?: boolean }
     if (!Array.isArray(top.downstream_tasks)) f.fail(at('downstream_tasks'), `must be a list of task names, got ${show(top.downstream_tasks)}`);
     downstreamTasks = (top.downstream_tasks as unknown[]).map((t, i) => {
       const field = `${at('downstream_tasks')}[${i}]`;
-      const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(f.str(field, t));
-      if (!m) return f.fail(field, `must be NAME=PATH as \`mugpt eval --task\` takes it (NAME: letters, digits, _ . -), got ${show(t)}`);
+      const spec = f.str(field, t);
+      if ((HELD_OUT_TASKS as readonly string[]).includes(spec)) return spec; // built from the study's own held-out split
+      const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(spec);
+      if (!m) return f.fail(field, `must be NAME=PATH as \`mugpt eval --task\` takes it (NAME: letters, digits, _ . -), or ${HELD_OUT_TASKS.join(' or ')} alone (from the study's held-out split), got ${show(t)}`);
       return `${m[1]}=${resolve(dirname(file), m[2])}`;
     });
     if (new Set(downstreamTasks.map((t) => t.split('=')[0])).size !== downstreamTasks.length) f.fail(at('downstream_tasks'), 'names a task twice');

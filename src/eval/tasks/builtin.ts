@@ -5,7 +5,7 @@ import { check } from '../../errors.js';
 import { PY_WS, pyCapitalize, pyStrip } from '../text.js';
 import { bool, findFile, index, obj, readJsonl, readText, str, strings, where, type Row } from './files.js';
 import type { Doc, Task } from './task.js';
-import { sotuCloze, sotuNext, sotuSplitOf, type SotuSplit } from '../sotu-tasks.js';
+import { sotuCloze, sotuNext, sotuSplitOf, type ChoiceDoc, type ClozeDoc, type SotuSplit } from '../sotu-tasks.js';
 import { loadRunConfig } from '../../train/runconfig.js';
 
 type Split = { docs: Doc[]; files: string[] };
@@ -211,11 +211,25 @@ const arc = (level: 'Easy' | 'Challenge'): Spec => ({
 
 // ---- State of the Union tasks (src/eval/sotu-tasks.ts): PATH is the run config whose held-out speeches they come from ----
 
-function sotuTask(make: (path: string) => Doc[]): Spec['load'] {
-  return (path) => ({ docs: make(path), fewshotDocs: null, files: [path] });
+const SOTU_CLOZE = { outputType: 'loglikelihood', metrics: ['perplexity', 'acc'], targetDelimiter: '', fewshotDelimiter: '\n\n', version: 0 } as const;
+const SOTU_NEXT = { ...MC, version: 0 } as const;
+
+/** sotu_cloze's task over cloze documents (from a run's held-out speeches, or any held-out texts). */
+export function sotuClozeTask(docs: ClozeDoc[], source: string, files: string[]): Task {
+  return { name: 'sotu_cloze', ...SOTU_CLOZE, fewshotDocs: null, files, docs: docs.map((d, i): Doc => ({
+    source: `${source} (held-out passage ${i + 1})`, raw: d, text: d.context, choices: [], target: d.continuation,
+  })) };
+}
+
+/** sotu_next's task over next-sentence documents. */
+export function sotuNextTask(docs: ChoiceDoc[], source: string, files: string[]): Task {
+  return { name: 'sotu_next', ...SOTU_NEXT, fewshotDocs: null, files, docs: docs.map((d, i): Doc => ({
+    source: `${source} (held-out sentence ${i + 1})`, raw: d, text: d.context, choices: d.choices, target: d.gold,
+  })) };
 }
 
 const sotuSplit = (path: string): SotuSplit => sotuSplitOf(loadRunConfig(path));
+const docsOf = (t: Task): Pick<Task, 'docs' | 'fewshotDocs' | 'files'> => ({ docs: t.docs, fewshotDocs: t.fewshotDocs, files: t.files });
 
 export const BUILTIN_TASKS: Record<string, Spec> = {
   hellaswag: { ...MC, version: 1, load: jsonlTask(['hellaswag_val.jsonl'], ['hellaswag_train.jsonl'], 'HellaSwag validation split', hellaswagDoc) },
@@ -233,16 +247,6 @@ export const BUILTIN_TASKS: Record<string, Spec> = {
     outputType: 'loglikelihood_rolling', metrics: ['word_perplexity', 'byte_perplexity', 'bits_per_byte'], targetDelimiter: ' ', fewshotDelimiter: '\n\n', version: 2,
     load: loadWikitext,
   },
-  sotu_cloze: {
-    outputType: 'loglikelihood', metrics: ['perplexity', 'acc'], targetDelimiter: '', fewshotDelimiter: '\n\n', version: 0,
-    load: sotuTask((path) => sotuCloze(sotuSplit(path)).map((d, i): Doc => ({
-      source: `${path} (held-out passage ${i + 1})`, raw: d, text: d.context, choices: [], target: d.continuation,
-    }))),
-  },
-  sotu_next: {
-    ...MC, version: 0,
-    load: sotuTask((path) => sotuNext(sotuSplit(path)).map((d, i): Doc => ({
-      source: `${path} (held-out sentence ${i + 1})`, raw: d, text: d.context, choices: d.choices, target: d.gold,
-    }))),
-  },
+  sotu_cloze: { ...SOTU_CLOZE, load: (path) => docsOf(sotuClozeTask(sotuCloze(sotuSplit(path)), path, [path])) },
+  sotu_next: { ...SOTU_NEXT, load: (path) => docsOf(sotuNextTask(sotuNext(sotuSplit(path)), path, [path])) },
 };
