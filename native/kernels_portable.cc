@@ -66,42 +66,7 @@ static float exp_sub_sum(float* s, long n, float mx) {
   return sum;
 }
 
-static void gelu_range(float* out, const float* x, long n, int kind) {
-  if (kind == 0) {
-    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-  } else {
-    for (long i = 0; i < n; i++) {
-      const float v = x[i];
-      out[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-    }
-  }
-}
-
-static void swiglu_range(float* out, const float* a, const float* g, long n) {
-  for (long i = 0; i < n; i++) out[i] = a[i] * g[i] / (1.0f + std::exp(-g[i]));
-}
-
-static void gelu_backward_range(float* dx, const float* x, const float* dout, long n, int kind) {
-  for (long i = 0; i < n; i++) {
-    const float v = x[i];
-    float grad;
-    if (kind == 0) {
-      grad = 0.5f * (1.0f + std::erf(v * 0.70710678118654752f)) + v * 0.39894228040143268f * std::exp(-0.5f * v * v);
-    } else {
-      const float t = std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v));
-      grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * 0.79788456080286536f * (1 + 3 * 0.044715f * v * v);
-    }
-    dx[i] = dout[i] * grad;
-  }
-}
-
-static void swiglu_backward_range(float* da, float* dg, const float* a, const float* g, const float* dout, long n) {
-  for (long i = 0; i < n; i++) {
-    const float sg = 1.0f / (1.0f + std::exp(-g[i])), d = dout[i], ai = a[i], gi = g[i];
-    da[i] = d * gi * sg;
-    dg[i] = d * ai * sg * (1 + gi * (1 - sg));
-  }
-}
+#include "activations_scalar.inc"
 
 static float max_row(const float* x, long n) {
   float r = -INFINITY;
