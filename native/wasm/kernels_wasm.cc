@@ -1,9 +1,7 @@
 // WebAssembly SIMD (128-bit) kernels: the primitives kernels.inc and quant.inc call, written with
-// wasm_simd128.h, then the shared drivers of the native backend (blocking, threading, routing), so the
-// WebAssembly backend computes what the native one does; the exported functions are the ABI that
-// src/kernels/wasm.ts calls. The integer block sums of the quantized products are exact and the
-// per-block float terms are added in the native portable kernels' order, so qlinear equals the
-// native portable kernels bit for bit.
+// wasm_simd128.h (the quantized block products in quant_wasm.inc), then the shared drivers of the
+// native backend (blocking, threading, routing), so the WebAssembly backend computes what the native
+// one does; the exported functions are the ABI that src/kernels/wasm.ts calls.
 #include <wasm_simd128.h>
 
 #include <cmath>
@@ -159,110 +157,18 @@ static void layer_norm_row(float* out, const float* x, const float* w, const flo
   if (rstd) *rstd = r;
 }
 
-// ---- quantized blocks ----
-
-static int32_t q8_block(const float* s, int8_t* q, float* d) { return q8_quantize(s, QK, q, d); }
-
-// The 32 weights of a block as two int8 vectors (values 0…15 and 16…31): Q8_0's as stored, Q4_0's raw
-// nibbles 0…15 (the −8 is applied to the block sum: Σ (q − 8)·x = Σ q·x − 8·Σ x, exactly).
-static inline void block_weights(int type, const uint8_t* blk, v128_t* lo, v128_t* hi) {
-  if (type == kQ8) {
-    *lo = wasm_v128_load(blk + 2);
-    *hi = wasm_v128_load(blk + 18);
-  } else {
-    const v128_t q = wasm_v128_load(blk + 2);
-    *lo = wasm_v128_and(q, wasm_i8x16_splat(0x0f));
-    *hi = wasm_u8x16_shr(q, 4);
-  }
-}
-
-// Σ w·x over a block as four i32 lanes. Products of two int8 (|x| ≤ 127, as q8_quantize makes them)
-// fit in i16, and so does the sum of two; Q4_0's nibbles (≤ 15) let four products share an i16 lane.
-static inline v128_t block_dot(int type, v128_t wl, v128_t wh, v128_t xl, v128_t xh) {
-  const v128_t p0 = wasm_i16x8_extmul_low_i8x16(wl, xl), p1 = wasm_i16x8_extmul_high_i8x16(wl, xl);
-  const v128_t p2 = wasm_i16x8_extmul_low_i8x16(wh, xh), p3 = wasm_i16x8_extmul_high_i8x16(wh, xh);
-  if (type == kQ8)
-    return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(p0, p1)),
-                          wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(p2, p3)));
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_add(p0, p1), wasm_i16x8_add(p2, p3)));
-}
-
-// Four i32x4 partial sums → their four horizontal sums, lane r = Σ lanes of v_r.
-static inline v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
-  // a = (v0₀+v0₂, v1₀+v1₂, v0₁+v0₃, v1₁+v1₃), b likewise for v2, v3
-  const v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7));
-  const v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
-}
-
-static v128_t h2f4(const uint16_t* h);
-
-// dots[r·MT + m] = Σ_b d_w·d_x·Σ w·x, each block's term (d_w·d_x)·s added in block order as the
-// portable kernels do. Rows go four to a vector: their four integer sums are reduced together, and
-// scaled and accumulated on four lanes (per lane the same float operations, so bit for bit the same).
-template <int NW, int MT>
-static void qdot_rows(int type, const uint8_t* const* w, int nb, const int8_t* xq, const float* xd, long x_row_blocks,
-                      float* dots) {
-  constexpr int NQ = (NW + 3) / 4;  // groups of four rows (the last may have fewer)
-  const long bb = qblock_bytes(type);
-  v128_t acc[NQ * MT];
-  for (int i = 0; i < NQ * MT; i++) acc[i] = wasm_f32x4_splat(0.0f);
-  for (int b = 0; b < nb; b++) {
-    v128_t wl[NW], wh[NW], dw[NQ];
-    for (int q = 0; q < NQ; q++) {
-      uint16_t h[4] = {0, 0, 0, 0};
-      for (int r = 0; r < 4 && 4 * q + r < NW; r++) h[r] = (uint16_t)(w[4 * q + r][b * bb] | (w[4 * q + r][b * bb + 1] << 8));
-      dw[q] = h2f4(h);
-    }
-    for (int r = 0; r < NW; r++) block_weights(type, w[r] + b * bb, &wl[r], &wh[r]);
-    for (int m = 0; m < MT; m++) {
-      const int8_t* xr = xq + (m * x_row_blocks + b) * QK;
-      const v128_t xl = wasm_v128_load(xr), xh = wasm_v128_load(xr + 16);
-      v128_t off = wasm_i32x4_splat(0);
-      if (type == kQ4) {  // 8·Σ x of the block, on every lane
-        const v128_t s16 = wasm_i16x8_add(wasm_i16x8_extadd_pairwise_i8x16(xl), wasm_i16x8_extadd_pairwise_i8x16(xh));
-        v128_t s32 = wasm_i32x4_extadd_pairwise_i16x8(s16);
-        s32 = wasm_i32x4_add(s32, wasm_i32x4_shuffle(s32, s32, 2, 3, 0, 1));
-        s32 = wasm_i32x4_add(s32, wasm_i32x4_shuffle(s32, s32, 1, 0, 3, 2));
-        off = wasm_i32x4_shl(s32, 3);
-      }
-      const v128_t dx = wasm_f32x4_splat(xd[m * x_row_blocks + b]);
-      for (int q = 0; q < NQ; q++) {
-        v128_t s[4];
-        for (int r = 0; r < 4; r++) s[r] = 4 * q + r < NW ? block_dot(type, wl[4 * q + r], wh[4 * q + r], xl, xh) : wasm_i32x4_splat(0);
-        const v128_t sums = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(hsum4_i32(s[0], s[1], s[2], s[3]), off));
-        acc[q * MT + m] = wasm_f32x4_add(acc[q * MT + m], wasm_f32x4_mul(wasm_f32x4_mul(dw[q], dx), sums));
-      }
-    }
-  }
-  for (int q = 0; q < NQ; q++)
-    for (int m = 0; m < MT; m++) {
-      float t[4];
-      wasm_v128_store(t, acc[q * MT + m]);
-      for (int r = 0; r < 4 && 4 * q + r < NW; r++) dots[(4 * q + r) * MT + m] = t[r];
-    }
-}
-
-static bool x16_fast() { return false; }
-
-template <int NG, int MT>
-static void qdot_x16(int type, const uint8_t* const* g, int nb, const int8_t* xq, const float* xd, const int32_t* xs,
-                     long x_row_blocks, float* dots) {
-  qdot_x16_scalar(type, g, NG, nb, xq, xd, xs, x_row_blocks, MT, dots);
-}
-
 // ---- f16 and q8 KV cache primitives ----
 
-// Four halves → four floats, exactly: the magnitude bits shifted into a float's place and scaled by
+// Four halves (the low 16 bits of four u32 lanes) → four floats, exactly: the magnitude bits shifted into a float's place and scaled by
 // 2^112 (this also normalizes half subnormals); Inf/NaN (exponent 31) get the float exponent 255.
-static v128_t h2f4(const uint16_t* h) {
-  const v128_t x = wasm_u32x4_load16x4(h);
+static v128_t h2f4_u32(v128_t x) {
   const v128_t mag = wasm_i32x4_shl(wasm_v128_and(x, wasm_i32x4_splat(0x7fff)), 13);
   v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(5.192296858534828e33f));  // 2^112
   const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x0f800000));
   f = wasm_v128_bitselect(wasm_v128_or(mag, wasm_i32x4_splat(0x70000000)), f, infnan);
   return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(x, wasm_i32x4_splat(0x8000)), 16));
 }
+static v128_t h2f4(const uint16_t* h) { return h2f4_u32(wasm_u32x4_load16x4(h)); }
 
 static inline v128_t i8f4(const int8_t* p) {
   return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(wasm_i16x8_load8x8(p)));
@@ -330,6 +236,7 @@ static void axpy4(long n, const float* coef, const uint16_t* w0, const uint16_t*
   axpy4_kv<uint16_t, h2f4, half_to_float>(n, coef, w0, w1, w2, w3, y);
 }
 
+#include "quant_wasm.inc"
 #include "../kernels.inc"
 #include "../quant.inc"
 
