@@ -66,7 +66,22 @@ static float exp_sub_sum(float* s, long n, float mx) {
   return sum;
 }
 
-#include "activations_scalar.inc"
+static void gelu_range(float* out, const float* x, long n, int kind) {
+  if (kind == 0) {
+    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+  } else {
+    for (long i = 0; i < n; i++) {
+      const float v = x[i];
+      out[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    }
+  }
+}
+
+static void swiglu_range(float* out, const float* a, const float* g, long n) {
+  for (long i = 0; i < n; i++) out[i] = a[i] * g[i] / (1.0f + std::exp(-g[i]));
+}
+
+#include "activation_grads_scalar.inc"
 
 static float max_row(const float* x, long n) {
   float r = -INFINITY;

@@ -132,25 +132,91 @@ static float exp_sub_sum(float* s, long n, float mx) {
 }
 
 static float max_row(const float* x, long n) {
-  float r = -INFINITY;
-  for (long i = 0; i < n; i++) r = x[i] > r ? x[i] : r;
+  v128_t m = wasm_f32x4_splat(-INFINITY);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) m = wasm_f32x4_pmax(m, ld(x + i));  // m < x ? x : m: NaN passed over
+  m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+  m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+  float r = wasm_f32x4_extract_lane(m, 0);
+  for (; i < n; i++) r = x[i] > r ? x[i] : r;
   return r;
 }
 
-#include "../activations_scalar.inc"
+// erf(x), x·P(x²)/Q(x²) on [−4, 4] (Eigen's float rational approximation, as ../simd_avx2.inc's erf8;
+// |error| < 1e-7), ±1 outside.
+static inline v128_t erf4(v128_t x) {
+  x = wasm_f32x4_pmax(wasm_f32x4_splat(-4.0f), x);
+  x = wasm_f32x4_pmin(wasm_f32x4_splat(4.0f), x);
+  const v128_t x2 = wasm_f32x4_mul(x, x);
+  auto step = [&](v128_t p, float c) { return wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(c)); };
+  v128_t p = wasm_f32x4_splat(-2.72614225801306e-10f);
+  p = step(p, 2.77068142495902e-08f);
+  p = step(p, -2.10102402082508e-06f);
+  p = step(p, -5.69250639462346e-05f);
+  p = step(p, -7.34990630326855e-04f);
+  p = step(p, -2.95459980854025e-03f);
+  p = step(p, -1.60960333262415e-02f);
+  v128_t q = wasm_f32x4_splat(-1.45660718464996e-05f);
+  q = step(q, -2.13374055278905e-04f);
+  q = step(q, -1.68282697438203e-03f);
+  q = step(q, -7.37332916720468e-03f);
+  q = step(q, -1.42647390514189e-02f);
+  return wasm_f32x4_div(wasm_f32x4_mul(x, p), q);
+}
 
-// Mean and variance summed in double, as the native kernels do.
+// gelu(x) = x/2·(1 + erf(x/√2)); gelu_new(x) = x/2·(1 + tanh(u)) = x / (1 + exp(−2u)),
+// u = √(2/π)·(x + 0.044715·x³).
+static inline v128_t gelu4(v128_t x, int kind) {
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  if (kind == 0) {
+    const v128_t e = erf4(wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f)));
+    return wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(0.5f), x), wasm_f32x4_add(one, e));
+  }
+  const v128_t x3 = wasm_f32x4_mul(wasm_f32x4_mul(x, x), x);
+  const v128_t u = wasm_f32x4_mul(wasm_f32x4_splat(0.79788456080286536f),
+                                  wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.044715f), x3), x));
+  return wasm_f32x4_div(x, wasm_f32x4_add(one, exp4(wasm_f32x4_mul(wasm_f32x4_splat(-2.0f), u))));
+}
+
+static void gelu_range(float* out, const float* x, long n, int kind) {
+  long i = 0;
+  for (; i + 4 <= n; i += 4) st(out + i, gelu4(ld(x + i), kind));
+  for (; i < n; i++) out[i] = wasm_f32x4_extract_lane(gelu4(wasm_f32x4_splat(x[i]), kind), 0);
+}
+
+// a · silu(g) = a · g / (1 + exp(−g))
+static inline v128_t swiglu4(v128_t a, v128_t g) {
+  return wasm_f32x4_div(wasm_f32x4_mul(a, g), wasm_f32x4_add(wasm_f32x4_splat(1.0f), exp4(wasm_f32x4_neg(g))));
+}
+
+static void swiglu_range(float* out, const float* a, const float* g, long n) {
+  long i = 0;
+  for (; i + 4 <= n; i += 4) st(out + i, swiglu4(ld(a + i), ld(g + i)));
+  for (; i < n; i++) out[i] = wasm_f32x4_extract_lane(swiglu4(wasm_f32x4_splat(a[i]), wasm_f32x4_splat(g[i])), 0);
+}
+
+#include "../activation_grads_scalar.inc"
+
+// Two-pass mean and variance: float lanes, combined in double (as the native AVX2 kernels).
 static void layer_norm_row(float* out, const float* x, const float* w, const float* b, int D, float eps,
                            float* mean, float* rstd) {
-  double s = 0;
-  for (int i = 0; i < D; i++) s += x[i];
-  const float mu = (float)(s / D);
-  double v = 0;
-  for (int i = 0; i < D; i++) v += (double)(x[i] - mu) * (x[i] - mu);
-  const float r = (float)(1.0 / std::sqrt(v / D + eps));
-  const v128_t vm = wasm_f32x4_splat(mu), vr = wasm_f32x4_splat(r);
+  v128_t acc = wasm_f32x4_splat(0.0f);
   int i = 0;
-  for (; i + 4 <= D; i += 4)
+  for (; i + 4 <= D; i += 4) acc = wasm_f32x4_add(acc, ld(x + i));
+  double s = hsum(acc);
+  for (; i < D; i++) s += x[i];
+  const float mu = (float)(s / D);
+  const v128_t vm = wasm_f32x4_splat(mu);
+  acc = wasm_f32x4_splat(0.0f);
+  for (i = 0; i + 4 <= D; i += 4) {
+    const v128_t c = wasm_f32x4_sub(ld(x + i), vm);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(c, c));
+  }
+  double v = hsum(acc);
+  for (; i < D; i++) v += (double)(x[i] - mu) * (x[i] - mu);
+  const float r = (float)(1.0 / std::sqrt(v / D + eps));
+  const v128_t vr = wasm_f32x4_splat(r);
+  for (i = 0; i + 4 <= D; i += 4)
     st(out + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(ld(x + i), vm), vr), ld(w + i)), ld(b + i)));
   for (; i < D; i++) out[i] = (x[i] - mu) * r * w[i] + b[i];
   if (mean) *mean = mu;
