@@ -87,22 +87,24 @@ export interface LayerDropout {
 /** Inference activations for up to `rows` rows, grown on demand and reused across calls and layers. */
 export class Activations {
   rows = 0;
-  h = new Float32Array(0); // [rows, D] residual stream
-  ln = new Float32Array(0); // [rows, D] LayerNorm output (ln_1, ln_2 and ln_f share it)
+  h: Float32Array = new Float32Array(0); // [rows, D] residual stream
+  ln: Float32Array = new Float32Array(0); // [rows, D] LayerNorm output (ln_1, ln_2 and ln_f share it)
   block!: BlockBuffers; // set by ensure()
 
   constructor(private readonly ctx: GptContext) {}
 
   ensure(rows: number): void {
     if (rows <= this.rows) return;
-    const { D, I, gelu } = this.ctx;
+    const { D, I, gelu, k } = this.ctx;
+    // where the kernels read them in place (Kernels.adopt: the wasm module's memory), so no call copies them
+    const buf = (n: number): Float32Array => (k.adopt ? k.adopt(new Float32Array(n)) : new Float32Array(n));
     this.rows = rows;
-    this.h = new Float32Array(rows * D);
-    this.ln = new Float32Array(rows * D);
-    const fc = new Float32Array(rows * I);
+    this.h = buf(rows * D);
+    this.ln = buf(rows * D);
+    const fc = buf(rows * I);
     this.block = {
-      ln1: this.ln, qkv: new Float32Array(rows * 3 * D), att: new Float32Array(rows * D), ln2: this.ln,
-      fc, fc2: gelu === null ? new Float32Array(rows * I) : null, act: fc,
+      ln1: this.ln, qkv: buf(rows * 3 * D), att: buf(rows * D), ln2: this.ln,
+      fc, fc2: gelu === null ? buf(rows * I) : null, act: fc,
     };
   }
 }

@@ -17,9 +17,10 @@ export class LayerKVCache implements KVCache {
   capacity = 0;
   private kv: LayerKV[]; // per layer [capacity, D] keys and values (Float32Array, Uint16Array half bits, or Int8Array and [capacity, H] scales)
 
+  /** adopt: where float arrays are placed (Kernels.adopt: the kernels then read them without copying). */
   constructor(
     readonly owner: object, readonly nLayer: number, readonly D: number, readonly maxLength: number,
-    readonly type: KVCacheType, readonly H: number,
+    readonly type: KVCacheType, readonly H: number, private readonly adopt?: (x: Float32Array) => Float32Array,
   ) {
     check(KV_CACHE_TYPES.includes(type), () => `kvCache: expected one of ${KV_CACHE_TYPES.join(', ')}, got '${String(type)}'`);
     this.kv = Array.from({ length: nLayer }, () => this.alloc(0));
@@ -28,9 +29,10 @@ export class LayerKVCache implements KVCache {
   /** Room for `rows` positions. */
   private alloc(rows: number): LayerKV {
     const n = rows * this.D;
+    const f32 = (m: number): Float32Array => (this.adopt && m > 0 ? this.adopt(new Float32Array(m)) : new Float32Array(m));
     if (this.type === 'f16') return { k: new Uint16Array(n), v: new Uint16Array(n) };
-    if (this.type === 'q8') return { k: new Int8Array(n), v: new Int8Array(n), kScale: new Float32Array(rows * this.H), vScale: new Float32Array(rows * this.H) };
-    return { k: new Float32Array(n), v: new Float32Array(n) };
+    if (this.type === 'q8') return { k: new Int8Array(n), v: new Int8Array(n), kScale: f32(rows * this.H), vScale: f32(rows * this.H) };
+    return { k: f32(n), v: f32(n) };
   }
 
   /** Each layer's keys and values, [capacity, D]; rows 0 … length−1 hold the cached positions. */
@@ -55,7 +57,7 @@ export class LayerKVCache implements KVCache {
 
   /** A new cache holding a copy of this one's positions, with room for `extra` more. */
   fork(extra = 0): LayerKVCache {
-    const c = new LayerKVCache(this.owner, this.nLayer, this.D, this.maxLength, this.type, this.H);
+    const c = new LayerKVCache(this.owner, this.nLayer, this.D, this.maxLength, this.type, this.H, this.adopt);
     c.reserve(Math.min(this.maxLength, this.length + extra));
     c.kv.forEach((dst, l) => {
       const src = this.kv[l];
