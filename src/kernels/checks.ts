@@ -1,24 +1,150 @@
-// Argument checks the backends that call compiled code (native, wasm) run in front of each call, so
-// a bad call is a MugptError, never a read past an array.
+// Argument checks of every kernel, run by every backend (js, native, wasm) in front of the call, so a
+// bad call is the same MugptError on each, never a read past an array. Shapes as in kernels.ts.
 import { check } from '../errors.js';
-import type { AttentionBackwardArgs, GeluKind } from './kernels.js';
+import { BLOCK_BYTES, QK } from '../quant/blocks.js';
+import type {
+  AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, QuantMatrix,
+} from './kernels.js';
 
 /** The compiled kernels' code for a GELU kind. */
 export const GELU_KIND: Record<GeluKind, number> = { erf: 0, tanh: 1 };
 
-export function need(arr: Float32Array, n: number, what: string, kernel: string): void {
+export function need(arr: ArrayLike<number>, n: number, what: string, kernel: string): void {
   check(arr.length >= n, () => `${kernel}: ${what} has ${arr.length} elements, needs at least ${n}`);
 }
 
-export function checkCount(n: number, kernel: string): void {
-  check(Number.isInteger(n) && n >= 0, `${kernel}: n must be a non-negative integer, got ${n}`);
+function dims(kernel: string, ...ds: Array<readonly [string, number]>): void {
+  for (const [name, v] of ds) {
+    check(Number.isInteger(v) && v >= 0, () => `${kernel}: ${name} must be a non-negative integer, got ${v}`);
+  }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+export function checkGemm(M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array): void {
+  dims('gemm', ['M', M], ['N', N], ['K', K]);
+  need(A, M * K, 'A', 'gemm');
+  need(B, K * N, 'B', 'gemm');
+  need(C, M * N, 'C', 'gemm');
+}
+
+export function checkLinear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void {
+  dims('linear', ['M', M], ['K', K], ['N', N]);
+  need(out, M * N, 'out', 'linear');
+  need(x, M * K, 'x', 'linear');
+  need(W, K * N, 'W', 'linear');
+  if (bias) need(bias, N, 'bias', 'linear');
+}
+
+export function checkLayerNorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, mean?: Float32Array, rstd?: Float32Array): void {
+  dims('layerNorm', ['M', M], ['D', D]);
+  need(out, M * D, 'out', 'layerNorm');
+  need(x, M * D, 'x', 'layerNorm');
+  need(w, D, 'w', 'layerNorm');
+  need(b, D, 'b', 'layerNorm');
+  if (mean) need(mean, M, 'mean', 'layerNorm');
+  if (rstd) need(rstd, M, 'rstd', 'layerNorm');
+}
+
+export function checkGeluKind(kind: GeluKind, kernel: string): void {
+  check(kind === 'erf' || kind === 'tanh', `${kernel}: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
+}
+
+/** n ≥ 0 and every array at least n long (pointwise kernels). */
+export function checkPointwise(kernel: string, n: number, arrays: ReadonlyArray<readonly [string, ArrayLike<number>]>): void {
+  dims(kernel, ['n', n]);
+  for (const [name, arr] of arrays) need(arr, n, name, kernel);
+}
+
+/** A cached-attention call: the AttentionArgs sizes with k and v of any element type. */
+type CachedAttentionArgs = Omit<AttentionArgs, 'k' | 'v' | 'probs'> & { k: ArrayLike<number>; v: ArrayLike<number> };
+
+/** The sizes of an attention call (float or over a cache), naming `kernel`; probs checked when given. */
+function checkAttentionSizes(kernel: string, a: CachedAttentionArgs & { probs?: Float32Array | null }): void {
+  const { Tq, Tk, H, d, qStride, kvStride } = a;
+  dims(kernel, ['Tq', Tq], ['Tk', Tk], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]);
+  check(Tq <= Tk, () => `${kernel}: Tq (${Tq}) must not exceed Tk (${Tk})`);
+  check(qStride >= H * d && kvStride >= H * d, () => `${kernel}: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
+  if (Tq === 0) return;
+  need(a.out, Tq * H * d, 'out', kernel);
+  need(a.q, (Tq - 1) * qStride + H * d, 'q', kernel);
+  need(a.k, (Tk - 1) * kvStride + H * d, 'k', kernel);
+  need(a.v, (Tk - 1) * kvStride + H * d, 'v', kernel);
+  if (a.slopes) need(a.slopes, H, 'slopes', kernel);
+  if (a.probs) need(a.probs, H * Tq * Tk, 'probs', kernel);
+}
+
+export function checkAttention(a: AttentionArgs): void {
+  checkAttentionSizes('attention', a);
+}
+
+/** Checks the sizes of an f16 attention call. */
+export function checkAttentionF16(a: AttentionF16Args): void {
+  check(a.k instanceof Uint16Array && a.v instanceof Uint16Array, 'attentionF16: k and v must be Uint16Arrays of half bits');
+  checkAttentionSizes('attentionF16', a);
+}
+
+/** Checks the sizes of an int8 attention call, scales included. */
+export function checkAttentionQ8(a: AttentionQ8Args): void {
+  check(a.k instanceof Int8Array && a.v instanceof Int8Array, 'attentionQ8: k and v must be Int8Arrays');
+  check(a.kScale instanceof Float32Array && a.vScale instanceof Float32Array, 'attentionQ8: kScale and vScale must be Float32Arrays');
+  checkAttentionSizes('attentionQ8', a);
+  if (a.Tq === 0) return;
+  need(a.kScale, a.Tk * a.H, 'kScale', 'attentionQ8');
+  need(a.vScale, a.Tk * a.H, 'vScale', 'attentionQ8');
+}
+
+/** Checks a toHalf call: out holds at least x.length halves. */
+export function checkToHalf(out: Uint16Array, x: Float32Array): void {
+  check(out instanceof Uint16Array && x instanceof Float32Array, 'toHalf: out must be a Uint16Array and x a Float32Array');
+  check(out.length >= x.length, () => `toHalf: out has ${out.length} elements, x has ${x.length}`);
+}
+
+/** Checks a quantizeHeads call. */
+export function checkQuantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H: number, d: number): void {
+  check(Number.isInteger(H) && H >= 0 && Number.isInteger(d) && d >= 0, () => `quantizeHeads: H and d must be non-negative integers, got ${H}, ${d}`);
+  check(q instanceof Int8Array && scale instanceof Float32Array && x instanceof Float32Array,
+    'quantizeHeads: q must be an Int8Array, scale and x Float32Arrays');
+  check(x.length >= H * d && q.length >= H * d && scale.length >= H,
+    () => `quantizeHeads: x (${x.length}) and q (${q.length}) need H·d = ${H * d} elements, scale (${scale.length}) needs H = ${H}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantized matrices
+
+/** Checks a quantized matrix: block type, layout, size, and that data holds its blocks. */
+export function checkQuantMatrix(W: QuantMatrix, what: string): void {
+  const { N, K, data, type } = W;
+  check(type === 'q8_0' || type === 'q4_0', () => `${what}: unknown block type '${String(type)}'`);
+  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16', () => `${what}: unknown layout '${String(W.layout)}' (rows or x16)`);
+  check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `${what}: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
+  check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `${what}: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
+}
+
+/** Checks a quantized matrix and the operands of a product with it. */
+export function checkQlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number): void {
+  checkQuantMatrix(W, 'qlinear');
+  const { N, K } = W;
+  check(Number.isInteger(M) && M >= 0 && x.length >= M * K && out.length >= M * N, () => `qlinear: x or out too short for M = ${M}`);
+  if (bias) check(bias.length >= N, () => `qlinear: bias has ${bias.length} elements, needs ${N}`);
+}
+
+/** Checks a qrow call: the block type, the row length, the row index and that data holds the row. */
+export function checkQrow(out: Float32Array, W: QuantMatrix, r: number): void {
+  check(W.type === 'q8_0' || W.type === 'q4_0', () => `qrow: unknown block type '${String(W.type)}'`);
+  check(Number.isInteger(W.K) && W.K > 0 && W.K % QK === 0, () => `qrow: bad row length ${W.K} (a multiple of ${QK})`);
+  check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
+  const rows = W.layout === 'x16' ? W.N : r + 1; // an x16 row is spread over its group of 16
+  check(W.data.length >= rows * (W.K / QK) * BLOCK_BYTES[W.type], () => `qrow: ${W.type} data too short for row ${r}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward
 
 export function checkAttentionBackward(a: AttentionBackwardArgs): void {
   const { T, H, d, qStride, kvStride } = a;
-  for (const [name, v] of [['T', T], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]] as const) {
-    check(Number.isInteger(v) && v >= 0, `attentionBackward: ${name} must be a non-negative integer, got ${v}`);
-  }
+  dims('attentionBackward', ['T', T], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]);
   check(qStride >= H * d && kvStride >= H * d, () => `attentionBackward: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
   if (T === 0) return;
   const rows = (stride: number): number => (T - 1) * stride + H * d;
@@ -39,16 +165,6 @@ export function checkLayerNormBackward(dx: Float32Array, dw: Float32Array, db: F
   }
 }
 
-export function checkGeluKind(kind: GeluKind, kernel: string): void {
-  check(kind === 'erf' || kind === 'tanh', `${kernel}: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
-}
-
-/** n ≥ 0 and every array at least n long (pointwise kernels). */
-export function checkPointwise(kernel: string, n: number, arrays: ReadonlyArray<readonly [string, Float32Array]>): void {
-  checkCount(n, kernel);
-  for (const [name, arr] of arrays) need(arr, n, name, kernel);
-}
-
 /** The targets as an Int32Array, after checking M, V and each target (an id in [0, V) or negative: ignored). */
 export function checkSoftmaxCrossEntropy(logits: Float32Array, targets: ArrayLike<number>, M: number, V: number): Int32Array {
   check(Number.isInteger(M) && M >= 0 && Number.isInteger(V) && V > 0,
@@ -60,4 +176,26 @@ export function checkSoftmaxCrossEntropy(logits: Float32Array, targets: ArrayLik
     check(Number.isInteger(ti) && ti < V, () => `softmaxCrossEntropy: target ${ti} of row ${i} is not an id in [0, ${V}) nor negative (ignored)`);
   }
   return targets instanceof Int32Array ? targets : Int32Array.from({ length: M }, (_, i) => targets[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout (kernels/dropout.ts, built on the kernels, run by every backend)
+
+/** The sizes of an attention-dropout call: the [H, T, T] probabilities and mask, the rows it reads and writes. */
+export function checkAttentionDropout(kernel: string, a: {
+  T: number; H: number; d: number; kvStride: number; probs: Float32Array; mask: Float32Array; v: Float32Array;
+  out?: Float32Array; dout?: Float32Array; qStride?: number; q?: Float32Array; k?: Float32Array;
+  dq?: Float32Array; dk?: Float32Array; dv?: Float32Array;
+}): void {
+  const { T, H, d, kvStride } = a;
+  const qStride = a.qStride ?? H * d;
+  dims(kernel, ['T', T], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]);
+  check(qStride >= H * d && kvStride >= H * d, () => `${kernel}: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
+  if (T === 0) return;
+  const rows = (stride: number): number => (T - 1) * stride + H * d;
+  for (const [name, arr, n] of [['probs', a.probs, H * T * T], ['mask', a.mask, H * T * T], ['v', a.v, rows(kvStride)],
+    ['out', a.out, T * H * d], ['dout', a.dout, T * H * d], ['q', a.q, rows(qStride)], ['dq', a.dq, rows(qStride)],
+    ['k', a.k, rows(kvStride)], ['dk', a.dk, rows(kvStride)], ['dv', a.dv, rows(kvStride)]] as const) {
+    if (arr) need(arr, n, name, kernel);
+  }
 }

@@ -6,9 +6,11 @@
 // softmax backward written out. Nothing here is part of the Kernels interface; every backend runs it.
 import type { Rng } from '../rng.js';
 import type { Kernels } from './kernels.js';
+import { checkAttentionDropout, checkPointwise } from './checks.js';
 
 /** mask[0 … n) = 1/(1 − p) with probability 1 − p, else 0; one 32-bit draw per element. */
 export function fillDropoutMask(rng: Rng, mask: Float32Array, n: number, p: number): void {
+  checkPointwise('fillDropoutMask', n, [['mask', mask]]);
   if (p >= 1) { mask.fill(0, 0, n); return; }
   const keep = 1 / (1 - p), cut = p * 2 ** 32; // drop when the uniform 32-bit draw is below p·2^32
   for (let i = 0; i < n; i++) mask[i] = rng.nextUint32() < cut ? 0 : keep;
@@ -16,6 +18,7 @@ export function fillDropoutMask(rng: Rng, mask: Float32Array, n: number, p: numb
 
 /** out[i] = x[i] · mask[i] for i < n (out may be x). */
 export function applyMask(out: Float32Array, x: Float32Array, mask: Float32Array, n: number): void {
+  checkPointwise('applyMask', n, [['out', out], ['x', x], ['mask', mask]]);
   for (let i = 0; i < n; i++) out[i] = x[i] * mask[i];
 }
 
@@ -59,6 +62,7 @@ export interface AttentionDropoutArgs {
 
 /** The attention output with dropped probabilities: out_h = (P_h ⊙ R_h) · V_h, for every head. */
 export function attentionDropoutForward(k: Kernels, a: AttentionDropoutArgs): void {
+  checkAttentionDropout('attentionDropoutForward', a);
   const { T, H, d } = a, D = H * d, TT = T * T;
   ensure(T, d);
   for (let h = 0; h < H; h++) {
@@ -89,6 +93,7 @@ export interface AttentionDropoutBackwardArgs extends Omit<AttentionDropoutArgs,
  * (The ALiBi bias and the causal mask do not depend on q or k; masked entries have P = 0, so dS = 0.)
  */
 export function attentionDropoutBackward(kern: Kernels, a: AttentionDropoutBackwardArgs): void {
+  checkAttentionDropout('attentionDropoutBackward', a);
   const { T, H, d } = a, D = H * d, TT = T * T;
   ensure(T, d);
   const dOh = rowsA, x = rowsB, res = rowsC;
@@ -117,5 +122,6 @@ export function attentionDropoutBackward(kern: Kernels, a: AttentionDropoutBackw
 
 /** out[i] += x[i] · mask[i] for i < n: a dropped branch added into the residual stream. */
 export function addMasked(out: Float32Array, x: Float32Array, mask: Float32Array, n: number): void {
+  checkPointwise('addMasked', n, [['out', out], ['x', x], ['mask', mask]]);
   for (let i = 0; i < n; i++) out[i] += x[i] * mask[i];
 }

@@ -4,68 +4,19 @@
 // addon did not build. Loops are ordered for cache-friendliness (i-k-j for C += A·B) but
 // otherwise plain.
 
-import { check } from '../errors.js';
 import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
 import { geluErf, geluTanh, silu } from './scalar.js';
 import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy, swigluBackward } from './backward-js.js';
 import { qlinearJs, qrowJs } from './qlinear-js.js';
-import { checkAttentionF16, checkToHalf, widenKV } from './attention-f16-js.js';
+import { widenKV } from './attention-f16-js.js';
 import { floatToHalf } from '../quant/half.js';
-import { checkAttentionQ8, quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
+import { quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
+import {
+  checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
+  checkLayerNormBackward, checkLinear, checkPointwise, checkQuantMatrix, checkSoftmaxCrossEntropy, checkToHalf,
+} from './checks.js';
 
 export { erf, erfc } from './scalar.js';
-
-// ---------------------------------------------------------------------------------------------
-// Argument checks shared by both backends: sizes are validated once, in front of the hot loop.
-
-function need(arr: Float32Array, n: number, what: string, kernel: string): void {
-  check(arr.length >= n, () => `${kernel}: ${what} has ${arr.length} elements, needs at least ${n}`);
-}
-
-function dims(kernel: string, ...ds: Array<[string, number]>): void {
-  for (const [name, v] of ds) {
-    check(Number.isInteger(v) && v >= 0, () => `${kernel}: ${name} must be a non-negative integer, got ${v}`);
-  }
-}
-
-export function checkGemm(M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array): void {
-  dims('gemm', ['M', M], ['N', N], ['K', K]);
-  need(A, M * K, 'A', 'gemm');
-  need(B, K * N, 'B', 'gemm');
-  need(C, M * N, 'C', 'gemm');
-}
-
-export function checkLinear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void {
-  dims('linear', ['M', M], ['K', K], ['N', N]);
-  need(out, M * N, 'out', 'linear');
-  need(x, M * K, 'x', 'linear');
-  need(W, K * N, 'W', 'linear');
-  if (bias) need(bias, N, 'bias', 'linear');
-}
-
-export function checkLayerNorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, mean?: Float32Array, rstd?: Float32Array): void {
-  dims('layerNorm', ['M', M], ['D', D]);
-  need(out, M * D, 'out', 'layerNorm');
-  need(x, M * D, 'x', 'layerNorm');
-  need(w, D, 'w', 'layerNorm');
-  need(b, D, 'b', 'layerNorm');
-  if (mean) need(mean, M, 'mean', 'layerNorm');
-  if (rstd) need(rstd, M, 'rstd', 'layerNorm');
-}
-
-export function checkAttention(a: AttentionArgs): void {
-  const { Tq, Tk, H, d, qStride, kvStride } = a;
-  dims('attention', ['Tq', Tq], ['Tk', Tk], ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride]);
-  check(Tq <= Tk, () => `attention: Tq (${Tq}) must not exceed Tk (${Tk})`);
-  check(qStride >= H * d && kvStride >= H * d, () => `attention: qStride (${qStride}) and kvStride (${kvStride}) must be at least H·d = ${H * d}`);
-  if (Tq === 0) return;
-  need(a.out, Tq * H * d, 'out', 'attention');
-  need(a.q, (Tq - 1) * qStride + H * d, 'q', 'attention');
-  need(a.k, (Tk - 1) * kvStride + H * d, 'k', 'attention');
-  need(a.v, (Tk - 1) * kvStride + H * d, 'v', 'attention');
-  if (a.slopes) need(a.slopes, H, 'slopes', 'attention');
-  if (a.probs) need(a.probs, H * Tq * Tk, 'probs', 'attention');
-}
 
 // ---------------------------------------------------------------------------------------------
 // GEMM
@@ -176,19 +127,14 @@ function layerNorm(
 }
 
 function gelu(out: Float32Array, x: Float32Array, n: number, kind: GeluKind): void {
-  check(kind === 'erf' || kind === 'tanh', `gelu: kind must be 'erf' or 'tanh', got '${String(kind)}'`);
-  dims('gelu', ['n', n]);
-  need(out, n, 'out', 'gelu');
-  need(x, n, 'x', 'gelu');
+  checkGeluKind(kind, 'gelu');
+  checkPointwise('gelu', n, [['out', out], ['x', x]]);
   const f = kind === 'erf' ? geluErf : geluTanh;
   for (let i = 0; i < n; i++) out[i] = f(x[i]);
 }
 
 function swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void {
-  dims('swiglu', ['n', n]);
-  need(out, n, 'out', 'swiglu');
-  need(a, n, 'a', 'swiglu');
-  need(g, n, 'g', 'swiglu');
+  checkPointwise('swiglu', n, [['out', out], ['a', a], ['g', g]]);
   for (let i = 0; i < n; i++) out[i] = a[i] * silu(g[i]);
 }
 
@@ -271,11 +217,28 @@ export const jsKernels: Kernels = {
   },
   qlinear: qlinearJs,
   qrow: qrowJs,
-  qprepare() {}, // the reference reads GGUF's rows layout
+  qprepare(W) {
+    checkQuantMatrix(W, 'qprepare'); // nothing to rearrange: the reference reads GGUF's rows layout
+  },
   qlayout: 'rows',
-  layerNormBackward,
-  geluBackward,
-  swigluBackward,
-  attentionBackward,
-  softmaxCrossEntropy,
+  layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
+    checkLayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);
+    layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);
+  },
+  geluBackward(dx, x, dout, n, kind) {
+    checkGeluKind(kind, 'geluBackward');
+    checkPointwise('geluBackward', n, [['dx', dx], ['x', x], ['dout', dout]]);
+    geluBackward(dx, x, dout, n, kind);
+  },
+  swigluBackward(da, dg, a, g, dout, n) {
+    checkPointwise('swigluBackward', n, [['da', da], ['dg', dg], ['a', a], ['g', g], ['dout', dout]]);
+    swigluBackward(da, dg, a, g, dout, n);
+  },
+  attentionBackward(args) {
+    checkAttentionBackward(args);
+    attentionBackward(args);
+  },
+  softmaxCrossEntropy(logits, targets, M, V, gradScale) {
+    return softmaxCrossEntropy(logits, checkSoftmaxCrossEntropy(logits, targets, M, V), M, V, gradScale);
+  },
 };

@@ -3,13 +3,12 @@
 // MugptError, never a read past an array.
 
 import type { NativeAddon } from '../native/addon.js';
-import { checkAttention, checkGemm, checkLayerNorm, checkLinear } from './js.js';
-import { check } from '../errors.js';
-import { checkQlinear, checkQuantMatrix } from './qlinear-js.js';
-import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
 import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, Kernels } from './kernels.js';
-import { GELU_KIND, checkAttentionBackward, checkGeluKind, checkLayerNormBackward, checkPointwise, checkSoftmaxCrossEntropy } from './checks.js';
-import { checkAttentionQ8, checkQuantizeHeads } from './attention-q8-js.js';
+import {
+  GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
+  checkLayerNormBackward, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads,
+  checkSoftmaxCrossEntropy, checkToHalf,
+} from './checks.js';
 
 const GGML_TYPE = { q8_0: 8, q4_0: 2 } as const;
 
@@ -30,11 +29,7 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       if (addon.qpack(W.data, GGML_TYPE[W.type], W.N, W.K, false)) W.layout = 'x16';
     },
     qrow(out, W, r) {
-      check(W.type === 'q8_0' || W.type === 'q4_0', () => `qrow: unknown block type '${String(W.type)}'`);
-      check(Number.isInteger(W.K) && W.K > 0 && W.K % 32 === 0, () => `qrow: bad row length ${W.K} (a multiple of 32)`);
-      check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
-      const rows = W.layout === 'x16' ? W.N : r + 1; // an x16 row is spread over its group of 16
-      check(W.data.length >= rows * (W.K / 32) * (W.type === 'q8_0' ? 34 : 18), () => `qrow: ${W.type} data too short for row ${r}`);
+      checkQrow(out, W, r);
       addon.qrow(out, W.data, GGML_TYPE[W.type], W.N, W.K, r, W.layout === 'x16');
     },
     attentionQ8(args: AttentionQ8Args) {

@@ -7,6 +7,7 @@ import { HALF_TABLE } from '../quant/half.js';
 import { BLOCK_BYTES, QK, dequantize, quantize } from '../quant/blocks.js';
 import { check } from '../errors.js';
 import type { QuantMatrix } from './kernels.js';
+import { checkQlinear, checkQrow } from './checks.js';
 
 export type { QuantMatrix } from './kernels.js';
 
@@ -23,23 +24,6 @@ export function quantizeActivations(x: Float32Array, M: number, K: number): { d:
   return { d, q };
 }
 
-/** Checks a quantized matrix: block type, layout, size, and that data holds its blocks. */
-export function checkQuantMatrix(W: QuantMatrix, what: string): void {
-  const { N, K, data, type } = W;
-  check(type === 'q8_0' || type === 'q4_0', () => `${what}: unknown block type '${String(type)}'`);
-  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16', () => `${what}: unknown layout '${String(W.layout)}' (rows or x16)`);
-  check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `${what}: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
-  check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `${what}: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
-}
-
-/** Checks a quantized matrix and the operands of a product with it. */
-export function checkQlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number): void {
-  checkQuantMatrix(W, 'qlinear');
-  const { N, K } = W;
-  check(Number.isInteger(M) && M >= 0 && x.length >= M * K && out.length >= M * N, () => `qlinear: x or out too short for M = ${M}`);
-  if (bias) check(bias.length >= N, () => `qlinear: bias has ${bias.length} elements, needs ${N}`);
-}
-
 /** The JS kernels read GGUF's rows layout only. */
 function rowsLayout(W: QuantMatrix, what: string): void {
   check(W.layout !== 'x16', `${what}: this matrix was rearranged (x16 layout) for the native kernels; the JS backend reads the rows layout only`);
@@ -47,8 +31,8 @@ function rowsLayout(W: QuantMatrix, what: string): void {
 
 /** out[K] = row r of W, dequantized. */
 export function qrowJs(out: Float32Array, W: QuantMatrix, r: number): void {
+  checkQrow(out, W, r);
   rowsLayout(W, 'qrow');
-  check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
   const bytes = (W.K / QK) * BLOCK_BYTES[W.type];
   dequantize(W.type, W.data.subarray(r * bytes, (r + 1) * bytes), 1, W.K, out);
 }

@@ -4,12 +4,11 @@
 // other argument is copied into the module's heap for the call, and outputs copied back.
 // Arguments are checked here, in front of the call, as the native backend does.
 import { check, MugptError } from '../errors.js';
-import { checkAttention, checkGemm, checkLayerNorm, checkLinear, jsKernels } from './js.js';
-import { checkQlinear, checkQuantMatrix } from './qlinear-js.js';
-import { checkAttentionF16, checkToHalf } from './attention-f16-js.js';
-import { checkAttentionQ8, checkQuantizeHeads } from './attention-q8-js.js';
+import { jsKernels } from './js.js';
 import {
-  GELU_KIND, checkAttentionBackward, checkGeluKind, checkLayerNormBackward, checkPointwise, checkSoftmaxCrossEntropy,
+  GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
+  checkLayerNormBackward, checkLinear, checkPointwise, checkQlinear, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
+  checkToHalf,
 } from './checks.js';
 import type { Kernels } from './kernels.js';
 import type { WasmRuntime } from './wasm-runtime.js';

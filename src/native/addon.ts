@@ -1,5 +1,5 @@
 // The native addon (native/*.cc, a C++ N-API module): where it is found and how it loads. Kernels
-// (src/kernels/native.ts) and file readers (GGUF memory mapping in src/io/) both use it, so it lives
+// (src/kernels/native.ts) and file readers (GGUF memory mapping in src/gguf/) both use it, so it lives
 // in neither folder.
 //
 // Order: the file MUGPT_NATIVE_ADDON names; else node-gyp-build's search in the package root, which
