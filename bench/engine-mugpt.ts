@@ -7,7 +7,7 @@
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
 import { loadModel, Model } from '../src/index.js';
-import type { KVCacheType, LayerKVCache } from '../src/model/kvcache.js';
+import { Q8LayerKV, type KVCacheType, type LayerKVCache } from '../src/model/kvcache.js';
 import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
 import { KernelProfiler } from './profile.js';
 
@@ -50,7 +50,7 @@ if (a.fillContext) {
       else if (arr instanceof Uint16Array) for (let i = 0; i < arr.length; i++) arr[i] = 0x3000 + (i & 0x3ff);
       else for (let i = 0; i < arr.length; i++) arr[i] = (i % 201) - 100;
     }
-    if ('kScale' in layer) { layer.kScale.fill(0.005); layer.vScale.fill(0.005); }
+    if (layer instanceof Q8LayerKV) { layer.kScale.fill(0.005); layer.vScale.fill(0.005); }
   }
   c.length = a.fillContext - a.decode;
   last = 1;

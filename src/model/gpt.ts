@@ -8,6 +8,7 @@ import type { GeluKind, Kernels } from '../kernels/kernels.js';
 import { addMasked, applyMask, attentionDropoutBackward, attentionDropoutForward } from '../kernels/dropout.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
+import type { LayerKV } from './kvcache.js';
 import type { LayerParams, Params, Weight } from './params.js';
 
 /**
@@ -196,15 +197,6 @@ function linearBackward(
 // ---- attention ---------------------------------------------------------------------------------
 
 /**
- * One layer's cached keys and values, [capacity, D] each: float32, IEEE half bits (an f16 cache), or
- * int8 with one scale per position and head ([capacity, H]: a q8 cache).
- */
-export type LayerKV =
-  | { k: Float32Array; v: Float32Array }
-  | { k: Uint16Array; v: Uint16Array }
-  | { k: Int8Array; v: Int8Array; kScale: Float32Array; vScale: Float32Array };
-
-/**
  * h[B·T, D] += c_proj(attention(ln_1(h))) for B sequences of T new tokens after `past` cached positions.
  * With a cache (B = 1), the new keys and values are appended to it at rows past … past+T−1.
  * Scores: q·k / d^p (p = ½, or 1 under μP's scale_qk_dot_by_d) if scale_attn_weights, then / (layer+1)
@@ -286,38 +278,14 @@ function attendSequence(
   const scale = attentionScale(cfg, layer);
   const q = s.qkv.subarray(r0 * D3);
   const out = s.att.subarray(r0 * D, (r0 + T) * D);
-  if (cache && 'kScale' in cache) {
-    for (let t = 0; t < T; t++) {
-      const src = (r0 + t) * D3, dst = (past + t) * D, ds = (past + t) * H;
-      k.quantizeHeads(cache.k.subarray(dst, dst + D), cache.kScale.subarray(ds, ds + H), s.qkv.subarray(src + D, src + 2 * D), H, d);
-      k.quantizeHeads(cache.v.subarray(dst, dst + D), cache.vScale.subarray(ds, ds + H), s.qkv.subarray(src + 2 * D, src + D3), H, d);
-    }
-    k.attentionQ8({ out, q, qStride: D3, k: cache.k, v: cache.v, kScale: cache.kScale, vScale: cache.vScale, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
-    return;
-  }
-  if (cache && cache.k instanceof Uint16Array && cache.v instanceof Uint16Array) {
-    for (let t = 0; t < T; t++) {
-      const src = (r0 + t) * D3, dst = (past + t) * D;
-      k.toHalf(cache.k.subarray(dst, dst + D), s.qkv.subarray(src + D, src + 2 * D));
-      k.toHalf(cache.v.subarray(dst, dst + D), s.qkv.subarray(src + 2 * D, src + D3));
-    }
-    k.attentionF16({ out, q, qStride: D3, k: cache.k, v: cache.v, kvStride: D, Tq: T, Tk, H, d, scale, slopes });
-    return;
-  }
-  let kk: Float32Array, vv: Float32Array, kvStride: number;
   if (cache) {
-    const ck = cache.k as Float32Array, cv = cache.v as Float32Array;
-    for (let t = 0; t < T; t++) {
-      const src = (r0 + t) * D3, dst = (past + t) * D;
-      ck.set(s.qkv.subarray(src + D, src + 2 * D), dst);
-      cv.set(s.qkv.subarray(src + 2 * D, src + D3), dst);
-    }
-    kk = ck; vv = cv; kvStride = D;
-  } else {
-    kk = s.qkv.subarray(r0 * D3 + D); vv = s.qkv.subarray(r0 * D3 + 2 * D); kvStride = D3;
+    cache.append(k, s.qkv, r0, T, past);
+    cache.attend(k, { out, q, qStride: D3, Tq: T, Tk, H, d, scale, slopes });
+    return;
   }
+  // without a cache the keys and values are the rows themselves
   const probs = s.probs ? s.probs.subarray(probsRow * H * T * T, (probsRow + 1) * H * T * T) : undefined;
-  k.attention({ out, q, qStride: D3, k: kk, v: vv, kvStride, Tq: T, Tk, H, d, scale, slopes, probs });
+  k.attention({ out, q, qStride: D3, k: s.qkv.subarray(r0 * D3 + D), v: s.qkv.subarray(r0 * D3 + 2 * D), kvStride: D3, Tq: T, Tk, H, d, scale, slopes, probs });
 }
 
 /** Scratch of the backward pass, shared by all layers. */

@@ -1,7 +1,8 @@
-// The KV cache of incremental decoding: per layer, the keys and values of every position seen so far.
+// The KV cache of incremental decoding: per layer, the keys and values of every position seen so far,
+// in one of three element types; each type stores new rows and runs attention over what it holds.
 import { check } from '../errors.js';
+import type { AttentionArgs, Kernels } from '../kernels/kernels.js';
 import type { KVCache } from './decode.js';
-import type { LayerKV } from './gpt.js';
 
 /**
  * Element type of the cached keys and values: float32; IEEE half (half the memory; llama.cpp's
@@ -11,11 +12,108 @@ export type KVCacheType = 'f32' | 'f16' | 'q8';
 
 export const KV_CACHE_TYPES: readonly KVCacheType[] = ['f32', 'f16', 'q8'];
 
+/** An attention call over a layer's cache: the queries, output and sizes (keys and values come from the cache). */
+export type CachedAttention = Omit<AttentionArgs, 'k' | 'v' | 'kvStride' | 'probs'>;
+
+/** One layer's cached keys and values, [capacity, D] each (D = H heads of d), of one element type. */
+export interface LayerKV {
+  readonly k: Float32Array | Uint16Array | Int8Array;
+  readonly v: Float32Array | Uint16Array | Int8Array;
+  /** Bytes held (keys, values and any scales). */
+  readonly byteLength: number;
+  /**
+   * Stores the keys and values of T rows of qkv [rows, 3D] (q | k | v per row), from row r0, at
+   * positions past … past+T−1.
+   */
+  append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void;
+  /** Attention of the call's queries over cached positions 0 … Tk−1. */
+  attend(kern: Kernels, a: CachedAttention): void;
+  /** Copies the first `rows` positions of `src` (a layer of the same type and sizes). */
+  copyFrom(src: LayerKV, rows: number): void;
+}
+
+/** Keys and values [rows, D] in arrays of one element type; the subclasses store and read them. */
+abstract class RowsLayerKV<A extends Float32Array | Uint16Array | Int8Array> implements LayerKV {
+  readonly k: A;
+  readonly v: A;
+  constructor(rows: number, readonly D: number, make: (n: number) => A) {
+    this.k = make(rows * D);
+    this.v = make(rows * D);
+  }
+  get byteLength(): number { return this.k.byteLength + this.v.byteLength; }
+  abstract append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void;
+  abstract attend(kern: Kernels, a: CachedAttention): void;
+  copyFrom(src: RowsLayerKV<A>, rows: number): void {
+    this.k.set(src.k.subarray(0, rows * this.D) as never);
+    this.v.set(src.v.subarray(0, rows * this.D) as never);
+  }
+}
+
+/** Float32 keys and values: stored as they are. */
+class F32LayerKV extends RowsLayerKV<Float32Array> {
+  constructor(rows: number, D: number, f32: (n: number) => Float32Array) { super(rows, D, f32); }
+  append(_kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void {
+    const D = this.D, D3 = 3 * D;
+    for (let t = 0; t < T; t++) {
+      const src = (r0 + t) * D3, dst = (past + t) * D;
+      this.k.set(qkv.subarray(src + D, src + 2 * D), dst);
+      this.v.set(qkv.subarray(src + 2 * D, src + D3), dst);
+    }
+  }
+  attend(kern: Kernels, a: CachedAttention): void {
+    kern.attention({ ...a, k: this.k, v: this.v, kvStride: this.D });
+  }
+}
+
+/** IEEE half keys and values (their bits), rounded to nearest even by the kernels' toHalf. */
+class F16LayerKV extends RowsLayerKV<Uint16Array> {
+  constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
+  append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void {
+    const D = this.D, D3 = 3 * D;
+    for (let t = 0; t < T; t++) {
+      const src = (r0 + t) * D3, dst = (past + t) * D;
+      kern.toHalf(this.k.subarray(dst, dst + D), qkv.subarray(src + D, src + 2 * D));
+      kern.toHalf(this.v.subarray(dst, dst + D), qkv.subarray(src + 2 * D, src + D3));
+    }
+  }
+  attend(kern: Kernels, a: CachedAttention): void {
+    kern.attentionF16({ ...a, k: this.k, v: this.v, kvStride: this.D });
+  }
+}
+
+/** Int8 keys and values with a float32 scale per position and head, [capacity, H] (the kernels' quantizeHeads). */
+export class Q8LayerKV extends RowsLayerKV<Int8Array> {
+  readonly kScale: Float32Array;
+  readonly vScale: Float32Array;
+  constructor(rows: number, D: number, readonly H: number, f32: (n: number) => Float32Array) {
+    super(rows, D, (n) => new Int8Array(n));
+    this.kScale = f32(rows * H);
+    this.vScale = f32(rows * H);
+  }
+  override get byteLength(): number { return super.byteLength + this.kScale.byteLength + this.vScale.byteLength; }
+  append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void {
+    const { D, H } = this, D3 = 3 * D, d = D / H;
+    for (let t = 0; t < T; t++) {
+      const src = (r0 + t) * D3, dst = (past + t) * D, ds = (past + t) * H;
+      kern.quantizeHeads(this.k.subarray(dst, dst + D), this.kScale.subarray(ds, ds + H), qkv.subarray(src + D, src + 2 * D), H, d);
+      kern.quantizeHeads(this.v.subarray(dst, dst + D), this.vScale.subarray(ds, ds + H), qkv.subarray(src + 2 * D, src + D3), H, d);
+    }
+  }
+  attend(kern: Kernels, a: CachedAttention): void {
+    kern.attentionQ8({ ...a, k: this.k, v: this.v, kScale: this.kScale, vScale: this.vScale, kvStride: this.D });
+  }
+  override copyFrom(src: Q8LayerKV, rows: number): void {
+    super.copyFrom(src, rows);
+    this.kScale.set(src.kScale.subarray(0, rows * this.H));
+    this.vScale.set(src.vScale.subarray(0, rows * this.H));
+  }
+}
+
 /** Keys and values per layer, [capacity, D] each, grown by doubling (up to maxLength) as positions arrive. */
 export class LayerKVCache implements KVCache {
   length = 0;
   capacity = 0;
-  private kv: LayerKV[]; // per layer [capacity, D] keys and values (Float32Array, Uint16Array half bits, or Int8Array and [capacity, H] scales)
+  private kv: LayerKV[];
 
   /** adopt: where float arrays are placed (Kernels.adopt: the kernels then read them without copying). */
   constructor(
@@ -28,11 +126,10 @@ export class LayerKVCache implements KVCache {
 
   /** Room for `rows` positions. */
   private alloc(rows: number): LayerKV {
-    const n = rows * this.D;
     const f32 = (m: number): Float32Array => (this.adopt && m > 0 ? this.adopt(new Float32Array(m)) : new Float32Array(m));
-    if (this.type === 'f16') return { k: new Uint16Array(n), v: new Uint16Array(n) };
-    if (this.type === 'q8') return { k: new Int8Array(n), v: new Int8Array(n), kScale: f32(rows * this.H), vScale: f32(rows * this.H) };
-    return { k: f32(n), v: f32(n) };
+    if (this.type === 'f16') return new F16LayerKV(rows, this.D);
+    if (this.type === 'q8') return new Q8LayerKV(rows, this.D, this.H, f32);
+    return new F32LayerKV(rows, this.D, f32);
   }
 
   /** Each layer's keys and values, [capacity, D]; rows 0 … length−1 hold the cached positions. */
@@ -52,22 +149,14 @@ export class LayerKVCache implements KVCache {
 
   /** Bytes held by the cache (keys, values and scales of every layer at the current capacity). */
   get bytes(): number {
-    return this.kv.reduce((s, l) => s + l.k.byteLength + l.v.byteLength + ('kScale' in l ? l.kScale.byteLength + l.vScale.byteLength : 0), 0);
+    return this.kv.reduce((s, l) => s + l.byteLength, 0);
   }
 
   /** A new cache holding a copy of this one's positions, with room for `extra` more. */
   fork(extra = 0): LayerKVCache {
     const c = new LayerKVCache(this.owner, this.nLayer, this.D, this.maxLength, this.type, this.H, this.adopt);
     c.reserve(Math.min(this.maxLength, this.length + extra));
-    c.kv.forEach((dst, l) => {
-      const src = this.kv[l];
-      dst.k.set(src.k.subarray(0, this.length * this.D) as never);
-      dst.v.set(src.v.subarray(0, this.length * this.D) as never);
-      if ('kScale' in dst && 'kScale' in src) {
-        dst.kScale.set(src.kScale.subarray(0, this.length * this.H));
-        dst.vScale.set(src.vScale.subarray(0, this.length * this.H));
-      }
-    });
+    c.kv.forEach((dst, l) => dst.copyFrom(this.kv[l], this.length));
     c.length = this.length;
     return c;
   }
@@ -79,12 +168,7 @@ export class LayerKVCache implements KVCache {
     const cap = Math.min(this.maxLength, Math.max(total, 2 * this.capacity, 16));
     this.kv = this.kv.map((old) => {
       const n = this.alloc(cap);
-      n.k.set(old.k.subarray(0, this.length * this.D) as never);
-      n.v.set(old.v.subarray(0, this.length * this.D) as never);
-      if ('kScale' in n && 'kScale' in old) {
-        n.kScale.set(old.kScale.subarray(0, this.length * this.H));
-        n.vScale.set(old.vScale.subarray(0, this.length * this.H));
-      }
+      n.copyFrom(old, this.length);
       return n;
     });
     this.capacity = cap;
