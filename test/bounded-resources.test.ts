@@ -3,7 +3,7 @@
 // cheaply: small files that only claim sizes, sparse files, and streams that repeat one buffer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, ftruncateSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, ftruncateSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError } from '../src/errors.js';
 import { SafetensorsFile } from '../src/io/safetensors.js';
@@ -98,6 +98,22 @@ test('a 1 GB JSONL line is refused (stop) or skipped and counted (skip) without 
   for await (const d of readSource({ name: 'web', paths: [mixed] }, { onError: 'skip', stats })) docs.push(d.text);
   assert.deepEqual(docs, ['kept']);
   assert.equal(stats.issues.size, 1);
+});
+
+test('data dedup reads JSONL lines through the same 64 MiB cap: a longer line is skipped and counted, or refused with --strict', async () => {
+  const { dedupJsonlFile } = await import('../src/cli/data-dedup.js');
+  const dir = scratch();
+  const input = join(dir, 'in.jsonl');
+  // a sparse line of zero bytes just over the cap, then two documents
+  sparseFile(input, MAX_LINE_BYTES + 10);
+  appendFileSync(input, '\n{"text":"one document"}\r\n{"text":"another document"}\n');
+  const skipped: string[] = [];
+  const r = await dedupJsonlFile(input, join(dir, 'out.jsonl'), { threads: 1, onSkip: (m) => skipped.push(m) });
+  assert.deepEqual({ lines: r.lines, skipped: r.skippedLines, kept: r.stats.kept }, { lines: 3, skipped: 1, kept: 2 });
+  assert.match(skipped[0], new RegExp(`in\\.jsonl:1: a line longer than the ${MAX_LINE_BYTES}-byte limit \\(\\d+ bytes of it read, the rest skipped\\)`));
+  assert.equal(readFileSync(join(dir, 'out.jsonl'), 'utf8'), '{"text":"one document"}\r\n{"text":"another document"}\n'); // lines byte for byte
+  await assert.rejects(dedupJsonlFile(input, join(dir, 'strict.jsonl'), { threads: 1, strict: true }),
+    (e: unknown) => e instanceof MugptError && /in\.jsonl:1: a line longer than the \d+-byte limit .*\(--strict; without it such lines are skipped and counted\)/.test((e as Error).message));
 });
 
 test('a text file over the document limit is refused by its size, before it is read', async () => {

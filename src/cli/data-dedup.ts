@@ -3,45 +3,19 @@
 // lines are written byte for byte, in input order, atomically. Two passes over the input: the first
 // feeds the texts to dedup() and records which lines were documents, the second copies the kept lines,
 // so memory does not grow with the documents' size.
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { dedup, resolveDedupOptions, type DedupOptions, type DedupResult, type DedupStats } from '../data/dedup.js';
-
-/** Lines of a file as raw bytes (without the '\n'; a '\r' before it stays), 1-based, read in 1 MiB chunks. */
-export function* fileLines(path: string, onBytes?: (n: number) => void): Generator<{ bytes: Buffer; line: number }> {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let pending: Buffer[] = [];
-    let line = 0;
-    for (;;) {
-      const got = readSync(fd, buf, 0, buf.length, null);
-      if (got === 0) break;
-      onBytes?.(got);
-      const chunk = buf.subarray(0, got);
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-        let bytes = chunk.subarray(start, nl);
-        if (pending.length > 0) { pending.push(bytes); bytes = Buffer.concat(pending); pending = []; }
-        yield { bytes, line: ++line };
-        start = nl + 1;
-      }
-      if (start < got) pending.push(Buffer.from(chunk.subarray(start)));  // copy: buf is reused
-    }
-    if (pending.length > 0) yield { bytes: Buffer.concat(pending), line: ++line };
-  } finally {
-    closeSync(fd);
-  }
-}
+import { fileLinesSync, tooLongMessage } from '../data/readers.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The text of a JSONL line, '' for a blank line, or an error message. */
-export function parseDocumentLine(bytes: Buffer): { text: string } | { blank: true } | { error: string } {
+export function parseDocumentLine(bytes: Uint8Array): { text: string } | { blank: true } | { error: string } {
   let s: string;
   try { s = utf8.decode(bytes); } catch { return { error: 'invalid UTF-8' }; }
   if (s.trim() === '') return { blank: true };
@@ -103,10 +77,10 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
   const progress = opts.progress ?? false;
   const read = bar('dedup', size, progress);
   function* texts(): Generator<string> {
-    for (const { bytes, line } of fileLines(input, read.tick)) {
+    for (const { bytes, line, tooLong } of fileLinesSync(input, read.tick)) {
       lines = line;
       if (line >= isDoc.length) { const g = new Uint8Array(isDoc.length * 2); g.set(isDoc); isDoc = g; }
-      const r = parseDocumentLine(bytes);
+      const r = tooLong === undefined ? parseDocumentLine(bytes) : { error: tooLongMessage(tooLong) };
       if ('blank' in r) { blankLines++; continue; }
       if ('error' in r) {
         const msg = `${input}:${line}: ${r.error}`;
@@ -138,7 +112,7 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
   let written = false;
   try {
     writeFileAtomic(output, (emit) => {
-      for (const { bytes, line } of fileLines(input, write.tick)) {
+      for (const { bytes, line } of fileLinesSync(input, write.tick)) {
         if (!isDoc[line]) continue;
         if (keep[doc++]) { emit(bytes); emit(newline); }
       }

@@ -3,7 +3,7 @@
 // memory holds one chunk plus one line (or one text file), never the corpus. Each line is decoded with
 // a fatal TextDecoder, so invalid UTF-8 is detected and reported with its file and line instead of being
 // silently replaced.
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { Decompress } from 'fzstd';
@@ -200,46 +200,81 @@ export interface Line {
 }
 
 /**
- * Raw lines (bytes, without the newline or a trailing CR) of a byte stream, with 1-based numbers. A line
- * longer than maxBytes is yielded (with tooLong, no bytes) as soon as it passes the limit, and the rest of
- * it is skipped without being kept.
+ * Splits a byte stream into raw lines, chunk by chunk, with 1-based numbers: each line's bytes without
+ * the newline (and without a trailing CR unless keepCR). A line longer than maxBytes is yielded (with
+ * tooLong, no bytes) as soon as it passes the limit, and the rest of it is skipped without being kept.
+ * Yielded bytes may view the chunk: use them before pushing the next one.
  */
-export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxBytes = MAX_LINE_BYTES): AsyncGenerator<Line> {
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  let skipping = false; // inside a line already reported as too long
-  let line = 0;
-  const trimCR = (b: Uint8Array): Uint8Array => (b.length > 0 && b[b.length - 1] === 0x0d ? b.subarray(0, b.length - 1) : b);
-  const empty = new Uint8Array(0);
-  for await (const chunk of chunks) {
+class LineSplitter {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private skipping = false; // inside a line already reported as too long
+  private line = 0;
+
+  constructor(private readonly maxBytes: number, private readonly keepCR: boolean) {}
+
+  private trim(b: Uint8Array): Uint8Array {
+    return !this.keepCR && b.length > 0 && b[b.length - 1] === 0x0d ? b.subarray(0, b.length - 1) : b;
+  }
+
+  private tooLong(n: number): Line {
+    this.pending = []; this.pendingBytes = 0;
+    return { bytes: new Uint8Array(0), line: ++this.line, tooLong: n };
+  }
+
+  *push(chunk: Uint8Array): Generator<Line> {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       let bytes = chunk.subarray(start, nl);
       start = nl + 1;
-      if (skipping) { skipping = false; continue; }
-      if (pendingBytes + bytes.length > maxBytes) {
-        yield { bytes: empty, line: ++line, tooLong: pendingBytes + bytes.length };
-        pending = []; pendingBytes = 0;
-        continue;
-      }
-      if (pending.length > 0) { pending.push(bytes); bytes = Buffer.concat(pending); pending = []; pendingBytes = 0; }
-      yield { bytes: trimCR(bytes), line: ++line };
+      if (this.skipping) { this.skipping = false; continue; }
+      if (this.pendingBytes + bytes.length > this.maxBytes) { yield this.tooLong(this.pendingBytes + bytes.length); continue; }
+      if (this.pending.length > 0) { this.pending.push(bytes); bytes = Buffer.concat(this.pending); this.pending = []; this.pendingBytes = 0; }
+      yield { bytes: this.trim(bytes), line: ++this.line };
     }
-    if (start >= chunk.length || skipping) continue;
+    if (start >= chunk.length || this.skipping) return;
     const tail = chunk.length - start;
-    if (pendingBytes + tail > maxBytes) {
-      yield { bytes: empty, line: ++line, tooLong: pendingBytes + tail };
-      pending = []; pendingBytes = 0; skipping = true;
+    if (this.pendingBytes + tail > this.maxBytes) {
+      yield this.tooLong(this.pendingBytes + tail);
+      this.skipping = true;
     } else {
       // Copy the tail: a stream may reuse its chunk buffer.
-      pending.push(Uint8Array.prototype.slice.call(chunk, start));
-      pendingBytes += tail;
+      this.pending.push(Uint8Array.prototype.slice.call(chunk, start));
+      this.pendingBytes += tail;
     }
   }
-  if (pending.length > 0) yield { bytes: trimCR(Buffer.concat(pending)), line: ++line };
+
+  /** The last line, when the stream does not end with a newline. */
+  *end(): Generator<Line> {
+    if (this.pending.length > 0) yield { bytes: this.trim(Buffer.concat(this.pending)), line: ++this.line };
+  }
 }
 
-const tooLongMessage = (n: number): string => `a line longer than the ${MAX_LINE_BYTES}-byte limit (${n} bytes of it read, the rest skipped)`;
+/** The lines of a byte stream (see LineSplitter), a trailing CR removed. */
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxBytes = MAX_LINE_BYTES): AsyncGenerator<Line> {
+  const lines = new LineSplitter(maxBytes, false);
+  for await (const chunk of chunks) yield* lines.push(chunk);
+  yield* lines.end();
+}
+
+/** The lines of a file read synchronously in 1 MiB chunks (see LineSplitter), a CR before the newline kept. */
+export function* fileLinesSync(path: string, onBytes?: (n: number) => void, maxBytes = MAX_LINE_BYTES): Generator<Line> {
+  const lines = new LineSplitter(maxBytes, true);
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let got = readSync(fd, buf, 0, buf.length, null); got > 0; got = readSync(fd, buf, 0, buf.length, null)) {
+      onBytes?.(got);
+      yield* lines.push(buf.subarray(0, got));
+    }
+    yield* lines.end();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why a line longer than MAX_LINE_BYTES was refused. */
+export const tooLongMessage = (n: number): string => `a line longer than the ${MAX_LINE_BYTES}-byte limit (${n} bytes of it read, the rest skipped)`;
 
 /** Thrown inside a .zst stream, carried out to the reader so it can name the line reached. */
 class ZstdStreamError extends Error {}
