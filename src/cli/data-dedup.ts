@@ -6,11 +6,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { dedup, resolveDedupOptions, type DedupOptions, type DedupResult, type DedupStats } from '../data/dedup.js';
 import { fileLinesSync, tooLongMessage } from '../data/readers.js';
+import { Progress } from '../report/progress.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -44,23 +44,6 @@ export interface DedupFileResult {
   blankLines: number;
 }
 
-function bar(label: string, total: number, enabled: boolean): { tick: (n: number) => void; stop: (complete: boolean) => void } {
-  if (!enabled) return { tick: () => {}, stop: () => {} };
-  const MB = 1024 * 1024;
-  const b = new cliProgress.SingleBar({
-    format: `${label} |{bar}| {percentage}% | {done}/{total_mb} MB | {speed} MB/s | ETA {eta_formatted}`,
-    stream: process.stderr, hideCursor: true, etaBuffer: 50, fps: 5,
-  }, cliProgress.Presets.shades_classic);
-  const t0 = Date.now();
-  let value = 0;
-  const payload = () => ({
-    done: (value / MB).toFixed(1), total_mb: (total / MB).toFixed(1),
-    speed: (value / MB / Math.max(1e-3, (Date.now() - t0) / 1000)).toFixed(1),
-  });
-  b.start(Math.max(1, total), 0, payload());
-  return { tick: (n) => { value += n; b.update(Math.min(value, total), payload()); }, stop: (complete) => { if (complete) b.update(total, payload()); b.stop(); } };
-}
-
 /** Deduplicates a JSONL file into another (see the top of this file). Throws MugptError on bad input. */
 export async function dedupJsonlFile(input: string, output: string, opts: DedupFileOptions = {}): Promise<DedupFileResult> {
   resolveDedupOptions(opts);  // validate flags before touching files
@@ -74,8 +57,8 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
   // Per line: 1 = a document, 0 = blank or skipped. Grows with the line count only.
   let isDoc = new Uint8Array(1 << 16);
   let lines = 0, skippedLines = 0, blankLines = 0;
-  const progress = opts.progress ?? false;
-  const read = bar('dedup', size, progress);
+  const progress = new Progress(opts.progress ?? false);
+  const read = progress.stage('dedup', size);
   function* texts(): Generator<string> {
     for (const { bytes, line, tooLong } of fileLinesSync(input, read.tick)) {
       lines = line;
@@ -96,8 +79,9 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
   let result: DedupResult | undefined;
   try {
     result = await dedup(texts(), opts);
+    read.done();
   } finally {
-    read.stop(result !== undefined);
+    progress.stop();
   }
   const { keep, stats } = result;
   if (stats.documents === 0) {
@@ -106,10 +90,10 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
       : `--input ${input}: no documents (only blank lines)`);
   }
 
-  const write = bar('write', size, progress);
+  const writing = new Progress(opts.progress ?? false);
+  const write = writing.stage('write', size);
   let doc = 0;
   const newline = Buffer.from('\n');
-  let written = false;
   try {
     writeFileAtomic(output, (emit) => {
       for (const { bytes, line } of fileLinesSync(input, write.tick)) {
@@ -119,9 +103,9 @@ export async function dedupJsonlFile(input: string, output: string, opts: DedupF
       // Thrown inside the writer, so the temp file is removed and nothing replaces --output.
       check(doc === keep.length, `--input ${input} changed while it was being deduplicated (${doc} documents on the second read, ${keep.length} on the first)`);
     });
-    written = true;
+    write.done();
   } finally {
-    write.stop(written);
+    writing.stop();
   }
   return { stats, lines, skippedLines, blankLines };
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { countBar } from '../report/progress.js';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../model/model.js';
@@ -66,11 +66,11 @@ export async function runLongEval(modelPath: string, o: { longeval: string; maxL
   // nothing is cut (ALiBi models see the whole prompt, however long)
   const maxLength = o.maxLength === undefined ? Math.min(model.maxContext, Math.max(...need)) : int('--max-length', o.maxLength, LONGEVAL_MAX_NEW_TOKENS + 1);
   const lm = new EvalLM(model, model.tokenizer, { maxLength });
-  const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} prompts | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
-  bar.start(docs.length, 0);
+  const bar = countBar('prompts');
+  bar.onProgress(0, docs.length);
   let r;
   try {
-    r = await scoreLongEval(docs, (context, g) => lm.generateUntil(context, g), (done) => bar.update(done));
+    r = await scoreLongEval(docs, (context, g) => lm.generateUntil(context, g), (done) => bar.onProgress(done, docs.length));
   } finally {
     bar.stop();
   }

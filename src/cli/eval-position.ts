@@ -4,7 +4,7 @@
 // DIR/position-loss.svg.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
+import { countBar } from '../report/progress.js';
 import { MugptError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
@@ -60,19 +60,10 @@ export async function runPositionLoss(modelPath: string, o: PositionFlags): Prom
       maxLength = model.maxContext;
     }
     const S = bucketSize ?? Math.max(1, Math.round(maxLength / 64));
-    const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} positions | {speed} tok/s | ETA {eta_formatted}', stream: process.stderr },
-      cliProgress.Presets.shades_classic);
-    const t0 = performance.now();
-    let started = false;
+    const bar = countBar('positions', 'tok');
     let r;
     try {
-      r = positionLoss(model, src.stream, {
-        maxLength, bucketSize: S, maxWindows,
-        onProgress: (done, total) => {
-          if (!started) { bar.start(total, 0, { speed: '-' }); started = true; }
-          bar.update(done, { speed: Math.round(done / ((performance.now() - t0) / 1000)) });
-        },
-      });
+      r = positionLoss(model, src.stream, { maxLength, bucketSize: S, maxWindows, onProgress: bar.onProgress });
     } finally {
       bar.stop();
     }

@@ -5,10 +5,10 @@
 //   --position-loss                   mean loss per token position (src/cli/eval-position.ts)
 //   --longeval FILE                   line retrieval; `eval make-longeval` writes FILE (src/cli/eval-longeval.ts)
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { countBar } from '../report/progress.js';
 import { check } from '../errors.js';
 import { evaluate } from '../eval/harness.js';
-import { EvalLM, type ProgressFn } from '../eval/lm.js';
+import { EvalLM } from '../eval/lm.js';
 import { heldOutLoss, textPerplexity } from '../eval/perplexity.js';
 import { markdownTable, resultsJson, writeResults } from '../eval/results.js';
 import { loadTask, parseTaskSpec } from '../eval/tasks/index.js';
@@ -34,23 +34,6 @@ const int = (flag: string, v: string, min: number): number => {
   return n;
 };
 
-/** A progress bar on stderr (drawn on a terminal only) with the rate and ETA; returns its callback and stop. */
-function progressBar(unit: string): { onProgress: ProgressFn; stop: () => void } {
-  const bar = new cliProgress.SingleBar({
-    format: `{bar} {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`, stream: process.stderr, etaBuffer: 200, fps: 5,
-  }, cliProgress.Presets.shades_classic);
-  const t0 = Date.now();
-  let started = false;
-  return {
-    onProgress: (done, total) => {
-      const rate = { rate: (done / Math.max(1e-3, (Date.now() - t0) / 1000)).toFixed(1) };
-      if (!started) { bar.start(total, 0, rate); started = true; }
-      bar.update(done, rate);
-    },
-    stop: () => bar.stop(),
-  };
-}
-
 function evalLM(model: Model, o: EvalFlags): EvalLM {
   return new EvalLM(model, model.tokenizer, {
     maxLength: o.maxLength === undefined ? undefined : int('--max-length', o.maxLength, 1),
@@ -72,7 +55,7 @@ function runTasks(modelPath: string, o: EvalFlags, local: string): void {
   const model = loadModel(local);
   const lm = evalLM(model, o);
   const t0 = Date.now();
-  const bar = progressBar('requests');
+  const bar = countBar('requests');
   let results;
   try {
     results = evaluate(lm, tasks, { numFewshot, limit, onProgress: bar.onProgress });
@@ -96,7 +79,7 @@ function runText(modelPath: string, o: EvalFlags, local: string): void {
     maxLength: maxLength === undefined ? undefined : int(o.maxLength !== undefined ? '--max-length' : '--seq-len', maxLength, 1),
     batchSize: int('--batch-size', o.batchSize, 1),
   });
-  const bar = progressBar('windows');
+  const bar = countBar('windows');
   let r;
   try {
     r = textPerplexity(lm, text, bar.onProgress);
@@ -122,7 +105,7 @@ function runHeldOut(modelPath: string, o: EvalFlags, local: string): void {
   const seqLen = o.seqLen === undefined ? Math.min(256, model.maxContext) : int('--seq-len', o.seqLen, 2);
   const maxTokens = o.maxTokens === undefined ? undefined : int('--max-tokens', o.maxTokens, seqLen);
   const data = openRunData(spec, model.vocabSize, seed);
-  const bar = progressBar('windows');
+  const bar = countBar('windows');
   try {
     const r = heldOutLoss(model, data.val, { seqLen, maxTokens, onProgress: bar.onProgress });
     bar.stop();

@@ -1,18 +1,12 @@
 // Downloads from the Hub on the command line: a progress bar on stderr (bytes, rate, ETA, file) for
 // `mugpt pull` and for the commands that take a model by Hub id (generate, eval, quantize).
-import cliProgress from 'cli-progress';
+import { singleBar } from '../report/progress.js';
 import { resolveModelPath, type PullOptions, type PullProgress } from '../io/hub.js';
 
 /** Runs fn with an onProgress that drives a bar, shown once bytes have to be fetched. */
 export async function withPullBar<T>(fn: (onProgress: (p: PullProgress) => void) => Promise<T>): Promise<T> {
   const mb = (n: number): string => (n / 1e6).toFixed(1);
-  const bar = new cliProgress.SingleBar({
-    format: '{bar} {percentage}% | {doneMB}/{totalMB} MB | {rate} MB/s | ETA {eta_formatted} | {file}',
-    hideCursor: true,
-    clearOnComplete: false,
-    etaBuffer: 50,
-    stream: process.stderr,
-  }, cliProgress.Presets.shades_classic);
+  const bar = singleBar('{bar} {percentage}% | {doneMB}/{totalMB} MB | {rate} MB/s | ETA {eta_formatted} | {file}');
   const start = Date.now();
   let started = false;
   try {

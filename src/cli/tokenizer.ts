@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { multiBar, type SingleBar } from '../report/progress.js';
 import { MugptError, check } from '../errors.js';
 import { emptyReadStats, formatIssue, listFiles, readSource } from '../data/readers.js';
 import { loadTokenizer } from '../tokenizer/load.js';
@@ -55,12 +55,11 @@ export function register(program: Command): void {
       const files = corpusFiles(o.input);
       const totalBytes = files.reduce((s, f) => s + statSync(f).size, 0);
       const show = o.progress && process.stderr.isTTY;
-      const bars = show ? new cliProgress.MultiBar({ hideCursor: true, clearOnComplete: false, etaBuffer: 50, fps: 5,
-        format: '{stage} |{bar}| {percentage}% {value}/{total} {unit} | {rate} | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic) : null;
+      const bars = show ? multiBar('{stage} |{bar}| {percentage}% {value}/{total} {unit} | {rate} | ETA {eta_formatted}') : null;
       const MB = 1024 * 1024;
       const t0 = Date.now();
       const readBar = bars?.create(Math.max(1, Math.round(totalBytes / MB * 10) / 10), 0, { stage: 'count words', unit: 'MB', rate: '' });
-      let mergeBar: cliProgress.SingleBar | undefined;
+      let mergeBar: SingleBar | undefined;
       const stats = emptyReadStats();
       let disk = 0;
       let firstIssue = '';

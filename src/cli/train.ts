@@ -5,7 +5,7 @@
 // A finished run ends with a sample of text from the final checkpoint and, on the State of the Union
 // corpus, its accuracy on the two tasks built from the held-out speeches, next to chance.
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { countBar, multiBar, type SingleBar } from '../report/progress.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../model/model.js';
@@ -65,15 +65,10 @@ async function printSample(checkpoint: string, prompt: string): Promise<void> {
 function printHeldOutTasks(run: RunConfig, checkpoint: string): void {
   if (run.data.kind !== 'corpus' || run.data.name !== 'sotu') return;
   const model = loadModel(checkpoint);
-  const bar = new cliProgress.SingleBar({ format: 'held-out tasks {bar} {value}/{total} requests | {speed} req/s | ETA {eta_formatted}', stream: process.stderr },
-    cliProgress.Presets.shades_classic);
+  const bar = countBar('requests', 'req', 'held-out tasks ');
   const t0 = performance.now();
-  let started = false;
   try {
-    const r = scoreSotu(new EvalLM(model, model.tokenizer), run.file, (done, total) => {
-      if (!started) { bar.start(total, 0, { speed: '-' }); started = true; }
-      bar.update(done, { speed: (done / ((performance.now() - t0) / 1000)).toFixed(0) });
-    });
+    const r = scoreSotu(new EvalLM(model, model.tokenizer), run.file, bar.onProgress);
     bar.stop();
     process.stdout.write(`${formatSotuReport(r)}\n`);
     process.stderr.write(`scored in ${((performance.now() - t0) / 1000).toFixed(1)} s; any checkpoint: mugpt eval ${checkpoint} --task sotu_cloze=${run.file} --task sotu_next=${run.file} --output DIR\n`);
@@ -94,11 +89,9 @@ export function register(program: Command): void {
       const file = given ?? 'runs/btlm-tiny.yaml (bundled)';
       const run = given === undefined ? loadRunConfig(DEFAULT_RUN, { baseDir: join(process.cwd(), 'runs') }) : loadRunConfig(given);
       // On a terminal, a MultiBar (of one bar) prints the notes above the bar; elsewhere everything is plain lines.
-      const multi = new cliProgress.MultiBar({
-        format: '{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {etaText}',
-        hideCursor: true, clearOnComplete: false, stream: process.stderr, gracefulExit: false, forceRedraw: true,
-      }, cliProgress.Presets.shades_classic);
-      let bar: cliProgress.SingleBar | null = null;
+      const multi = multiBar('{bar} step {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {etaText}',
+        { gracefulExit: false, forceRedraw: true });
+      let bar: SingleBar | null = null;
       const tty = process.stderr.isTTY === true;
       const note = (m: string) => { if (bar) multi.log(`${m}\n`); else process.stderr.write(`${m}\n`); };
       let lastLine = 0;

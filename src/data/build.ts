@@ -28,7 +28,7 @@ import { Packer, type PackCursor } from './pack.js';
 import { SPLITS, dtypeFor, shardFileName, writeShard, writeShardIndex, type ShardEntry, type ShardIndex, type SplitName } from './shards.js';
 import { AtomicFileWriter, fileDigest, stageLine } from './stage-io.js';
 import { TokenizePool } from './tokenize.js';
-import { Progress } from './progress.js';
+import { Progress } from '../report/progress.js';
 
 export interface Count { documents: number; bytes: number }
 

@@ -11,8 +11,8 @@
 // docs/training.md); the sweep is kept once written. So an interrupted study continues where it stopped.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { MugptError, check } from '../errors.js';
+import { singleBar, type SingleBar } from '../report/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Parameterization } from '../model/init.js';
 import { lrSweep, writeSweep, type SweepResult } from '../mup/sweep.js';
@@ -174,14 +174,12 @@ async function proxySweep(study: Study, dir: string, shards: string, log: (line:
 
 /** A whole-study bar: member i of n, share of the study's FLOPs done, tokens a second, ETA. */
 class StudyBar {
-  private readonly bar: cliProgress.SingleBar | null;
+  private readonly bar: SingleBar | null;
   private readonly t0 = Date.now();
   private sessionFlops = 0;
   private payload = { i: 0, n: 0, member: '', tps: '0', eta_s: '…' };
   constructor(enabled: boolean, private readonly total: number, private done: number, private readonly log: (line: string) => void) {
-    this.bar = enabled ? new cliProgress.SingleBar({
-      format: 'study |{bar}| {percentage}% | member {i}/{n} {member} | {tps} tok/s | ETA {eta_s}', hideCursor: true, fps: 4,
-    }, cliProgress.Presets.shades_classic) : null;
+    this.bar = enabled ? singleBar('study |{bar}| {percentage}% | member {i}/{n} {member} | {tps} tok/s | ETA {eta_s}', { fps: 4 }) : null;
     this.bar?.start(Math.max(1, total), done, this.payload);
   }
   private eta(): string {
