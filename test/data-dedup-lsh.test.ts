@@ -7,7 +7,8 @@ import { UnionFind } from '../src/data/components.js';
 import { fmix32 } from '../src/data/minhash.js';
 
 test('optimal bands × rows match datasketch _optimal_param (SlimPajama: 0.8, 128 → 9 × 13)', () => {
-  // Reference values recomputed with datasketch's objective (scipy quad) in the project's reference notes.
+  // Reference values: datasketch's _optimal_param (datasketch/lsh.py: the false positive and negative
+  // areas of the S-curve by scipy's quad, weighted equally), run for each threshold and permutation count.
   assert.deepEqual(optimalBandsRows(0.8, 128), { bands: 9, rows: 13 });
   assert.deepEqual(optimalBandsRows(0.7, 128), { bands: 14, rows: 9 });
   assert.deepEqual(optimalBandsRows(0.9, 128), { bands: 5, rows: 25 });

@@ -25,7 +25,7 @@ interface Case { maxLength: number; loglikelihood: LlCase[]; rolling: RollCase[]
 
 const ref = JSON.parse(readFileSync(fixture('eval', 'requests.json'), 'utf8')) as { models: Record<string, Case[]> };
 
-/** float32 logits against the float64 reference: 1e-4 relative to the magnitude (model-semantics tolerance). */
+/** float32 logits against the float64 reference: 1e-4 relative to the magnitude (docs/model.md's tolerance). */
 function close(a: number, b: number, what: string, rel = 1e-4): void {
   assert.ok(Math.abs(a - b) <= rel * Math.max(1, Math.abs(b)), `${what}: ${a} vs reference ${b}`);
 }

@@ -1,5 +1,5 @@
 // The backward pass: Model.lossAndGrad against float64 PyTorch autograd (tools/torch_grads.py) within
-// model-semantics.md's tolerances, against central finite differences of the loss, and the loss
+// docs/model.md's tolerances, against central finite differences of the loss, and the loss
 // against the cross-entropy of the full forward's logits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

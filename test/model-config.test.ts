@@ -19,7 +19,7 @@ const BTLM_3B = {
   bos_token_id: 50256, eos_token_id: 50256,
 };
 
-/** The 359-byte Cerebras-GPT-111M config (seed-facts §2.6). */
+/** The 359-byte config.json of the Hub repository cerebras/Cerebras-GPT-111M. */
 const CGPT_111M = {
   model_type: 'gpt2', n_embd: 768, n_layer: 10, n_head: 12, n_inner: 3072, n_positions: 2048, vocab_size: 50257,
   activation_function: 'gelu', layer_norm_epsilon: 1e-5, attn_pdrop: 0, embd_pdrop: 0, resid_pdrop: 0,

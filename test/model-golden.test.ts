@@ -1,5 +1,5 @@
 // The forward, incremental decoding and greedy tokens of every fixture against the PyTorch reference
-// (tools/torch_reference.py): logits within max|a−b| ≤ 1e-4·max|b| (model-semantics.md), identical tokens.
+// (tools/torch_reference.py): logits within max|a−b| ≤ 1e-4·max|b| (docs/model.md), identical tokens.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

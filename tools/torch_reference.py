@@ -2,7 +2,8 @@
 """Independent PyTorch reference of HF `gpt2` (Cerebras-GPT) and `btlm` (BTLM-3B-8K) and the
 generator of the model fixtures in test/fixtures/model/.
 
-Written from the model-semantics reference (HF maths, tolerances), not from mugpt's TypeScript. Runs with
+Written from the HF maths (transformers' modeling_gpt2.py, BTLM's modeling_btlm.py; tolerances in
+docs/model.md), not from mugpt's TypeScript. Runs with
 Debian's python3-torch only (no transformers, no safetensors package): safetensors files are written
 by hand with struct + json.
 
@@ -13,7 +14,7 @@ Each fixture folder holds an HF model folder (config.json + model.safetensors or
   expected.bin   little-endian float32: the full-forward logits [B, T, V], then the incremental-decode
                  logits [S, V] (prefill of the prompt, then one token per step, greedy).
 Expected values come from the float64 forward; the float32 forward is checked against them with the
-tolerance of model-semantics.md (max|a-b| <= 1e-4 * max|b|).
+tolerance of docs/model.md (max|a-b| <= 1e-4 * max|b|).
 """
 import json
 import math
@@ -24,7 +25,7 @@ import sys
 import torch
 
 # ----------------------------------------------------------------------------------------------
-# Model maths (model-semantics.md)
+# Model maths (docs/model.md; HF transformers' modeling_gpt2.py and BTLM's modeling_btlm.py)
 
 
 def alibi_slopes(H):
@@ -379,7 +380,7 @@ def build(out_root, name, cfg_json, opt, seed):
 
 
 def self_check():
-    """The hand-written pieces against torch's own (and the H=6 example of model-semantics.md)."""
+    """The hand-written pieces against torch's own (and ALiBi's slopes for H=6, not a power of two: Press et al., arXiv:2108.12409, and its reference code)."""
     x = torch.linspace(-6, 6, 101, dtype=torch.float64)
     assert torch.allclose(gelu(x, "gelu"), torch.nn.functional.gelu(x), atol=1e-15)
     assert torch.allclose(gelu(x, "gelu_new"), torch.nn.functional.gelu(x, approximate="tanh"), atol=1e-15)

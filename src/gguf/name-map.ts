@@ -1,4 +1,5 @@
-// How an HF gpt2/btlm model maps onto llama.cpp's GGUF architectures (formats-and-peers.md §1.1–1.3):
+// How an HF gpt2/btlm model maps onto llama.cpp's GGUF architectures (docs/quantization.md; llama.cpp's
+// convert_hf_to_gguf.py, GPT2Model and JaisModel, and its gpt2 and jais graphs in src/llama-model.cpp):
 //   learned positions (Cerebras-GPT, Cerebras-GPT-μP) → `gpt2`: kq scale 1/√d, tanh GELU, tied head allowed;
 //   ALiBi + SwiGLU (BTLM)                            → `jais`: kq scale 1/d, slopes from max_alibi_bias,
 //                                                      an explicit output.weight required.

@@ -78,7 +78,7 @@ const COMMON_DEFAULTS = {
   tie_word_embeddings: true,
 } as const;
 
-/** BTLMConfig-only keys and their defaults (JAISConfig sibling, seed-facts §1.2). */
+/** BTLMConfig-only keys and their defaults (BTLMConfig in configuration_btlm.py of the Hub repository cerebras/btlm-3b-8k-base, a sibling of JAISConfig). */
 const BTLM_DEFAULTS = {
   position_embedding_type: 'learned',
   mup_width_scale: 1.0,

@@ -1,4 +1,5 @@
-// μP as Cerebras implemented it (modelzoo gpt2_model.py; seed-facts §1.4, §2.3). With width
+// μP as Cerebras implemented it (Cerebras modelzoo's gpt2_model.py; Cerebras-GPT, arXiv:2304.03208; BTLM,
+// arXiv:2309.11568; docs/mup.md). With width
 // multiplier m = n_embd / base width and FFN multiplier m_f = n_inner / base FFN width:
 //   init      embeddings σ_base; attention and FFN-input matrices σ_base/√m; attention output
 //             σ_base/√m/√(2L); FFN output σ_base/√m_f/√(2L)                       (see init.ts)

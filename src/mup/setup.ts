@@ -17,8 +17,9 @@ import { DataLoader, textStreams, ArrayStream } from '../train/loader.js';
 export type MupArch = 'btlm' | 'gpt2';
 
 /**
- * The papers' μP hyper-parameters, tuned by Cerebras on their width-256 proxies (seed-facts §1.4,
- * §2.3): σ_base, embedding multiplier m_emb, output multiplier α. SP uses GPT-2's σ = 0.02.
+ * The papers' μP hyper-parameters, tuned by Cerebras on their width-256 proxies (Cerebras-GPT,
+ * arXiv:2304.03208; BTLM, arXiv:2309.11568; docs/mup.md): σ_base, embedding multiplier m_emb, output
+ * multiplier α. SP uses GPT-2's σ = 0.02.
  */
 export const MUP_RECIPES: Record<MupArch, { sigma: number; embeddingsScale: number; outputAlpha: number; ffnRatio: number }> = {
   btlm: { sigma: 0.073, embeddingsScale: 14.6, outputAlpha: 2.22, ffnRatio: 8 / 3 },

@@ -1,4 +1,5 @@
-// Model presets: the published Cerebras-GPT and BTLM-3B-8K shapes (seed-facts §1.1, §2.1, §2.6),
+// Model presets: the published Cerebras-GPT and BTLM-3B-8K shapes (the config.json files of the Hub
+// repositories cerebras/Cerebras-GPT-111M … 13B and cerebras/btlm-3b-8k-base; arXiv:2304.03208, 2309.11568),
 // and tiny models of both architectures for this machine. Values are HF config.json fields.
 import type { ModelConfig } from '../model/config.js';
 
