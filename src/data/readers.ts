@@ -43,7 +43,6 @@ export interface Doc {
 }
 
 export type IssueKind = 'json' | 'utf8' | 'field' | 'zstd' | 'io' | 'size' | 'empty-source';
-export const ISSUE_KINDS: IssueKind[] = ['json', 'utf8', 'field', 'zstd', 'io', 'size', 'empty-source'];
 
 export interface ReadIssue {
   kind: IssueKind;

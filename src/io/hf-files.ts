@@ -12,8 +12,7 @@ import { writeFileAtomic } from './atomic.js';
 
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16';
 
-/** The files written besides the weights; a folder without a tokenizer gets the first two only. */
-export const MODEL_FILES = ['config.json', 'generation_config.json'] as const;
+/** The tokenizer files written besides the weights, config.json and generation_config.json. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
 
 /**

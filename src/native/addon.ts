@@ -75,17 +75,15 @@ export function nativeAddonPath(): string {
   return process.env.MUGPT_NATIVE_ADDON || nodeGypBuild.resolve(PACKAGE_ROOT);
 }
 
-let loaded: { addon: NativeAddon | null; path: string; error: string } | null = null;
+let loaded: { addon: NativeAddon | null; error: string } | null = null;
 
 /** Loads the addon once; returns it, or null with the reason in nativeLoadError(). */
 export function loadNativeAddon(): NativeAddon | null {
   if (!loaded) {
-    let path = '';
     try {
-      path = nativeAddonPath();
-      loaded = { addon: require(path) as NativeAddon, path, error: '' };
+      loaded = { addon: require(nativeAddonPath()) as NativeAddon, error: '' };
     } catch (e) {
-      loaded = { addon: null, path, error: (e as Error).message.split('\n')[0] };
+      loaded = { addon: null, error: (e as Error).message.split('\n')[0] };
     }
   }
   return loaded.addon;
@@ -95,9 +93,3 @@ export function loadNativeAddon(): NativeAddon | null {
 export function nativeLoadError(): string {
   return loaded?.error ?? '';
 }
-
-/** The file the addon was loaded from ('' when it did not load or was not tried). */
-export function nativeLoadedFrom(): string {
-  return loaded?.addon ? loaded.path : '';
-}
-

@@ -96,14 +96,9 @@ export interface TrainResult {
 
 /**
  * The default factory: the model of src/model/model.ts over the tensors, used in place (not copied),
- * so AdamW's updates are the model's weights. It needs the model's backward pass.
+ * so AdamW's updates are the model's weights.
  */
-const modelFactory: ModelFactory = (config, tensors) => {
-  const m = Model.fromTensors(config, new Map(tensors.map((t) => [t.name, t.data]))) as unknown as Partial<TrainableModel>;
-  check(typeof m.lossAndGrad === 'function' && typeof m.parameters === 'function',
-    'training needs the model\'s backward pass (Model.parameters and Model.lossAndGrad), which this build does not have yet');
-  return m as TrainableModel;
-};
+const modelFactory: ModelFactory = (config, tensors) => Model.fromTensors(config, new Map(tensors.map((t) => [t.name, t.data])));
 
 /**
  * The tokenizer a run trains with, which its checkpoints carry: data.tokenizer, or the one a shard
