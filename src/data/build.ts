@@ -25,7 +25,7 @@ import { copiesOf, mixMultipliers } from './mix.js';
 import { isHeldOut, pileCount, pileOf, shuffleInPlace } from './split.js';
 import { Decontaminator } from './decontaminate.js';
 import { Packer, type PackCursor } from './pack.js';
-import { SPLITS, dtypeFor, shardFileName, writeShard, writeShardIndex, type ShardEntry, type ShardIndex, type SplitName } from './shards.js';
+import { SPLITS, dtypeFor, shardFileName, writeShard, writeShardIndex, type ShardDType, type ShardEntry, type ShardIndex, type SplitName } from './shards.js';
 import { AtomicFileWriter, fileDigest, stageLine } from './stage-io.js';
 import { TokenizePool } from './tokenize.js';
 import { Progress } from '../report/progress.js';
@@ -394,6 +394,118 @@ async function stageDecontaminate(b: Build, prevKey: string): Promise<{ key: str
 
 interface PackFinal { documents: number; sequences: number; tokens: number; droppedTailTokens: number; tokensBySource: Record<string, number> }
 
+/** What packing every split of one tokenize stage shares. */
+interface TokenizeRun {
+  b: Build;
+  key: string;
+  eos: number;
+  dtype: ShardDType;
+  recordPath: (split: SplitName, n: number) => string;
+  /** The worker pool, started by the first split that packs. */
+  pool: TokenizePool | null;
+  /** Shards written so far by this build (opts.stopAfterShards stops it). */
+  written: number;
+}
+
+/**
+ * The shards of `split` a previous run of this stage (same key) left intact, up to the first that is
+ * not; the records after it are removed (dropped: the split must be packed again from there).
+ */
+async function intactShards(b: Build, split: SplitName, key: string, recordPath: TokenizeRun['recordPath']): Promise<{ shards: ShardRecord[]; dropped: boolean }> {
+  const shards: ShardRecord[] = [];
+  for (let n = 0; existsSync(recordPath(split, n)); n++) {
+    let r: ShardRecord & { key: string };
+    try { r = JSON.parse(readFileSync(recordPath(split, n), 'utf8')) as ShardRecord & { key: string }; } catch { break; }
+    const p = join(b.out, r.entry.file);
+    if (r.key !== key || !existsSync(p) || (await fileDigest(p)).sha256 !== r.entry.sha256) break;
+    shards.push({ entry: r.entry, next: r.next, documents: r.documents, tokensBySource: r.tokensBySource });
+  }
+  let dropped = false;
+  for (let n = shards.length; existsSync(recordPath(split, n)); n++) { rmSync(recordPath(split, n)); dropped = true; }
+  return { shards, dropped };
+}
+
+/**
+ * Tokenizes one split's documents in the worker pool and packs them into shards after the intact
+ * ones (resuming at the last one's cursor), each shard recorded as it is written; the split's totals.
+ */
+async function packSplit(t: TokenizeRun, split: SplitName, input: string, shards: ShardRecord[]): Promise<PackFinal> {
+  const { b } = t, { cfg } = b;
+  const last = shards[shards.length - 1];
+  const start: PackCursor = last ? last.next : { doc: 0, offset: 0 };
+  const tokensBySource: Record<string, number> = { ...(last?.tokensBySource ?? {}) };
+  let sequences = shards.reduce((a, s) => a + s.entry.sequences, 0);
+  const packer = new Packer(cfg.seqLen, t.eos, start);
+  // [shardSequences · seqLen] in the shard's dtype (ids are < vocabSize, so uint16 holds them when dtype says so)
+  const shardBuf = t.dtype === 'uint16' ? new Uint16Array(cfg.shardSequences * cfg.seqLen) : new Uint32Array(cfg.shardSequences * cfg.seqLen);
+  let inShard = 0;
+  let cursor = start;
+  const flush = (): void => {
+    if (inShard === 0) return;
+    const entry = writeShard(b.out, shardFileName(split, shards.length), shardBuf.subarray(0, inShard * cfg.seqLen), cfg.seqLen, t.dtype);
+    sequences += inShard;
+    // Token counts up to the cursor: whole documents pushed so far plus the current one's packed part.
+    const snapshot = { ...tokensBySource };
+    if (cursor.doc === curDoc) snapshot[curSrc] = (snapshot[curSrc] ?? 0) + cursor.offset - (curDoc === start.doc ? start.offset : 0);
+    const record: ShardRecord = { entry, next: cursor, documents: cursor.doc, tokensBySource: snapshot };
+    writeFileAtomic(t.recordPath(split, shards.length), JSON.stringify({ key: t.key, ...record }));
+    shards.push(record);
+    inShard = 0;
+    t.written++;
+    if (b.opts.stopAfterShards !== undefined && t.written >= b.opts.stopAfterShards) throw new BuildStopped();
+  };
+  const bar = b.progress.stage(`tokenize ${split}`, statSync(input).size);
+  const pool = (t.pool ??= new TokenizePool(cfg.tokenizer, cfg.workers));
+  const inflight: Array<{ p: Promise<Uint32Array[]>; sources: string[] }> = [];
+  let docs = 0;
+  let curDoc = -1;
+  let curSrc = '';
+  const consume = async (): Promise<void> => {
+    const { p, sources } = inflight.shift()!;
+    const toks = await p;
+    for (let i = 0; i < toks.length; i++) {
+      curDoc = packer.docIndex;
+      curSrc = sources[i];
+      packer.pushDoc(toks[i], (seq, next) => {
+        shardBuf.set(seq, inShard * cfg.seqLen);
+        inShard++;
+        cursor = next;
+        if (inShard === cfg.shardSequences) flush();
+      });
+      // Packed tokens of this document: [EOS] + ids, minus what a resumed build had already packed.
+      const packed = toks[i].length + (curDoc > 0 ? 1 : 0) - (curDoc === start.doc ? start.offset : 0);
+      tokensBySource[curSrc] = (tokensBySource[curSrc] ?? 0) + packed;
+    }
+  };
+  let batch: string[] = [];
+  let batchSources: string[] = [];
+  let batchBytes = 0;
+  const submit = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    inflight.push({ p: pool.encode(batch), sources: batchSources });
+    batch = []; batchSources = []; batchBytes = 0;
+    if (inflight.length >= 2 * cfg.workers) await consume();
+  };
+  let skipDocs = start.doc;
+  for await (const d of stageDocs(input, (n) => bar.tick(n))) {
+    docs++;
+    if (skipDocs > 0) { skipDocs--; continue; }
+    batch.push(d.text); batchSources.push(d.source);
+    batchBytes += d.text.length;
+    if (batchBytes >= 1 << 18) await submit();
+  }
+  await submit();
+  while (inflight.length > 0) await consume();
+  flush();
+  bar.done();
+  // Tokens counted before the resume point came from the shard record; the tail is what did not fill a sequence.
+  const tokens = sequences * cfg.seqLen;
+  const final: PackFinal = { documents: docs, sequences, tokens, droppedTailTokens: packer.pending, tokensBySource };
+  // Shard files beyond the last one (left by an earlier build with other parameters) are not part of this build.
+  for (let n = shards.length; existsSync(join(b.out, shardFileName(split, n))); n++) rmSync(join(b.out, shardFileName(split, n)));
+  return final;
+}
+
 async function stageTokenize(b: Build, prevKey: string, trainFile: string): Promise<{ index: ShardIndex; finals: Record<SplitName, PackFinal>; reused: number }> {
   const { cfg } = b;
   const tok = loadTokenizer(cfg.tokenizer);
@@ -409,110 +521,31 @@ async function stageTokenize(b: Build, prevKey: string, trainFile: string): Prom
     b.manifest.tokenize = rec;
   }
   const inputs: Record<SplitName, string> = { train: join(b.out, trainFile), val: join(b.work, 'val.jsonl') };
-  let pool: TokenizePool | null = null;
   let reused = 0;
-  let written = 0;
   const finals = {} as Record<SplitName, PackFinal>;
   const shardRecords = {} as Record<SplitName, ShardRecord[]>;
   // One small record per shard in work/shards/ (not in manifest.json, which would make a build O(shards²)).
   const recordDir = join(b.work, 'shards');
   mkdirSync(recordDir, { recursive: true });
   const recordPath = (split: SplitName, n: number): string => join(recordDir, shardFileName(split, n).replace(/\.bin$/, '.json'));
+  const t: TokenizeRun = { b, key, eos, dtype, recordPath, pool: null, written: 0 };
   try {
     for (const split of SPLITS) {
       const sr = rec.splits[split];
-      // Keep the shards of this key that are still intact, up to the first one that is not.
-      const shards: ShardRecord[] = shardRecords[split] = [];
-      for (let n = 0; existsSync(recordPath(split, n)); n++) {
-        let r: ShardRecord & { key: string };
-        try { r = JSON.parse(readFileSync(recordPath(split, n), 'utf8')) as ShardRecord & { key: string }; } catch { break; }
-        const p = join(b.out, r.entry.file);
-        if (r.key !== key || !existsSync(p) || (await fileDigest(p)).sha256 !== r.entry.sha256) break;
-        shards.push({ entry: r.entry, next: r.next, documents: r.documents, tokensBySource: r.tokensBySource });
-      }
-      for (let n = shards.length; existsSync(recordPath(split, n)); n++) { rmSync(recordPath(split, n)); sr.done = false; }
+      const { shards, dropped } = await intactShards(b, split, key, recordPath);
+      shardRecords[split] = shards;
+      if (dropped) sr.done = false;
       reused += shards.length;
       if (sr.done) { finals[split] = sr.final as PackFinal; continue; }
 
-      const last = shards[shards.length - 1];
-      const start: PackCursor = last ? last.next : { doc: 0, offset: 0 };
-      const tokensBySource: Record<string, number> = { ...(last?.tokensBySource ?? {}) };
-      let sequences = shards.reduce((a, s) => a + s.entry.sequences, 0);
-      const packer = new Packer(cfg.seqLen, eos, start);
-      // [shardSequences · seqLen] in the shard's dtype (ids are < vocabSize, so uint16 holds them when dtype says so)
-      const shardBuf = dtype === 'uint16' ? new Uint16Array(cfg.shardSequences * cfg.seqLen) : new Uint32Array(cfg.shardSequences * cfg.seqLen);
-      let inShard = 0;
-      let cursor = start;
-      const flush = (): void => {
-        if (inShard === 0) return;
-        const entry = writeShard(b.out, shardFileName(split, shards.length), shardBuf.subarray(0, inShard * cfg.seqLen), cfg.seqLen, dtype);
-        sequences += inShard;
-        // Token counts up to the cursor: whole documents pushed so far plus the current one's packed part.
-        const snapshot = { ...tokensBySource };
-        if (cursor.doc === curDoc) snapshot[curSrc] = (snapshot[curSrc] ?? 0) + cursor.offset - (curDoc === start.doc ? start.offset : 0);
-        const record: ShardRecord = { entry, next: cursor, documents: cursor.doc, tokensBySource: snapshot };
-        writeFileAtomic(recordPath(split, shards.length), JSON.stringify({ key, ...record }));
-        shards.push(record);
-        inShard = 0;
-        written++;
-        if (b.opts.stopAfterShards !== undefined && written >= b.opts.stopAfterShards) throw new BuildStopped();
-      };
-      const bar = b.progress.stage(`tokenize ${split}`, statSync(inputs[split]).size);
-      pool ??= new TokenizePool(cfg.tokenizer, cfg.workers);
-      const inflight: Array<{ p: Promise<Uint32Array[]>; sources: string[] }> = [];
-      let docs = 0;
-      let curDoc = -1;
-      let curSrc = '';
-      const consume = async (): Promise<void> => {
-        const { p, sources } = inflight.shift()!;
-        const toks = await p;
-        for (let i = 0; i < toks.length; i++) {
-          curDoc = packer.docIndex;
-          curSrc = sources[i];
-          packer.pushDoc(toks[i], (seq, next) => {
-            shardBuf.set(seq, inShard * cfg.seqLen);
-            inShard++;
-            cursor = next;
-            if (inShard === cfg.shardSequences) flush();
-          });
-          // Packed tokens of this document: [EOS] + ids, minus what a resumed build had already packed.
-          const packed = toks[i].length + (curDoc > 0 ? 1 : 0) - (curDoc === start.doc ? start.offset : 0);
-          tokensBySource[curSrc] = (tokensBySource[curSrc] ?? 0) + packed;
-        }
-      };
-      let batch: string[] = [];
-      let batchSources: string[] = [];
-      let batchBytes = 0;
-      const submit = async (): Promise<void> => {
-        if (batch.length === 0) return;
-        inflight.push({ p: pool!.encode(batch), sources: batchSources });
-        batch = []; batchSources = []; batchBytes = 0;
-        if (inflight.length >= 2 * cfg.workers) await consume();
-      };
-      let skipDocs = start.doc;
-      for await (const d of stageDocs(inputs[split], (n) => bar.tick(n))) {
-        docs++;
-        if (skipDocs > 0) { skipDocs--; continue; }
-        batch.push(d.text); batchSources.push(d.source);
-        batchBytes += d.text.length;
-        if (batchBytes >= 1 << 18) await submit();
-      }
-      await submit();
-      while (inflight.length > 0) await consume();
-      flush();
-      bar.done();
-      // Tokens counted before the resume point came from the shard record; the tail is what did not fill a sequence.
-      const tokens = sequences * cfg.seqLen;
-      const final: PackFinal = { documents: docs, sequences, tokens, droppedTailTokens: packer.pending, tokensBySource };
-      // Shard files beyond the last one (left by an earlier build with other parameters) are not part of this build.
-      for (let n = shards.length; existsSync(join(b.out, shardFileName(split, n))); n++) rmSync(join(b.out, shardFileName(split, n)));
+      const final = await packSplit(t, split, inputs[split], shards);
       sr.final = final;
       sr.done = true;
       b.saveManifest();
       finals[split] = final;
     }
   } finally {
-    await pool?.close();
+    await t.pool?.close();
   }
   const index: ShardIndex = {
     format: 'mugpt-shards', version: 1, dtype, seq_len: cfg.seqLen, vocab_size: tok.vocabSize, eos_token_id: eos,

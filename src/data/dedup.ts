@@ -193,6 +193,52 @@ class WorkerPool {
   }
 }
 
+/** The documents in batches of about batchChars characters (at most maxDocs each); a non-string is refused. */
+async function* batches(docs: AsyncIterable<string> | Iterable<string>, batchChars: number, maxDocs: number): AsyncGenerator<string[]> {
+  let batch: string[] = [];
+  let chars = 0;
+  let index = 0;
+  for await (const text of docs) {
+    if (typeof text !== 'string') throw new MugptError(`dedup: document ${index} is not a string (got ${typeof text})`);
+    index++;
+    batch.push(text);
+    chars += text.length;
+    if (chars >= batchChars || batch.length >= maxDocs) {
+      yield batch;
+      batch = [];
+      chars = 0;
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/**
+ * Components → the document each keeps (the first, or the longest under keep 'longest'), with the
+ * counts of the stats: components of two or more documents, kept documents and bytes, exact duplicates.
+ */
+function keptDocuments(uf: UnionFind, bytes: Float64Array, exactFlag: Uint8Array, rule: 'first' | 'longest'): {
+  keep: Uint8Array; clusters: number; kept: number; keptBytes: number; exactDuplicates: number; exactDuplicateBytes: number;
+} {
+  const n = uf.size;
+  const keep = new Uint8Array(n);
+  const size = new Int32Array(n);
+  const best = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const r = uf.find(i);
+    size[r]++;
+    const b = best[r];
+    if (b < 0 || (rule === 'longest' && bytes[i] > bytes[b])) best[r] = i;
+  }
+  let clusters = 0;
+  let kept = 0, keptBytes = 0, exactDuplicates = 0, exactDuplicateBytes = 0;
+  for (let i = 0; i < n; i++) {
+    if (size[i] >= 2) clusters++;
+    if (best[i] >= 0) { keep[best[i]] = 1; kept++; keptBytes += bytes[best[i]]; }
+    if (exactFlag[i]) { exactDuplicates++; exactDuplicateBytes += bytes[i]; }
+  }
+  return { keep, clusters, kept, keptBytes, exactDuplicates, exactDuplicateBytes };
+}
+
 /**
  * Deduplicates a stream of documents (see the comment at the top of this file).
  * Throws MugptError on invalid options or a non-string document.
@@ -255,45 +301,15 @@ export async function dedup(docs: AsyncIterable<string> | Iterable<string>, opts
   };
 
   try {
-    let batch: string[] = [];
-    let chars = 0;
-    let index = 0;
-    for await (const text of docs) {
-      if (typeof text !== 'string') throw new MugptError(`dedup: document ${index} is not a string (got ${typeof text})`);
-      index++;
-      batch.push(text);
-      chars += text.length;
-      if (chars >= batchChars || batch.length >= maxBatchDocs) {
-        await submit(batch);
-        batch = [];
-        chars = 0;
-      }
-    }
-    if (batch.length > 0) await submit(batch);
+    for await (const batch of batches(docs, batchChars, maxBatchDocs)) await submit(batch);
     while (inflight.length > 0) apply(await inflight.shift()!);
   } finally {
     await pool?.close();
   }
 
-  // Components → which document each keeps.
   const t0 = performance.now();
   const n = uf.size;
-  const keep = new Uint8Array(n);
-  const size = new Int32Array(n);
-  const best = new Int32Array(n).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const r = uf.find(i);
-    size[r]++;
-    const b = best[r];
-    if (b < 0 || (o.keep === 'longest' && bytes.data[i] > bytes.data[b])) best[r] = i;
-  }
-  let clusters = 0;
-  let kept = 0, keptBytes = 0, exactDuplicates = 0, exactDuplicateBytes = 0;
-  for (let i = 0; i < n; i++) {
-    if (size[i] >= 2) clusters++;
-    if (best[i] >= 0) { keep[best[i]] = 1; kept++; keptBytes += bytes.data[best[i]]; }
-    if (exactFlag.data[i]) { exactDuplicates++; exactDuplicateBytes += bytes.data[i]; }
-  }
+  const { keep, clusters, kept, keptBytes, exactDuplicates, exactDuplicateBytes } = keptDocuments(uf, bytes.data, exactFlag.data, o.keep);
   lshMs += performance.now() - t0;
 
   return {

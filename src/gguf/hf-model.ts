@@ -6,7 +6,7 @@
 // attention scale llama.cpp uses (1/√d for gpt2, 1/d for jais). Quantized matrices stay quantized,
 // in ggml's [out, in] layout, so a Q4_0 model is held in memory at 4.5 bits per weight.
 import { MugptError } from '../errors.js';
-import { makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
+import { innerSize, makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
 import { GgmlType, ggufGet, readGgufTensorBytes, type GgufFile } from './parse.js';
 import { QK, dequantize, quantize, quantizedBytes, type BlockType } from '../quant/blocks.js';
 import { HALF_TABLE } from '../quant/half.js';
@@ -143,6 +143,55 @@ function metadataConfig(fields: Parameters<typeof makeConfig>[0], path: string, 
   }
 }
 
+/**
+ * The config a GGUF file's metadata gives (and the shape of its token embedding: the vocabulary).
+ * mugpt's own files carry the HF config too (mugpt.hf_config), which keeps the exact-vs-tanh GELU.
+ */
+function ggufConfig(file: GgufFile, arch: 'gpt2' | 'jais', eos: number | null): ModelConfig {
+  const path = file.path;
+  const num = (k: string): number => ggufGet(file, `${arch}.${k}`, 'number');
+  const D = num('embedding_length');
+  const L = num('block_count');
+  const H = num('attention.head_count');
+  const I = num('feed_forward_length');
+  const eps = num('attention.layer_norm_epsilon');
+  const tokEmb = file.tensors.get('token_embd.weight');
+  if (!tokEmb) throw new MugptError(`${path}: tensor 'token_embd.weight' is missing`);
+  if (tokEmb.dims[0] !== D) throw new MugptError(`${path}: token_embd.weight has row length ${tokEmb.dims[0]}, but ${arch}.embedding_length is ${D}`);
+  const V = tokEmb.dims[1];
+  const hasOutput = file.tensors.has('output.weight');
+
+  // The model's own config, if mugpt wrote the file: keeps the activation (exact vs tanh GELU) and context.
+  let hf: ModelConfig | null = null;
+  if (file.metadata.has('mugpt.hf_config')) {
+    try {
+      hf = parseConfig(JSON.parse(ggufGet(file, 'mugpt.hf_config', 'string')) as Record<string, unknown>, `${path} (mugpt.hf_config)`);
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new MugptError(`${path}: metadata key 'mugpt.hf_config' is not valid JSON`);
+      throw e;
+    }
+  }
+  if (arch === 'gpt2') {
+    return metadataConfig({
+      model_type: 'gpt2', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
+      n_positions: num('context_length'), layer_norm_epsilon: eps,
+      activation_function: hf && hf.activation_function !== 'swiglu' ? hf.activation_function : 'gelu_new',
+      tie_word_embeddings: !hasOutput, bos_token_id: eos, eos_token_id: eos,
+      resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
+    }, path, arch);
+  }
+  if (!hasOutput) throw new MugptError(`${path}: jais models need tensor 'output.weight' (llama.cpp requires it too)`);
+  if (!file.metadata.has('jais.attention.max_alibi_bias')) {
+    throw new MugptError(`${path}: metadata key 'jais.attention.max_alibi_bias' is missing: without it llama.cpp runs the model with no position information`);
+  }
+  return metadataConfig({
+    model_type: 'btlm', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
+    n_positions: num('context_length'), layer_norm_epsilon: eps, activation_function: 'swiglu',
+    position_embedding_type: 'alibi', mup_scale_qk_dot_by_d: true, tie_word_embeddings: false,
+    bos_token_id: eos, eos_token_id: eos, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
+  }, path, arch);
+}
+
 /** The model of a parsed GGUF file (see ImportOptions; mmap is the caller's business). */
 export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows?: QuantizeRows): ImportedModel {
   const path = file.path;
@@ -157,50 +206,10 @@ export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows
   if (arch !== 'gpt2' && arch !== 'jais') {
     throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);
   }
-  const num = (k: string): number => ggufGet(file, `${arch}.${k}`, 'number');
-  const D = num('embedding_length');
-  const L = num('block_count');
-  const H = num('attention.head_count');
-  const I = num('feed_forward_length');
-  const eps = num('attention.layer_norm_epsilon');
-  const tokEmb = file.tensors.get('token_embd.weight');
-  if (!tokEmb) throw new MugptError(`${path}: tensor 'token_embd.weight' is missing`);
-  if (tokEmb.dims[0] !== D) throw new MugptError(`${path}: token_embd.weight has row length ${tokEmb.dims[0]}, but ${arch}.embedding_length is ${D}`);
-  const V = tokEmb.dims[1];
-  const hasOutput = file.tensors.has('output.weight');
   const eos = file.metadata.has('tokenizer.ggml.eos_token_id') ? ggufGet(file, 'tokenizer.ggml.eos_token_id', 'number') : null;
-
-  // The model's own config, if mugpt wrote the file: keeps the activation (exact vs tanh GELU) and context.
-  let hf: ModelConfig | null = null;
-  if (file.metadata.has('mugpt.hf_config')) {
-    try {
-      hf = parseConfig(JSON.parse(ggufGet(file, 'mugpt.hf_config', 'string')) as Record<string, unknown>, `${path} (mugpt.hf_config)`);
-    } catch (e) {
-      if (e instanceof SyntaxError) throw new MugptError(`${path}: metadata key 'mugpt.hf_config' is not valid JSON`);
-      throw e;
-    }
-  }
-  let config: ModelConfig;
-  if (arch === 'gpt2') {
-    config = metadataConfig({
-      model_type: 'gpt2', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
-      n_positions: num('context_length'), layer_norm_epsilon: eps,
-      activation_function: hf && hf.activation_function !== 'swiglu' ? hf.activation_function : 'gelu_new',
-      tie_word_embeddings: !hasOutput, bos_token_id: eos, eos_token_id: eos,
-      resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
-    }, path, arch);
-  } else {
-    if (!hasOutput) throw new MugptError(`${path}: jais models need tensor 'output.weight' (llama.cpp requires it too)`);
-    if (!file.metadata.has('jais.attention.max_alibi_bias')) {
-      throw new MugptError(`${path}: metadata key 'jais.attention.max_alibi_bias' is missing: without it llama.cpp runs the model with no position information`);
-    }
-    config = metadataConfig({
-      model_type: 'btlm', vocab_size: V, n_embd: D, n_layer: L, n_head: H, n_inner: I,
-      n_positions: num('context_length'), layer_norm_epsilon: eps, activation_function: 'swiglu',
-      position_embedding_type: 'alibi', mup_scale_qk_dot_by_d: true, tie_word_embeddings: false,
-      bos_token_id: eos, eos_token_id: eos, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
-    }, path, arch);
-  }
+  const config = ggufConfig(file, arch, eos);
+  const D = config.n_embd, L = config.n_layer, H = config.n_head, I = innerSize(config), V = config.vocab_size;
+  const hasOutput = file.tensors.has('output.weight');
 
   const tensors = new Map<string, ImportedTensor>();
   const vec = (hfName: string, ggName: string, n: number): void => {

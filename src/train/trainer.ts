@@ -152,26 +152,61 @@ export async function train(run: RunConfig, opts: TrainOptions = {}): Promise<Tr
   }
 }
 
-async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenStream; val: TokenStream }): Promise<TrainResult> {
-  const log = opts.log ?? (() => {});
+/**
+ * The weights a run starts from: its last checkpoint's (resume: same architecture and seed), or a new
+ * initialization in an out_dir that holds no checkpoint yet (its config.json written).
+ */
+function startingPoint(run: RunConfig, resume: boolean, log: (line: string) => void): {
+  prev: string | null; tensors: NamedTensor[]; resumed: ReturnType<typeof loadCheckpoint> | null;
+} {
   const outDir = run.outDir;
-
   const prev = latestCheckpoint(outDir);
-  let tensors: NamedTensor[];
-  let resumed: ReturnType<typeof loadCheckpoint> | null = null;
-  if (opts.resume) {
+  if (resume) {
     check(prev !== null, `${outDir}: no checkpoint to resume from (run without --resume to start this run)`);
-    resumed = loadCheckpoint(prev);
+    const resumed = loadCheckpoint(prev);
     checkSameArchitecture(resumed.config, run.model, prev, run.file);
     check(resumed.state.seed === run.seed,
       `${prev}: saved with seed ${resumed.state.seed}, but ${run.file} says seed ${run.seed}; the data order would change`);
-    tensors = resumed.tensors;
     log(`resuming from ${prev} at step ${resumed.state.step}`);
-  } else {
-    check(prev === null, `${outDir} already holds a checkpoint (${prev}); pass --resume to continue it, or choose another out_dir`);
-    tensors = initModel(run.model, { seed: run.seed, parameterization: run.parameterization, mupBase: run.mupBase });
-    writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(toHfConfig(run.model), null, 2)}\n`);
+    return { prev, tensors: resumed.tensors, resumed };
   }
+  check(prev === null, `${outDir} already holds a checkpoint (${prev}); pass --resume to continue it, or choose another out_dir`);
+  const tensors = initModel(run.model, { seed: run.seed, parameterization: run.parameterization, mupBase: run.mupBase });
+  writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(toHfConfig(run.model), null, 2)}\n`);
+  return { prev, tensors, resumed: null };
+}
+
+/**
+ * One step's gradient into accum (by name): the mean over the run's gradAccum micro-batches of the
+ * batch, each with its own dropout seed. Returns the step's mean loss; stop() on a loss that is not finite.
+ */
+function stepGradient(model: TrainableModel, run: RunConfig, batch: number[][], step: number, accum: Record<string, Float32Array>,
+  stop: (why: string) => never): number {
+  const micro = batch.length / run.gradAccum;
+  let loss = 0;
+  for (let k = 0; k < run.gradAccum; k++) {
+    const r = model.lossAndGrad(batch.slice(k * micro, (k + 1) * micro), { dropoutSeed: dropoutSeed(run.seed, step, k) });
+    if (!Number.isFinite(r.loss)) stop(`the training loss is ${r.loss}`);
+    loss += r.loss / run.gradAccum;
+    for (const [name, g] of Object.entries(r.grads)) {
+      if (!isTrainableName(name)) continue; // stored ALiBi slopes: not trained, not in the clipping norm
+      const a = (accum[name] ??= new Float32Array(g.length));
+      if (k === 0) for (let i = 0; i < g.length; i++) a[i] = g[i] / run.gradAccum;
+      else for (let i = 0; i < g.length; i++) a[i] += g[i] / run.gradAccum;
+    }
+  }
+  return loss;
+}
+
+/** Tokens the run's stages still train after `step` steps. */
+function remainingTokens(run: RunConfig, step: number): number {
+  return run.stages.reduce((a, st) => a + Math.max(0, Math.min(st.steps, st.startStep + st.steps - step)) * st.batchSize * st.seqLen, 0);
+}
+
+async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenStream; val: TokenStream }): Promise<TrainResult> {
+  const log = opts.log ?? (() => {});
+  const outDir = run.outDir;
+  const { prev, tensors, resumed } = startingPoint(run, opts.resume ?? false, log);
 
   const tokenizer = runTokenizer(run.data, run.model.vocab_size, log);
   const model = (opts.createModel ?? modelFactory)(run.model, tensors);
@@ -238,20 +273,7 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
       if (s !== stage) { stage = s; log(`step ${step + 1}: context ${stage.seqLen} × batch ${stage.batchSize}`); }
       const lr = lrAt(run.schedule, step);
       opt.setLr(lr);
-      const batch = loader.nextBatch(stage.batchSize, stage.seqLen);
-      const micro = stage.batchSize / run.gradAccum;
-      let loss = 0;
-      for (let k = 0; k < run.gradAccum; k++) {
-        const r = model.lossAndGrad(batch.slice(k * micro, (k + 1) * micro), { dropoutSeed: dropoutSeed(run.seed, step, k) });
-        if (!Number.isFinite(r.loss)) stop(`the training loss is ${r.loss}`);
-        loss += r.loss / run.gradAccum;
-        for (const [name, g] of Object.entries(r.grads)) {
-          if (!isTrainableName(name)) continue; // stored ALiBi slopes: not trained, not in the clipping norm
-          const a = (accum[name] ??= new Float32Array(g.length));
-          if (k === 0) for (let i = 0; i < g.length; i++) a[i] = g[i] / run.gradAccum;
-          else for (let i = 0; i < g.length; i++) a[i] += g[i] / run.gradAccum;
-        }
-      }
+      const loss = stepGradient(model, run, loader.nextBatch(stage.batchSize, stage.seqLen), step, accum, stop);
       const gradNorm = run.clipGradNorm === null ? Math.sqrt(Object.values(accum).reduce((a, g) => a + g.reduce((x, y) => x + y * y, 0), 0))
         : clipGradNorm(accum, run.clipGradNorm);
       if (!Number.isFinite(gradNorm)) stop(`the gradient norm is ${gradNorm}`);
@@ -261,7 +283,7 @@ async function trainOn(run: RunConfig, opts: TrainOptions, data: { train: TokenS
       trainLoss = loss;
       const secs = (Date.now() - sessionStart) / 1000;
       const tps = secs > 0 ? (tokens - sessionStartTokens) / secs : 0;
-      const remaining = run.stages.reduce((a, st) => a + Math.max(0, Math.min(st.steps, st.startStep + st.steps - step)) * st.batchSize * st.seqLen, 0);
+      const remaining = remainingTokens(run, step);
       metrics.add({ kind: 'train', step, loss, lr, grad_norm: gradNorm, seq_len: stage.seqLen, tokens,
         tokens_per_s: tps, elapsed_s: elapsed() });
       if (run.eval.interval > 0 && (step % run.eval.interval === 0 || step === run.totalSteps)) valLoss = evaluate(stage);
