@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MugptError } from '../src/errors.js';
-import { parseArch, parseIntFlag, parseLrs, parseWidths } from '../src/cli/mup.js';
+import { parseArch, parseLrs, parseWidths } from '../src/cli/mup.js';
+import { parseIntFlag } from '../src/cli/flags.js';
 import { cliPath, scratch } from './helpers.js';
 
 const mugpt = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...process.env, MUGPT_THREADS: '1' } });

@@ -5,6 +5,7 @@ import { buildCorpus } from '../data/build.js';
 import { loadCorpusConfig } from '../data/corpus-config.js';
 import { sotuCorpusConfig } from '../data/presets.js';
 import { MugptError } from '../errors.js';
+import { parseIntFlag } from './flags.js';
 import { parseThreads, threadsOption } from './threads.js';
 import { formatCorpusStats, readCorpusStats } from '../data/stats.js';
 
@@ -26,14 +27,9 @@ export function registerBuild(data: Command): void {
         cfg = sotuCorpusConfig({ output: o.output ?? 'runs-out/sotu' });
       } else cfg = loadCorpusConfig(config!);
       if (o.output) cfg.output = o.output;
-      const int = (v: string, flag: string, min: number): number => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < min) throw new MugptError(`${flag}: expected an integer ≥ ${min}, got '${v}'`);
-        return n;
-      };
-      if (o.seqLen !== undefined) cfg.seqLen = int(o.seqLen, '--seq-len', 2);
+      if (o.seqLen !== undefined) cfg.seqLen = parseIntFlag('--seq-len', o.seqLen, 2);
       if (o.threads !== undefined) cfg.workers = parseThreads(o.threads);
-      else if (o.workers !== undefined) cfg.workers = int(o.workers, '--workers', 1);
+      else if (o.workers !== undefined) cfg.workers = parseIntFlag('--workers', o.workers, 1);
       const r = await buildCorpus(cfg, { progress: o.progress && Boolean(process.stderr.isTTY) });
       if (r.skipped.length > 0 || r.reusedShards > 0) {
         process.stderr.write(`resumed: stages reused: ${r.skipped.join(', ') || 'none'}; shards reused: ${r.reusedShards}\n`);

@@ -6,17 +6,12 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { countBar } from '../report/progress.js';
 import { MugptError, check } from '../errors.js';
+import { parseIntFlag } from './flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../model/model.js';
 import { EvalLM } from '../eval/lm.js';
 import { LONGEVAL_MAX_NEW_TOKENS, makeLongEval, parseLongEvalDoc, scoreLongEval, type LongEvalDoc } from '../eval/longeval.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  check(Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got "${v}"`);
-  return n;
-}
 
 export function registerMakeLongEval(evalCommand: Command): void {
   evalCommand
@@ -28,8 +23,8 @@ export function registerMakeLongEval(evalCommand: Command): void {
     .option('--tokenizer <name>', 'tokenizer that counts the prompt lengths it prints', 'gpt2')
     .requiredOption('--output <file>', 'the JSONL file to write')
     .action((o: { lines: string; count: string; seed: string; tokenizer: string; output: string }) => {
-      const lines = o.lines.split(',').map((s) => int('--lines', s.trim(), 1));
-      const docs = makeLongEval({ lines, count: int('--count', o.count, 1), seed: int('--seed', o.seed, 0) });
+      const lines = o.lines.split(',').map((s) => parseIntFlag('--lines', s.trim(), 1));
+      const docs = makeLongEval({ lines, count: parseIntFlag('--count', o.count, 1), seed: parseIntFlag('--seed', o.seed, 0) });
       writeFileAtomic(o.output, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
       const tok = loadTokenizer(o.tokenizer);
       for (const n of lines) {
@@ -64,7 +59,7 @@ export async function runLongEval(modelPath: string, o: { longeval: string; maxL
     + `it has learned position embeddings for ${model.maxContext} positions (n_positions); make shorter records (--lines)`));
   // lm-eval's generate_until keeps the context's last max_length − max_gen_toks tokens: by default
   // nothing is cut (ALiBi models see the whole prompt, however long)
-  const maxLength = o.maxLength === undefined ? Math.min(model.maxContext, Math.max(...need)) : int('--max-length', o.maxLength, LONGEVAL_MAX_NEW_TOKENS + 1);
+  const maxLength = o.maxLength === undefined ? Math.min(model.maxContext, Math.max(...need)) : parseIntFlag('--max-length', o.maxLength, LONGEVAL_MAX_NEW_TOKENS + 1);
   const lm = new EvalLM(model, model.tokenizer, { maxLength });
   const bar = countBar('prompts');
   bar.onProgress(0, docs.length);

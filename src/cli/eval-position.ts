@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countBar } from '../report/progress.js';
 import { MugptError, check } from '../errors.js';
+import { parseIntFlag } from './flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
 import { positionLoss, positionLossSvg } from '../eval/position-loss.js';
@@ -14,12 +15,6 @@ import { ArrayStream, openRunData, openShards, type TokenStream } from '../train
 
 export interface PositionFlags {
   run?: string; shards?: string; text?: string; maxLength?: string; bucketSize?: string; maxWindows?: string; output?: string;
-}
-
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  check(Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got "${v}"`);
-  return n;
 }
 
 /** The tokens to score and the length the model was trained at (when the source says it). */
@@ -46,9 +41,9 @@ function openSource(model: Model, o: PositionFlags): { stream: TokenStream; trai
 export async function runPositionLoss(modelPath: string, o: PositionFlags): Promise<void> {
   const given = [o.run, o.shards, o.text].filter((x) => x !== undefined).length;
   check(given === 1, 'eval --position-loss: give exactly one of --run (its held-out split), --shards (the val split) or --text (the whole file)');
-  const explicit = o.maxLength === undefined ? undefined : int('--max-length', o.maxLength, 2);
-  const bucketSize = o.bucketSize === undefined ? undefined : int('--bucket-size', o.bucketSize, 1);
-  const maxWindows = o.maxWindows === undefined ? undefined : int('--max-windows', o.maxWindows, 1);
+  const explicit = o.maxLength === undefined ? undefined : parseIntFlag('--max-length', o.maxLength, 2);
+  const bucketSize = o.bucketSize === undefined ? undefined : parseIntFlag('--bucket-size', o.bucketSize, 1);
+  const maxWindows = o.maxWindows === undefined ? undefined : parseIntFlag('--max-windows', o.maxWindows, 1);
   const model = loadModel(modelPath);
   const src = openSource(model, o);
   try {

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { countBar } from '../report/progress.js';
 import { check } from '../errors.js';
+import { parseIntFlag } from './flags.js';
 import { evaluate } from '../eval/harness.js';
 import { EvalLM } from '../eval/lm.js';
 import { heldOutLoss, textPerplexity } from '../eval/perplexity.js';
@@ -28,22 +29,16 @@ interface EvalFlags extends PositionFlags {
   run?: string; shards?: string; text?: string; tokenizer?: string; seqLen?: string; maxTokens?: string; json?: boolean;
 }
 
-const int = (flag: string, v: string, min: number): number => {
-  const n = Number(v);
-  check(v.trim() !== '' && Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got "${v}"`);
-  return n;
-};
-
 function evalLM(model: Model, o: EvalFlags): EvalLM {
   return new EvalLM(model, model.tokenizer, {
-    maxLength: o.maxLength === undefined ? undefined : int('--max-length', o.maxLength, 1),
-    batchSize: int('--batch-size', o.batchSize, 1),
+    maxLength: o.maxLength === undefined ? undefined : parseIntFlag('--max-length', o.maxLength, 1),
+    batchSize: parseIntFlag('--batch-size', o.batchSize, 1),
   });
 }
 
 function runTasks(modelPath: string, o: EvalFlags, local: string): void {
   check(o.output !== undefined, 'eval: --task needs --output DIR (where results.json goes)');
-  const numFewshot = int('--num-fewshot', o.numFewshot, 0);
+  const numFewshot = parseIntFlag('--num-fewshot', o.numFewshot, 0);
   let limit: number | undefined;
   if (o.limit !== undefined) {
     limit = Number(o.limit);
@@ -76,8 +71,8 @@ function runText(modelPath: string, o: EvalFlags, local: string): void {
   const tokenizer = o.tokenizer === undefined ? model.tokenizer : loadTokenizer(o.tokenizer);
   const maxLength = o.maxLength ?? o.seqLen;
   const lm = new EvalLM(model, tokenizer, {
-    maxLength: maxLength === undefined ? undefined : int(o.maxLength !== undefined ? '--max-length' : '--seq-len', maxLength, 1),
-    batchSize: int('--batch-size', o.batchSize, 1),
+    maxLength: maxLength === undefined ? undefined : parseIntFlag(o.maxLength !== undefined ? '--max-length' : '--seq-len', maxLength, 1),
+    batchSize: parseIntFlag('--batch-size', o.batchSize, 1),
   });
   const bar = countBar('windows');
   let r;
@@ -102,8 +97,8 @@ function runHeldOut(modelPath: string, o: EvalFlags, local: string): void {
     spec = { kind: 'shards', dir: o.shards! };
   }
   const model = loadModel(local);
-  const seqLen = o.seqLen === undefined ? Math.min(256, model.maxContext) : int('--seq-len', o.seqLen, 2);
-  const maxTokens = o.maxTokens === undefined ? undefined : int('--max-tokens', o.maxTokens, seqLen);
+  const seqLen = o.seqLen === undefined ? Math.min(256, model.maxContext) : parseIntFlag('--seq-len', o.seqLen, 2);
+  const maxTokens = o.maxTokens === undefined ? undefined : parseIntFlag('--max-tokens', o.maxTokens, seqLen);
   const data = openRunData(spec, model.vocabSize, seed);
   const bar = countBar('windows');
   try {

@@ -2,6 +2,7 @@
 // The prompt is printed first, then each token's text as it is produced; a stats line goes to stderr.
 import { Option, type Command } from 'commander';
 import { MugptError } from '../errors.js';
+import { digitsInteger } from './flags.js';
 import type { Generation } from '../generate/generate.js';
 import { resolveOptions, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions } from '../generate/options.js';
 import type { BackendName } from '../kernels/kernels.js';
@@ -87,8 +88,9 @@ function number(v: string | undefined, flag: string): number | undefined {
 
 function integer(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\s*\d+\s*$/.test(v)) throw new MugptError(`${flag} expects a non-negative integer, got ${JSON.stringify(v)}`);
-  return Number(v);
+  const n = digitsInteger(v);
+  if (n === null) throw new MugptError(`${flag} expects a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 /**

@@ -3,17 +3,11 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { MugptError } from '../errors.js';
+import { parseIntFlag } from './flags.js';
 import { COORD_DEFAULTS, coordCheck, formatCoordCheck, writeCoordCheck } from '../mup/coordcheck.js';
 import { SWEEP_DEFAULTS, formatSweep, lrSweep, writeSweep } from '../mup/sweep.js';
 import type { MupArch } from '../mup/setup.js';
 import { threadsOption } from './threads.js';
-
-/** An integer flag ≥ min. */
-export function parseIntFlag(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isInteger(n) || n < min) throw new MugptError(`${flag}: expected an integer ≥ ${min}, got "${text}"`);
-  return n;
-}
 
 /** A number: decimal, exponent form, or a power of two written 2^k. */
 function parseNumber(flag: string, text: string): number {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MugptError } from '../errors.js';
+import { digitsInteger } from './flags.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { KV_CACHE_TYPES, type KVCacheType } from '../model/kvcache.js';
 import { loadModel } from '../model/model.js';
@@ -27,8 +28,9 @@ interface Flags {
 }
 
 function int(v: string, flag: string, min: number): number {
-  if (!/^\s*\d+\s*$/.test(v) || Number(v) < min) throw new MugptError(`${flag} expects an integer ≥ ${min}, got ${JSON.stringify(v)}`);
-  return Number(v);
+  const n = digitsInteger(v);
+  if (n === null || n < min) throw new MugptError(`${flag} expects an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 export function register(program: Command): void {

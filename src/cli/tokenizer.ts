@@ -6,18 +6,13 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { multiBar, type SingleBar } from '../report/progress.js';
 import { MugptError, check } from '../errors.js';
+import { parseIntFlag } from './flags.js';
 import { emptyReadStats, formatIssue, listFiles, readSource } from '../data/readers.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { saveTokenizerJson } from '../tokenizer/save.js';
 import { trainBpe } from '../tokenizer/train.js';
 
 const CORPUS_FILE = /\.(txt|jsonl|ndjson|jsonl\.zst)$/i;
-
-function int(v: string, flag: string, min: number): number {
-  const n = Number(v);
-  check(Number.isInteger(n) && n >= min, `${flag}: expected an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
 
 /** The corpus files of the given paths: named files as they are, folders' .txt/.jsonl/.jsonl.zst files. */
 function corpusFiles(paths: string[]): string[] {
@@ -48,8 +43,8 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bars')
     .action(async (o: { vocab: string; input: string[]; output: string; minFrequency: string; special?: string[]; textField: string; onError: string; progress: boolean }) => {
       check(o.onError === 'stop' || o.onError === 'skip', `--on-error: expected 'stop' or 'skip', got '${o.onError}'`);
-      const vocabSize = int(o.vocab, '--vocab', 1);
-      const minFrequency = int(o.minFrequency, '--min-frequency', 1);
+      const vocabSize = parseIntFlag('--vocab', o.vocab, 1);
+      const minFrequency = parseIntFlag('--min-frequency', o.minFrequency, 1);
       const out = resolve(o.output);
       check(statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory(), `-o/--output: folder ${dirname(o.output)} does not exist`);
       const files = corpusFiles(o.input);

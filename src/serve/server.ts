@@ -53,6 +53,22 @@ interface Choice {
   handle: SequenceHandle | null;
 }
 
+/** What an endpoint's responses look like; MugptServer.respond sends them. */
+interface ResponseShape {
+  /** The fields of every stream chunk before its choices (id, object, created, model, …). */
+  chunk: Record<string, unknown>;
+  /** The fields of the whole (non-stream) response before its choices. */
+  whole: Record<string, unknown>;
+  /** The chunks sent as the stream opens. */
+  opening(): Array<Record<string, unknown>>;
+  /** A token's chunk, or null for none. */
+  token(ch: Choice, ev: TokenEvent): Record<string, unknown> | null;
+  /** The chunk that ends a choice that finished ('stop' or 'length'). */
+  end(ch: Choice, reason: string): Record<string, unknown>;
+  /** A choice of the whole response. */
+  choice(ch: Choice, reason: string | null): Record<string, unknown>;
+}
+
 export class MugptServer {
   readonly app: FastifyInstance;
   readonly scheduler: Scheduler;
@@ -299,31 +315,14 @@ export class MugptServer {
       offsets.set(ch, off);
       return lp;
     };
-    const finishReason = (ch: Choice): string | null => (ch.finish === 'stop' || ch.finish === 'length' ? ch.finish : null);
-
-    if (c.stream) {
-      const chunk = (choice: Record<string, unknown>): void => sse.send({ id, object: 'text_completion', created, model: c.model, choices: [choice], ...(c.includeUsage ? { usage: null } : {}) });
-      // submitted before the response starts, so a refusal is still an HTTP error; tokens come after this turn of the event loop
-      const done = this.run(req, reply, choices,
-        (ch, ev) => { if (ev.text || c.logprobs !== null) chunk({ index: ch.index, text: ev.text, logprobs: logprobsOf(ch, [ev]), finish_reason: null }); },
-        (ch) => { if (finishReason(ch)) chunk({ index: ch.index, text: '', logprobs: null, finish_reason: finishReason(ch) }); });
-      const sse = this.openStream(req, reply);
-      if (c.echo) for (const ch of choices) chunk({ index: ch.index, text: echoText(ch), logprobs: null, finish_reason: null });
-      await done;
-      const fail = MugptServer.failure(choices);
-      if (fail) sse.error(fail);
-      else if (c.includeUsage) sse.send({ id, object: 'text_completion', created, model: c.model, choices: [], usage: this.usage(req) });
-      sse.end();
-      return reply;
-    }
-    await this.run(req, reply, choices, () => {}, () => {});
-    const fail = MugptServer.failure(choices);
-    if (fail) throw fail;
-    return {
-      id, object: 'text_completion', created, model: c.model, system_fingerprint: null,
-      choices: choices.map((ch) => ({ index: ch.index, text: echoText(ch) + ch.text, logprobs: logprobsOf(ch, ch.tokens), finish_reason: finishReason(ch) })),
-      usage: this.usage(req),
-    };
+    return this.respond(req, reply, choices, c, {
+      chunk: { id, object: 'text_completion', created, model: c.model },
+      whole: { id, object: 'text_completion', created, model: c.model, system_fingerprint: null },
+      opening: () => (c.echo ? choices.map((ch) => ({ index: ch.index, text: echoText(ch), logprobs: null, finish_reason: null })) : []),
+      token: (ch, ev) => (ev.text || c.logprobs !== null ? { index: ch.index, text: ev.text, logprobs: logprobsOf(ch, [ev]), finish_reason: null } : null),
+      end: (ch, reason) => ({ index: ch.index, text: '', logprobs: null, finish_reason: reason }),
+      choice: (ch, reason) => ({ index: ch.index, text: echoText(ch) + ch.text, logprobs: logprobsOf(ch, ch.tokens), finish_reason: reason }),
+    });
   }
 
   private async chatCompletions(req: FastifyRequest, reply: FastifyReply, c: ChatParams): Promise<unknown> {
@@ -345,32 +344,44 @@ export class MugptServer {
         ...entry(ev.id, ev.logprob!.logprob), top_logprobs: ev.logprob!.top.map((x) => entry(x.id, x.logprob)),
       })),
     };
-    const finishReason = (ch: Choice): string | null => (ch.finish === 'stop' || ch.finish === 'length' ? ch.finish : null);
+    return this.respond(req, reply, choices, c, {
+      chunk: { id, object: 'chat.completion.chunk', created, model: c.model, system_fingerprint: null },
+      whole: { id, object: 'chat.completion', created, model: c.model, system_fingerprint: null },
+      opening: () => choices.map((ch) => ({ index: ch.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })),
+      token: (ch, ev) => (ev.text || c.logprobs !== null ? { index: ch.index, delta: { content: ev.text }, logprobs: logprobsOf([ev]), finish_reason: null } : null),
+      end: (ch, reason) => ({ index: ch.index, delta: {}, logprobs: null, finish_reason: reason }),
+      choice: (ch, reason) => ({
+        index: ch.index, message: { role: 'assistant', content: ch.text, refusal: null }, logprobs: logprobsOf(ch.tokens), finish_reason: reason,
+      }),
+    });
+  }
 
+  /**
+   * Runs a request's choices and answers it, streamed (server-sent chunks, then the usage when asked
+   * for) or whole: the one ending of both endpoints, which differ only in their `shape`.
+   */
+  private async respond(req: FastifyRequest, reply: FastifyReply, choices: Choice[], c: { stream: boolean; includeUsage: boolean },
+    shape: ResponseShape): Promise<unknown> {
+    const finishReason = (ch: Choice): string | null => (ch.finish === 'stop' || ch.finish === 'length' ? ch.finish : null);
     if (c.stream) {
-      const chunk = (choice: Record<string, unknown>): void => sse.send({ id, object: 'chat.completion.chunk', created, model: c.model, system_fingerprint: null, choices: [choice], ...(c.includeUsage ? { usage: null } : {}) });
+      const chunk = (choice: Record<string, unknown>): void => sse.send({ ...shape.chunk, choices: [choice], ...(c.includeUsage ? { usage: null } : {}) });
+      // submitted before the response starts, so a refusal is still an HTTP error; tokens come after this turn of the event loop
       const done = this.run(req, reply, choices,
-        (ch, ev) => { if (ev.text || c.logprobs !== null) chunk({ index: ch.index, delta: { content: ev.text }, logprobs: logprobsOf([ev]), finish_reason: null }); },
-        (ch) => { if (finishReason(ch)) chunk({ index: ch.index, delta: {}, logprobs: null, finish_reason: finishReason(ch) }); });
+        (ch, ev) => { const x = shape.token(ch, ev); if (x) chunk(x); },
+        (ch) => { const reason = finishReason(ch); if (reason) chunk(shape.end(ch, reason)); });
       const sse = this.openStream(req, reply);
-      for (const ch of choices) chunk({ index: ch.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+      for (const x of shape.opening()) chunk(x);
       await done;
       const fail = MugptServer.failure(choices);
       if (fail) sse.error(fail);
-      else if (c.includeUsage) sse.send({ id, object: 'chat.completion.chunk', created, model: c.model, system_fingerprint: null, choices: [], usage: this.usage(req) });
+      else if (c.includeUsage) sse.send({ ...shape.chunk, choices: [], usage: this.usage(req) });
       sse.end();
       return reply;
     }
     await this.run(req, reply, choices, () => {}, () => {});
     const fail = MugptServer.failure(choices);
     if (fail) throw fail;
-    return {
-      id, object: 'chat.completion', created, model: c.model, system_fingerprint: null,
-      choices: choices.map((ch) => ({
-        index: ch.index, message: { role: 'assistant', content: ch.text, refusal: null }, logprobs: logprobsOf(ch.tokens), finish_reason: finishReason(ch),
-      })),
-      usage: this.usage(req),
-    };
+    return { ...shape.whole, choices: choices.map((ch) => shape.choice(ch, finishReason(ch))), usage: this.usage(req) };
   }
 
   /** Takes over the response for server-sent events: `data: JSON` lines, `data: [DONE]` at the end. */
