@@ -4,7 +4,7 @@
 // Each sequence gets its own prompt, prefilled first (untimed); then `decode` steps of S tokens each
 // are timed, greedy (argmax), so the figure is the aggregate decode tokens/s. Prints one JSON line.
 import { argmax } from '../src/generate/sampler.js';
-import type { KVCache } from '../src/model/decode.js';
+import type { KVCache } from '../src/generate/decode-model.js';
 import type { KVCacheType } from '../src/model/kvcache.js';
 import { loadModel } from '../src/index.js';
 import { peakRssMiB, promptIds } from './common.js';

@@ -2,7 +2,7 @@
 export { MugptError } from './errors.js';
 export type { Kernels, BackendName, GeluKind, AttentionArgs } from './kernels/kernels.js';
 export { describeKernels, getKernels, nativeAvailable } from './kernels/index.js';
-export type { DecodeModel, KVCache } from './model/decode.js';
+export type { DecodeModel, KVCache } from './generate/decode-model.js';
 export { loadModel, Model } from './model/model.js';
 export { fromPretrained } from './model/pretrained.js';
 export type { PretrainedOptions } from './model/pretrained.js';
@@ -117,7 +117,7 @@ export { taskEvaluator } from './scale/downstream.js';
 export type { DownstreamEvaluator } from './scale/downstream.js';
 export { studyResults, resultsJson as scaleResultsJson, writeReport } from './scale/report.js';
 export type { StudyResults } from './scale/report.js';
-export type { BatchDecodeModel, BatchEntry } from './model/decode.js';
+export type { BatchDecodeModel, BatchEntry } from './generate/decode-model.js';
 export { createServer, MugptServer } from './serve/server.js';
 export type { ServeOptions } from './serve/server.js';
 export { Scheduler, QueueFull } from './serve/scheduler.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate, type GeneratedToken, type Generation, type GenerateTokenizer } from '../src/generate/generate.js';
 import type { GenerateOptions } from '../src/generate/options.js';
-import type { DecodeModel, KVCache } from '../src/model/decode.js';
+import type { DecodeModel, KVCache } from '../src/generate/decode-model.js';
 import { MugptError } from '../src/errors.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 

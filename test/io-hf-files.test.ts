@@ -15,7 +15,7 @@ import { loadTokenizer } from '../src/tokenizer/load.js';
 import { trainBpe } from '../src/tokenizer/train.js';
 import { saveTokenizerJson } from '../src/tokenizer/save.js';
 import type { Tokenizer } from '../src/tokenizer/bpe.js';
-import { TOKENIZER_FILES } from '../src/io/hf-files.js';
+import { TOKENIZER_FILES } from '../src/model/hf-files.js';
 import { parseRunConfig } from '../src/train/runconfig.js';
 import { train } from '../src/train/trainer.js';
 import { repoRoot, scratch } from './helpers.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { argmax } from '../src/generate/sampler.js';
 import { nativeAvailable } from '../src/kernels/index.js';
 import type { BackendName } from '../src/kernels/kernels.js';
-import type { KVCache } from '../src/model/decode.js';
+import type { KVCache } from '../src/generate/decode-model.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import type { KVCacheType } from '../src/model/kvcache.js';
 import { MugptError } from '../src/errors.js';

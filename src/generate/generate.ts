@@ -14,7 +14,7 @@
 // from the last position is still yielded, so prompt + generated ≤ maxContext + 1.
 
 import { MugptError } from '../errors.js';
-import type { DecodeModel } from '../model/decode.js';
+import type { DecodeModel } from './decode-model.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
 import { Rng } from '../rng.js';
 import { Sampler } from './sampler.js';

@@ -4,7 +4,7 @@
 import { check, MugptError } from '../errors.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { usesAlibi, type ModelConfig } from './config.js';
-import type { DecodeModel, KVCache } from './decode.js';
+import type { DecodeModel, KVCache } from '../generate/decode-model.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
 import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType } from './kvcache.js';
 import { adoptParams, quantMatrices, type Params, type Weight } from './params.js';

@@ -2,7 +2,7 @@
 // in one of three element types; each type stores new rows and runs attention over what it holds.
 import { check } from '../errors.js';
 import type { AttentionArgs, Kernels } from '../kernels/kernels.js';
-import type { KVCache } from './decode.js';
+import type { KVCache } from '../generate/decode-model.js';
 
 /**
  * Element type of the cached keys and values: float32; IEEE half (half the memory; llama.cpp's

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { check } from '../errors.js';
 import { generate, type Generation } from '../generate/generate.js';
 import type { GenerateOptions } from '../generate/options.js';
-import { writeHfFolderFiles } from '../io/hf-files.js';
+import { writeHfFolderFiles } from './hf-files.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { getKernels } from '../kernels/index.js';
 import type { BackendName } from '../kernels/kernels.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
 import { parseConfig, type ModelConfig } from './config.js';
-import type { BatchDecodeModel, BatchEntry, KVCache } from './decode.js';
+import type { BatchDecodeModel, BatchEntry, KVCache } from '../generate/decode-model.js';
 import { Decoder } from './decoder.js';
 import { batchBlocksForward, blocksForward, embedForward, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
 import { LayerKVCache, type KVCacheType } from './kvcache.js';
@@ -309,7 +309,7 @@ export class Model extends Decoder implements BatchDecodeModel {
 
   /**
    * Writes a complete HF model folder: the checkpoint (F32 by default), config.json,
-   * generation_config.json and the tokenizer files (src/io/hf-files.ts). HF loads it, and so does
+   * generation_config.json and the tokenizer files (src/model/hf-files.ts). HF loads it, and so does
    * loadModel, bit-identically for F32. The tokenizer: opts.tokenizer, or null for none; by default
    * the model's own (its folder's or GGUF file's, else GPT-2's) when it fits the vocabulary.
    */

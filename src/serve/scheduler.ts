@@ -10,7 +10,7 @@
 import { MugptError } from '../errors.js';
 import { Sampler } from '../generate/sampler.js';
 import { TextStream } from '../generate/stop.js';
-import type { BatchDecodeModel, BatchEntry, KVCache } from '../model/decode.js';
+import type { BatchDecodeModel, BatchEntry, KVCache } from '../generate/decode-model.js';
 import { LayerKVCache } from '../model/kvcache.js';
 import { Rng } from '../rng.js';
 import { logSoftmax, topLogprobs, type TokenLogprob } from './logprobs.js';

@@ -1,5 +1,5 @@
 // Training checkpoints: a complete Hugging Face model folder (config.json, model.safetensors,
-// generation_config.json and the run's tokenizer files: src/io/hf-files.ts; loadable by mugpt, PyTorch
+// generation_config.json and the run's tokenizer files: src/model/hf-files.ts; loadable by mugpt, PyTorch
 // and transformers) plus optimizer.safetensors (AdamW moments m.<name>, v.<name>) and
 // trainer_state.json (step, tokens, data position, seed, optimizer step and lr).
 //
@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { parseConfig, type ModelConfig } from '../model/config.js';
-import { writeHfFolderFiles } from '../io/hf-files.js';
+import { writeHfFolderFiles } from '../model/hf-files.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
 import type { NamedTensor } from '../model/init.js';
 import { expectedTensors } from '../model/params.js';

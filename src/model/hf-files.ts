@@ -5,10 +5,10 @@
 // (btlm through the published BTLM remote code: the config's auto_map), and so does loadModel.
 import { join } from 'node:path';
 import { check } from '../errors.js';
-import { toHfConfig, type ModelConfig } from '../model/config.js';
+import { toHfConfig, type ModelConfig } from './config.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
 import { tokenizerJson } from '../tokenizer/save.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16';
 
