@@ -189,7 +189,7 @@ void QRow(const Napi::CallbackInfo& info) {
 Napi::Value X16Fast(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), g_isa->x16_fast()); }
 
 // qpack(W: Uint8Array, type, N, K, force) → true when W was rearranged into the x16 layout, in place:
-// where the selected kernels read x16 faster (AVX-512 VNNI), or always with force (tests: every
+// where the selected kernels read x16 faster (AVX2, AVX-512), or always with force (tests: every
 // instruction set reads x16).
 Napi::Value QPack(const Napi::CallbackInfo& info) {
   uint8_t* W;

@@ -3,8 +3,8 @@
 //
 // Two layouts of a matrix W [N rows, K/32 blocks]:
 //  - rows: GGUF's, each row its blocks in order;
-//  - x16: made in place at load by qpack_x16 where the CPU has AVX-512 VNNI, for its integer dot
-//    products. The first 16·⌊N/16⌋ rows form groups of 16; a group holds, per block b, the 16 rows'
+//  - x16: made in place at load by qpack_x16 where the CPU has AVX2 or AVX-512 VNNI, for their integer
+//    dot products (one maddubs / vpdpbusd against a 4-byte activation slice serves 8 / 16 rows). The first 16·⌊N/16⌋ rows form groups of 16; a group holds, per block b, the 16 rows'
 //    f16 scales (32 bytes) and then their values four bytes a row per step, one step per 4-byte
 //    broadcast of the activation block (so one vpdpbusd does four products of all 16 rows):
 //      Q8_0: 8 steps × [16 rows × 4 bytes], row i's bytes = w[4s … 4s+3] + 128 (unsigned);

@@ -79,6 +79,36 @@ test('gemm matches JS on odd shapes, all transposes, alpha/beta, views', { skip 
   });
 });
 
+// Decode batches: a product of M ≤ 12 rows (one per sequence) reads each weight tile once for all rows,
+// and must give every row exactly what it gets alone (batched greedy decoding equals solo decoding).
+test('gemm of 1 to 12 rows: each row bit for bit as alone, and the JS reference; N, K off the tiles', { skip }, () => {
+  // [K, N]: several tasks with k tails (203 = 4·50 + 3), column tails past the 16-wide tiles, one task
+  const shapes: Array<[number, number]> = [[203, 181], [768, 50], [37, 300], [130, 147], [9, 16]];
+  let seed = 500;
+  const cases = shapes.flatMap(([Kd, N]) => [false, true].flatMap((tB) => [[1, 0], [-0.75, 0.5]].map(([alpha, beta]) => {
+    const A = view(12 * Kd, seed++), B = view(Kd * N, seed++, 5), C0 = view(12 * N, seed++, 1);
+    return { Kd, N, tB, alpha, beta, A, B, C0 };
+  })));
+  eachSimd((K, simd) => {
+    for (const { Kd, N, tB, alpha, beta, A, B, C0 } of cases) {
+      const alone = Array.from({ length: 12 }, (_, m) => {
+        const c = C0.slice(m * N, (m + 1) * N);
+        K.gemm(false, tB, 1, N, Kd, alpha, A.subarray(m * Kd, (m + 1) * Kd), B, beta, c);
+        return c;
+      });
+      for (let M = 1; M <= 12; M++) {
+        const what = `${simd} gemm ${M}x${N}x${Kd} tB=${tB} alpha=${alpha} beta=${beta}`;
+        const got = C0.slice(0, M * N);
+        K.gemm(false, tB, M, N, Kd, alpha, A.subarray(0, M * Kd), B, beta, got);
+        const want = C0.slice(0, M * N);
+        JS.gemm(false, tB, M, N, Kd, alpha, A.subarray(0, M * Kd), B, beta, want);
+        close(got, want, what);
+        for (let m = 0; m < M; m++) assert.deepEqual(got.subarray(m * N, (m + 1) * N), alone[m], `${what}: row ${m} differs from the row alone`);
+      }
+    }
+  });
+});
+
 test('gemm into a subarray view of C leaves the rest of the buffer alone', { skip }, () => {
   eachSimd((K, simd) => {
     for (const [M, N, Kd] of [[1, 19, 7], [11, 19, 7]]) {

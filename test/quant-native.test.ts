@@ -51,7 +51,7 @@ function packedX16(W: QuantMatrix): QuantMatrix {
   return Wx;
 }
 
-test('qprepare: x16 where the CPU has AVX-512 VNNI, once; the JS kernels refuse an x16 matrix by name', { skip }, () => {
+test('qprepare: x16 where the kernels read it faster (AVX2, AVX-512), once; the JS kernels refuse an x16 matrix by name', { skip }, () => {
   const N = 40, K = 64;
   const W: QuantMatrix = { type: 'q4_0', data: quantize('q4_0', randn(N * K, 5), N, K), N, K };
   const before = W.data.slice();
@@ -65,9 +65,26 @@ test('qprepare: x16 where the CPU has AVX-512 VNNI, once; the JS kernels refuse 
     assert.throws(() => JS.qlinear(new Float32Array(N), new Float32Array(K), W, null, 1, 1, false), /x16 layout/);
     assert.throws(() => JS.qrow(new Float32Array(K), W, 0), /x16 layout/);
   } else {
-    assert.deepEqual(W.data, before, 'without VNNI the rows layout stays');
+    assert.deepEqual(W.data, before, 'the portable kernels keep the rows layout');
   }
   JS.qprepare(W);
+});
+
+test('qprepare on AVX2: Q4_0 and Q8_0 matrices become x16; the portable kernels keep rows', { skip }, () => {
+  const addon = loadNativeAddon()!;
+  const initial = addon.info().simd;
+  try {
+    for (const simd of ['avx2', 'portable']) {
+      if (!addon.setSimd(simd)) continue;
+      for (const type of ['q4_0', 'q8_0'] as BlockType[]) {
+        const W: QuantMatrix = { type, data: quantize(type, randn(32 * 64, 9), 32, 64), N: 32, K: 64 };
+        getKernels('native').qprepare(W);
+        assert.equal(W.layout ?? 'rows', simd === 'avx2' ? 'x16' : 'rows', `${simd} ${type}`);
+      }
+    }
+  } finally {
+    addon.setSimd(initial);
+  }
 });
 
 for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
@@ -116,6 +133,42 @@ for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
     }
   });
 }
+
+// Decode batches: M ≤ 12 activation rows (one per sequence) through one pass over the blocks must give
+// every row exactly what it gets alone, in both layouts (batched greedy decoding equals solo decoding).
+test('native qlinear of 1 to 12 rows: each row bit for bit as alone, and the JS reference; N off the groups of 16', { skip }, () => {
+  let seed = 900;
+  for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+    for (const [K, N] of [[96, 37], [2560, 67], [64, 129]]) {
+      const Wf = randn(N * K, seed++);
+      const W: QuantMatrix = { type, data: quantize(type, Wf, N, K), N, K };
+      const Wabs: QuantMatrix = { type, data: quantize(type, abs(Wf), N, K), N, K };
+      const Wx = packedX16(W);
+      const x = randn(12 * K, seed++).map((v) => v * 3);
+      const bias = randn(N, seed++);
+      eachSimd((Kn, simd) => {
+        for (const w of layouts(simd, W, Wx)) {
+          const alone = Array.from({ length: 12 }, (_, m) => {
+            const o = new Float32Array(N);
+            Kn.qlinear(o, x.subarray(m * K, (m + 1) * K), w, bias, 1, 0.37, false);
+            return o;
+          });
+          for (let M = 1; M <= 12; M++) {
+            const what = `${simd} ${type} ${w.layout ?? 'rows'} M=${M} K=${K} N=${N}`;
+            const got = new Float32Array(M * N).fill(NaN);
+            Kn.qlinear(got, x.subarray(0, M * K), w, bias, M, 0.37, false);
+            const want = new Float32Array(M * N), scale = new Float32Array(M * N);
+            JS.qlinear(want, x.subarray(0, M * K), W, bias, M, 0.37, false);
+            JS.qlinear(scale, abs(x.subarray(0, M * K)), Wabs, null, M, 0.37, false);
+            for (let i = 0; i < scale.length; i++) scale[i] += Math.abs(bias[i % N]);
+            closeQ(got, want, scale, what);
+            for (let m = 0; m < M; m++) assert.deepEqual(got.subarray(m * N, (m + 1) * N), alone[m], `${what}: row ${m} differs from the row alone`);
+          }
+        }
+      });
+    }
+  }
+});
 
 test('native qlinear on subarray views and bad sizes', { skip }, () => {
   const N = 9, K = 64, M = 2;
