@@ -48,20 +48,29 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
   put(c, c30); put(c + 4, c31);
 }
 
-static void axpy4(long n, const float* coef, const float* w0, const float* w1, const float* w2, const float* w3,
-                  float* y) {
+static inline float f32_one(float v) { return v; }
+
+// y += Σ_r coef[r]·w_r for four rows w_r of element type KV (float, or a KV cache's int8 / half), widened
+// as dot4_kv does.
+template <class KV, v128_t (*load4)(const KV*), float (*one)(KV)>
+static void axpy4_kv(long n, const float* coef, const KV* w0, const KV* w1, const KV* w2, const KV* w3, float* y) {
   const v128_t a0 = wasm_f32x4_splat(coef[0]), a1 = wasm_f32x4_splat(coef[1]), a2 = wasm_f32x4_splat(coef[2]),
                a3 = wasm_f32x4_splat(coef[3]);
   long i = 0;
   for (; i + 4 <= n; i += 4) {
     v128_t acc = ld(y + i);
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a0, ld(w0 + i)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a1, ld(w1 + i)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a2, ld(w2 + i)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a3, ld(w3 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a0, load4(w0 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a1, load4(w1 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a2, load4(w2 + i)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a3, load4(w3 + i)));
     st(y + i, acc);
   }
-  for (; i < n; i++) y[i] += coef[0] * w0[i] + coef[1] * w1[i] + coef[2] * w2[i] + coef[3] * w3[i];
+  for (; i < n; i++) y[i] += coef[0] * one(w0[i]) + coef[1] * one(w1[i]) + coef[2] * one(w2[i]) + coef[3] * one(w3[i]);
+}
+
+static void axpy4(long n, const float* coef, const float* w0, const float* w1, const float* w2, const float* w3,
+                  float* y) {
+  axpy4_kv<float, ld, f32_one>(n, coef, w0, w1, w2, w3, y);
 }
 
 static void axpy1(long n, float coef, const float* w, float* y) {
@@ -78,22 +87,28 @@ static void scale_row(float* y, long n, float c) {
   for (; i < n; i++) y[i] *= c;
 }
 
-// out[r] = x·b_r, two accumulators a row (eight float streams in flight).
-static void dot4(const float* x, const float* b0, const float* b1, const float* b2, const float* b3, long n,
-                 float* out) {
+// out[r] = x·b_r for four rows b_r of element type KV (float, or a KV cache's int8 / half), widened to
+// floats four at a time by load4 (one at a time by one in the tail): one accumulator a row.
+template <class KV, v128_t (*load4)(const KV*), float (*one)(KV)>
+static void dot4_kv(const float* x, const KV* b0, const KV* b1, const KV* b2, const KV* b3, long n, float* out) {
   v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
   long i = 0;
   for (; i + 4 <= n; i += 4) {
     const v128_t xv = ld(x + i);
-    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(xv, ld(b0 + i)));
-    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(xv, ld(b1 + i)));
-    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(xv, ld(b2 + i)));
-    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(xv, ld(b3 + i)));
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(xv, load4(b0 + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(xv, load4(b1 + i)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(xv, load4(b2 + i)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(xv, load4(b3 + i)));
   }
   out[0] = hsum(s0); out[1] = hsum(s1); out[2] = hsum(s2); out[3] = hsum(s3);
   for (; i < n; i++) {
-    out[0] += x[i] * b0[i]; out[1] += x[i] * b1[i]; out[2] += x[i] * b2[i]; out[3] += x[i] * b3[i];
+    out[0] += x[i] * one(b0[i]); out[1] += x[i] * one(b1[i]); out[2] += x[i] * one(b2[i]); out[3] += x[i] * one(b3[i]);
   }
+}
+
+static void dot4(const float* x, const float* b0, const float* b1, const float* b2, const float* b3, long n,
+                 float* out) {
+  dot4_kv<float, ld, f32_one>(x, b0, b1, b2, b3, n, out);
 }
 
 // e^x on four lanes: libm_wasm.cc's expf (Cephes' reduction and polynomial) in SIMD.
@@ -248,39 +263,6 @@ static void halves_to_floats(const uint16_t* h, float* out, long n) {
   long i = 0;
   for (; i + 4 <= n; i += 4) st(out + i, h2f4(h + i));
   for (; i < n; i++) out[i] = half_to_float(h[i]);
-}
-
-template <class KV, v128_t (*load4)(const KV*), float (*one)(KV)>
-static void dot4_kv(const float* x, const KV* b0, const KV* b1, const KV* b2, const KV* b3, long n, float* out) {
-  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-  long i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v128_t xv = ld(x + i);
-    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(xv, load4(b0 + i)));
-    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(xv, load4(b1 + i)));
-    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(xv, load4(b2 + i)));
-    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(xv, load4(b3 + i)));
-  }
-  out[0] = hsum(s0); out[1] = hsum(s1); out[2] = hsum(s2); out[3] = hsum(s3);
-  for (; i < n; i++) {
-    out[0] += x[i] * one(b0[i]); out[1] += x[i] * one(b1[i]); out[2] += x[i] * one(b2[i]); out[3] += x[i] * one(b3[i]);
-  }
-}
-
-template <class KV, v128_t (*load4)(const KV*), float (*one)(KV)>
-static void axpy4_kv(long n, const float* coef, const KV* w0, const KV* w1, const KV* w2, const KV* w3, float* y) {
-  const v128_t a0 = wasm_f32x4_splat(coef[0]), a1 = wasm_f32x4_splat(coef[1]), a2 = wasm_f32x4_splat(coef[2]),
-               a3 = wasm_f32x4_splat(coef[3]);
-  long i = 0;
-  for (; i + 4 <= n; i += 4) {
-    v128_t acc = ld(y + i);
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a0, load4(w0 + i)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a1, load4(w1 + i)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a2, load4(w2 + i)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a3, load4(w3 + i)));
-    st(y + i, acc);
-  }
-  for (; i < n; i++) y[i] += coef[0] * one(w0[i]) + coef[1] * one(w1[i]) + coef[2] * one(w2[i]) + coef[3] * one(w3[i]);
 }
 
 static float i8_one(int8_t v) { return (float)v; }
