@@ -283,25 +283,18 @@ void QuantizeHeads(const Napi::CallbackInfo& info) {
   for (int h = 0; h < H; h++) mugpt::q8_quantize(x + (long)h * d, d, q + (long)h * d, scale + h);
 }
 
-// toHalf(out: Uint16Array, x: Float32Array, n)
-void ToHalf(const Napi::CallbackInfo& info) {
-  uint16_t* out;
-  float* x;
-  if (!typed(info, 0, napi_uint16_array, "Uint16Array", &out) || !f32(info, 1, &x) || !nums(info, {2})) return;
-  g_isa->to_half(out, x, L(info, 2));
-}
-
-// attentionF16(out, q, qStride, k: Uint16Array, v: Uint16Array, kvStride, Tq, Tk, H, d, scale, slopes | null)
+// attentionF16(out, q, qStride, k: Uint16Array, v: Uint16Array, kvStride, kNew, vNew, newStride, Tq, Tk, H, d, scale,
+//              slopes | null): stores kNew, vNew's Tq rows at Tk − Tq … as halves, then attends
 void AttentionF16(const Napi::CallbackInfo& info) {
-  float *out, *q, *slopes;
+  float *out, *q, *k_new, *v_new, *slopes;
   uint16_t *k, *v;
   if (!f32(info, 0, &out) || !f32(info, 1, &q) || !typed(info, 3, napi_uint16_array, "Uint16Array", &k) ||
-      !typed(info, 4, napi_uint16_array, "Uint16Array", &v) || !nums(info, {2, 5, 6, 7, 8, 9, 10}) ||
-      !f32(info, 11, &slopes, true))
+      !typed(info, 4, napi_uint16_array, "Uint16Array", &v) || !f32(info, 6, &k_new) || !f32(info, 7, &v_new) ||
+      !nums(info, {2, 5, 8, 9, 10, 11, 12, 13}) || !f32(info, 14, &slopes, true))
     return;
   KernelScope scope;
-  g_isa->attention_f16(out, q, L(info, 2), k, v, L(info, 5), I(info, 6), I(info, 7), I(info, 8), I(info, 9),
-                       F(info, 10), slopes);
+  g_isa->attention_f16(out, q, L(info, 2), k, v, L(info, 5), k_new, v_new, L(info, 8), I(info, 9), I(info, 10),
+                       I(info, 11), I(info, 12), F(info, 13), slopes);
 }
 
 // layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D)
@@ -460,7 +453,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qpack", Napi::Function::New(env, QPack));
   exports.Set("x16Fast", Napi::Function::New(env, X16Fast));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
-  exports.Set("toHalf", Napi::Function::New(env, ToHalf));
   exports.Set("attentionQ8", Napi::Function::New(env, AttentionQ8));
   exports.Set("quantizeHeads", Napi::Function::New(env, QuantizeHeads));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));

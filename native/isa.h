@@ -33,14 +33,15 @@ struct Isa {
                   float alpha, bool accumulate, bool x16);
   // Whether qlinear reads the x16 layout faster than rows on this CPU (then loading packs matrices).
   bool (*x16_fast)();
-  // out[n] = x[n] as IEEE half bits, rounded to nearest even (float_to_half's results).
-  void (*to_half)(uint16_t* out, const float* x, long n);
   // attention() over a q8 KV cache (k, v: int8; ks, vs: [Tk, H] scales); no probabilities.
   void (*attention_q8)(float* out, const float* q, long q_stride, const int8_t* k, const int8_t* v, const float* ks,
                        const float* vs, long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);
-  // attention() over an f16 KV cache (k, v: IEEE half bits); no probabilities.
-  void (*attention_f16)(float* out, const float* q, long q_stride, const uint16_t* k, const uint16_t* v,
-                        long kv_stride, int Tq, int Tk, int H, int d, float scale, const float* slopes);
+  // attention() over an f16 KV cache (k, v: IEEE half bits) after storing the Tq new positions' keys and
+  // values (k_new, v_new: float rows new_stride apart) at Tk − Tq … Tk − 1 as half bits, rounded to nearest
+  // even (float_to_half's results); no probabilities.
+  void (*attention_f16)(float* out, const float* q, long q_stride, uint16_t* k, uint16_t* v, long kv_stride,
+                        const float* k_new, const float* v_new, long new_stride, int Tq, int Tk, int H, int d,
+                        float scale, const float* slopes);
   // Microbenchmarks: FMA throughput (GFLOP/s) and streaming-read bandwidth (GB/s), all threads.
   double (*peak_gflops)(double seconds);
   double (*read_bandwidth)(const float* buf, long n, int reps);

@@ -15,6 +15,8 @@ const q8 = (N: number, K: number, bytes = (N * K / 32) * 34): QuantMatrix => ({ 
 
 /** Attention sizes: 2 queries over 3 keys, 2 heads of 4, rows of 8. */
 const att = { Tq: 2, Tk: 3, H: 2, d: 4, qStride: 8, kvStride: 8, scale: 0.5, slopes: null };
+/** The same with the two new rows an f16-cache call stores. */
+const att16 = { ...att, kNew: f(16), vNew: f(16), newStride: 8 };
 
 const cases: Array<[string, (k: Kernels) => unknown, RegExp]> = [
   ['gemm, A too short', (k) => k.gemm(false, false, 2, 2, 2, 1, f(3), f(4), 0, f(4)), /^gemm: A has 3 elements, needs at least 4$/],
@@ -31,13 +33,18 @@ const cases: Array<[string, (k: Kernels) => unknown, RegExp]> = [
   ['attention, v too short', (k) => k.attention({ ...att, out: f(16), q: f(16), k: f(24), v: f(23) }), /^attention: v has 23 elements, needs at least 24$/],
   ['attention, probs too short', (k) => k.attention({ ...att, out: f(16), q: f(16), k: f(24), v: f(24), probs: f(11) }),
     /^attention: probs has 11 elements, needs at least 12$/],
-  ['attentionF16, float k', (k) => k.attentionF16({ ...att, out: f(16), q: f(16), k: f(24) as unknown as Uint16Array, v: new Uint16Array(24) }),
+  ['attentionF16, float k', (k) => k.attentionF16({ ...att16, out: f(16), q: f(16), k: f(24) as unknown as Uint16Array, v: new Uint16Array(24) }),
     /^attentionF16: k and v must be Uint16Arrays of half bits$/],
-  ['attentionF16, out too short', (k) => k.attentionF16({ ...att, out: f(15), q: f(16), k: new Uint16Array(24), v: new Uint16Array(24) }),
+  ['attentionF16, out too short', (k) => k.attentionF16({ ...att16, out: f(15), q: f(16), k: new Uint16Array(24), v: new Uint16Array(24) }),
     /^attentionF16: out has 15 elements, needs at least 16$/],
+  ['attentionF16, vNew too short', (k) => k.attentionF16({ ...att16, vNew: f(15), out: f(16), q: f(16), k: new Uint16Array(24), v: new Uint16Array(24) }),
+    /^attentionF16: vNew has 15 elements, needs at least 16$/],
+  ['attentionF16, newStride below H·d', (k) => k.attentionF16({ ...att16, newStride: 7, out: f(16), q: f(16), k: new Uint16Array(24), v: new Uint16Array(24) }),
+    /^attentionF16: newStride \(7\) must be at least H·d = 8$/],
+  ['attentionF16, float64 kNew', (k) => k.attentionF16({ ...att16, kNew: new Float64Array(16) as unknown as Float32Array, out: f(16), q: f(16), k: new Uint16Array(24), v: new Uint16Array(24) }),
+    /^attentionF16: kNew and vNew must be Float32Arrays$/],
   ['attentionQ8, vScale too short', (k) => k.attentionQ8({ ...att, out: f(16), q: f(16), k: new Int8Array(24), v: new Int8Array(24), kScale: f(6), vScale: f(5) }),
     /^attentionQ8: vScale has 5 elements, needs at least 6$/],
-  ['toHalf, out too short', (k) => k.toHalf(new Uint16Array(3), f(4)), /^toHalf: out has 3 elements, x has 4$/],
   ['quantizeHeads, scale too short', (k) => k.quantizeHeads(new Int8Array(8), f(1), f(8), 2, 4),
     /^quantizeHeads: x \(8\) and q \(8\) need H·d = 8 elements, scale \(1\) needs H = 2$/],
   ['qlinear, data too short', (k) => k.qlinear(f(2), f(32), q8(2, 32, 67), null, 1, 1, false), /^qlinear: q8_0 data has 67 bytes, \[2, 32\] needs 68$/],

@@ -189,30 +189,86 @@ test('native qlinear on subarray views and bad sizes', { skip }, () => {
   assert.throws(() => Kn.qrow(new Float32Array(K), W, N), MugptError);
 });
 
-test('f16-cache attention: native equals the JS reference (decode and prefill, ALiBi or not)', { skip }, () => {
+/**
+ * An f16-cache attention call: a cache [Tk, kvStride] with random halves in positions 0 … Tk−Tq−1 (and in the
+ * stride's padding), and the Tq new positions' q | k | v rows in one buffer [Tq, 3D] (kNew, vNew: views
+ * 3D apart, as the model passes its qkv rows).
+ */
+function f16Call(Tq: number, Tk: number, H: number, d: number, extra: number, seed: number) {
+  const D = H * d, kvStride = D + extra, qkv = randn(Tq * 3 * D, seed);
+  const half = (n: number): Uint16Array => Uint16Array.from(randn(n, seed + 1 + n), (x) => floatToHalf(x));
+  return {
+    q: qkv, qStride: 3 * D, k: half(Tk * kvStride), v: half(Tk * kvStride + 1).subarray(1), kvStride,
+    kNew: qkv.subarray(D), vNew: qkv.subarray(2 * D), newStride: 3 * D, Tq, Tk, H, d, scale: 1 / Math.sqrt(d),
+  };
+}
+
+test('f16-cache attention stores its new rows as floatToHalf does and attends as the JS reference (decode, prefill, odd shapes, ALiBi or not)', { skip }, () => {
   let seed = 50;
-  for (const [Tq, Tk, H, d, extra] of [[1, 1, 1, 8, 0], [1, 37, 3, 16, 5], [1, 300, 4, 80, 0], [5, 9, 2, 12, 3], [70, 70, 3, 20, 0], [7, 130, 2, 64, 0]]) {
-    const D = H * d, kvStride = D + extra, qStride = 3 * D;
-    const half = (n: number): Uint16Array => Uint16Array.from(randn(n, seed++), (v) => floatToHalf(v));
-    const k = half(Tk * kvStride), v = half(Tk * kvStride);
-    const q = randn(Tq * qStride, seed++);
+  // d = 12, 20: head slices that are not whole 8-lane vectors; Tq 70 and 130: query blocks of 64 whose new
+  // rows other blocks read before storing them; extra: padding in the cache's rows the kernel must not touch
+  for (const [Tq, Tk, H, d, extra] of [[1, 1, 1, 8, 0], [1, 37, 3, 16, 5], [1, 300, 4, 80, 0], [5, 9, 2, 12, 3], [70, 70, 3, 20, 0], [7, 130, 2, 64, 0], [130, 135, 2, 12, 1]]) {
+    const base = f16Call(Tq, Tk, H, d, extra, seed);
+    seed += 10;
     for (const slopes of [null, Float32Array.from({ length: H }, (_, h) => 0.5 / (h + 1))]) {
-      const args = { q, qStride, k, v, kvStride, Tq, Tk, H, d, scale: 1 / Math.sqrt(d), slopes };
-      const want = new Float32Array(Tq * D);
-      JS.attentionF16({ ...args, out: want });
+      const want = { ...base, k: base.k.slice(), v: base.v.slice(), out: new Float32Array(Tq * H * d), slopes };
+      JS.attentionF16(want);
       eachSimd((Kn, simd) => {
-        const got = new Float32Array(Tq * D).fill(NaN);
-        Kn.attentionF16({ ...args, out: got });
+        const got = { ...base, k: base.k.slice(), v: base.v.slice(), out: new Float32Array(Tq * H * d).fill(NaN), slopes };
+        Kn.attentionF16(got);
+        assert.deepEqual(got.k, want.k, `${simd} Tq=${Tq} Tk=${Tk} H=${H} d=${d}: keys stored`);
+        assert.deepEqual(got.v, want.v, `${simd} Tq=${Tq} Tk=${Tk} H=${H} d=${d}: values stored`);
         let e = 0;
-        for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i] - want[i]));
+        for (let i = 0; i < want.out.length; i++) e = Math.max(e, Math.abs(got.out[i] - want.out[i]));
         assert.ok(e <= 2e-5, `${simd} Tq=${Tq} Tk=${Tk} H=${H} d=${d}: max error ${e}`);
       });
     }
   }
   assert.throws(() => getKernels('native').attentionF16({
-    out: new Float32Array(8), q: new Float32Array(8), qStride: 8, k: new Uint16Array(7), v: new Uint16Array(8), kvStride: 8,
-    Tq: 1, Tk: 1, H: 1, d: 8, scale: 1, slopes: null,
+    ...f16Call(1, 1, 1, 8, 0, 1), out: new Float32Array(8), k: new Uint16Array(7), slopes: null,
   }), MugptError);
+});
+
+test('f16-cache attention rounds the rows it stores as floatToHalf, bit for bit (ties, half subnormals, overflow, ±0, Inf, NaN)', { skip }, () => {
+  const specials = [0, -0, 1, -1, 65504, 65520, 1e6, -1e6, Infinity, -Infinity, NaN, 6e-8, 3e-8, -5.96e-8, 1e-45, 6.1e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
+  // decode (one row) and prefill over two query blocks, with 20-wide heads (vector tails) and padded cache rows
+  for (const [Tq, Tk, H, d, extra] of [[1, 4, 3, 20, 2], [67, 70, 3, 20, 2]]) {
+    const call = f16Call(Tq, Tk, H, d, extra, 7);
+    const D = H * d;
+    for (let t = 0; t < Tq; t++) {
+      for (let i = 0; i < D; i++) {
+        // specials at every column of some row, else magnitudes 2^-30 … 2^17 (half subnormals, normals, overflow)
+        const x = (t * D + i) % 7 === 0 ? specials[(t + i) % specials.length] : call.kNew[t * call.newStride + i] * 2 ** (((t + i) % 48) - 30);
+        call.kNew[t * call.newStride + i] = x;
+        call.vNew[t * call.newStride + i] = -x / 3;
+      }
+    }
+    const stored = (kNew: Float32Array, cache: Uint16Array): void => {
+      for (let t = 0; t < Tq; t++) {
+        for (let i = 0; i < D; i++) {
+          const want = floatToHalf(kNew[t * call.newStride + i]), got = cache[(Tk - Tq + t) * call.kvStride + i];
+          if (got !== want) assert.fail(`row ${t} column ${i}: ${kNew[t * call.newStride + i]} stored as 0x${got.toString(16)}, floatToHalf 0x${want.toString(16)}`);
+        }
+      }
+    };
+    eachSimd((Kn, simd) => {
+      const got = { ...call, k: call.k.slice(), v: call.v.slice(), out: new Float32Array(Tq * D), slopes: null };
+      const before = { k: got.k.slice(), v: got.v.slice() };
+      Kn.attentionF16(got);
+      stored(call.kNew, got.k);
+      stored(call.vNew, got.v);
+      // everything else in the cache (earlier positions, the rows' padding) is untouched
+      const past = (Tk - Tq) * call.kvStride;
+      assert.deepEqual(got.k.subarray(0, past), before.k.subarray(0, past), `${simd}: earlier keys`);
+      assert.deepEqual(got.v.subarray(0, past), before.v.subarray(0, past), `${simd}: earlier values`);
+      for (let t = Tk - Tq; t < Tk; t++) {
+        const pad = (c: Uint16Array): number[] => [...c.subarray(t * call.kvStride + D, (t + 1) * call.kvStride)];
+        assert.deepEqual(pad(got.k), pad(before.k), `${simd}: padding of row ${t}`);
+        assert.deepEqual(pad(got.v), pad(before.v), `${simd}: padding of row ${t}`);
+      }
+    });
+  }
+  assert.deepEqual([0, -0, 1, -1].map(floatToHalf), [0, 0x8000, 0x3c00, 0xbc00]);
 });
 
 test('native quantizeRows (padding GGUF matrices at load) is bit-exact with quantize() from F32 and F16 bytes', { skip }, () => {
@@ -234,24 +290,6 @@ test('native quantizeRows (padding GGUF matrices at load) is bit-exact with quan
     addon.quantizeRows(got16, new Uint8Array(halves.buffer), 1, rows, K, Kp, id);
     assert.deepEqual(got16, quantize(type, fromHalves, rows, Kp), `${type} from F16`);
   }
-});
-
-test('toHalf: native equals floatToHalf bit for bit (ties, half subnormals, overflow, ±0, Inf, NaN); sizes are checked', { skip }, () => {
-  const specials = [0, -0, 1, -1, 65504, 65520, 1e6, -1e6, Infinity, -Infinity, NaN, 6e-8, 3e-8, -5.96e-8, 1e-45, 6.1e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
-  const x = new Float32Array(1003);
-  x.set(specials);
-  const r = randn(x.length, 77);
-  for (let i = specials.length; i < x.length; i++) x[i] = r[i] * 2 ** ((i % 48) - 30); // magnitudes 2^-30 … 2^17
-  const want = new Uint16Array(x.length);
-  JS.toHalf(want, x);
-  assert.deepEqual([...want.subarray(0, 4)], [0, 0x8000, 0x3c00, 0xbc00]);
-  eachSimd((Kn, simd) => {
-    const got = new Uint16Array(x.length + 1).fill(0xffff);
-    Kn.toHalf(got.subarray(1), x);
-    assert.deepEqual(got.subarray(1), want, simd);
-    assert.equal(got[0], 0xffff, 'nothing written outside out');
-  });
-  assert.throws(() => getKernels('native').toHalf(new Uint16Array(3), new Float32Array(4)), (e: unknown) => e instanceof MugptError && /toHalf: out has 3/.test(e.message));
 });
 
 test('native activation quantization rounds halves away from zero as ggml and the JS reference do', { skip }, () => {

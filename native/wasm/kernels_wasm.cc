@@ -311,16 +311,16 @@ EXPORT("attention") void k_attention(float* out, const float* q, long qs, const 
                                      int Tk, int H, int d, float scale, const float* slopes, float* probs) {
   attention(out, q, qs, k, v, kvs, Tq, Tk, H, d, scale, slopes, probs);
 }
-EXPORT("attention_f16") void k_attention_f16(float* out, const float* q, long qs, const uint16_t* k, const uint16_t* v,
-                                             long kvs, int Tq, int Tk, int H, int d, float scale, const float* slopes) {
-  attention_f16(out, q, qs, k, v, kvs, Tq, Tk, H, d, scale, slopes);
+EXPORT("attention_f16") void k_attention_f16(float* out, const float* q, long qs, uint16_t* k, uint16_t* v, long kvs,
+                                             const float* k_new, const float* v_new, long ns, int Tq, int Tk, int H,
+                                             int d, float scale, const float* slopes) {
+  attention_f16(out, q, qs, k, v, kvs, k_new, v_new, ns, Tq, Tk, H, d, scale, slopes);
 }
 EXPORT("attention_q8") void k_attention_q8(float* out, const float* q, long qs, const int8_t* k, const int8_t* v,
                                            const float* ks, const float* vs, long kvs, int Tq, int Tk, int H, int d,
                                            float scale, const float* slopes) {
   attention_q8(out, q, qs, k, v, ks, vs, kvs, Tq, Tk, H, d, scale, slopes);
 }
-EXPORT("to_half") void k_to_half(uint16_t* out, const float* x, long n) { to_half(out, x, n); }
 EXPORT("quantize_heads") void k_quantize_heads(int8_t* q, float* scale, const float* x, int H, int d) {
   for (int h = 0; h < H; h++) mugpt::q8_quantize(x + (long)h * d, d, q + (long)h * d, scale + h);
 }

@@ -79,10 +79,17 @@ export function checkAttention(a: AttentionArgs): void {
   checkAttentionSizes('attention', a);
 }
 
-/** Checks the sizes of an f16 attention call. */
+/** Checks the sizes of an f16 attention call, the new rows included. */
 export function checkAttentionF16(a: AttentionF16Args): void {
   check(a.k instanceof Uint16Array && a.v instanceof Uint16Array, 'attentionF16: k and v must be Uint16Arrays of half bits');
+  check(a.kNew instanceof Float32Array && a.vNew instanceof Float32Array, 'attentionF16: kNew and vNew must be Float32Arrays');
   checkAttentionSizes('attentionF16', a);
+  const D = a.H * a.d;
+  dims('attentionF16', ['newStride', a.newStride]);
+  check(a.newStride >= D, () => `attentionF16: newStride (${a.newStride}) must be at least H·d = ${D}`);
+  if (a.Tq === 0) return;
+  need(a.kNew, (a.Tq - 1) * a.newStride + D, 'kNew', 'attentionF16');
+  need(a.vNew, (a.Tq - 1) * a.newStride + D, 'vNew', 'attentionF16');
 }
 
 /** Checks the sizes of an int8 attention call, scales included. */
@@ -93,12 +100,6 @@ export function checkAttentionQ8(a: AttentionQ8Args): void {
   if (a.Tq === 0) return;
   need(a.kScale, a.Tk * a.H, 'kScale', 'attentionQ8');
   need(a.vScale, a.Tk * a.H, 'vScale', 'attentionQ8');
-}
-
-/** Checks a toHalf call: out holds at least x.length halves. */
-export function checkToHalf(out: Uint16Array, x: Float32Array): void {
-  check(out instanceof Uint16Array && x instanceof Float32Array, 'toHalf: out must be a Uint16Array and x a Float32Array');
-  check(out.length >= x.length, () => `toHalf: out has ${out.length} elements, x has ${x.length}`);
 }
 
 /** Checks a quantizeHeads call. */

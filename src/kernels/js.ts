@@ -8,12 +8,11 @@ import type { AttentionArgs, GeluKind, Kernels } from './kernels.js';
 import { geluErf, geluTanh, silu } from './scalar.js';
 import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy, swigluBackward } from './backward-js.js';
 import { qlinearJs, qrowJs } from './qlinear-js.js';
-import { widenKV } from './attention-f16-js.js';
-import { floatToHalf } from '../quant/half.js';
+import { storeNewHalves, widenKV } from './attention-f16-js.js';
 import { quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
 import {
   checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
-  checkLayerNormBackward, checkLinear, checkPointwise, checkQuantMatrix, checkSoftmaxCrossEntropy, checkToHalf,
+  checkLayerNormBackward, checkLinear, checkPointwise, checkQuantMatrix, checkSoftmaxCrossEntropy,
 } from './checks.js';
 
 export { erf, erfc } from './scalar.js';
@@ -204,6 +203,7 @@ export const jsKernels: Kernels = {
   attention,
   attentionF16(a) {
     checkAttentionF16(a);
+    storeNewHalves(a);
     attention(widenKV(a));
   },
   attentionQ8(a) {
@@ -211,10 +211,6 @@ export const jsKernels: Kernels = {
     attention(widenQ8(a));
   },
   quantizeHeads: quantizeHeadsJs,
-  toHalf(out, x) {
-    checkToHalf(out, x);
-    for (let i = 0; i < x.length; i++) out[i] = floatToHalf(x[i]);
-  },
   qlinear: qlinearJs,
   qrow: qrowJs,
   qprepare(W) {

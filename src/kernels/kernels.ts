@@ -48,12 +48,18 @@ export interface AttentionArgs {
 }
 
 /**
- * Attention over an f16 KV cache (inference): as AttentionArgs, with k and v holding IEEE half bits
- * in the same layout (k[j·kvStride + h·d + i]); no probabilities.
+ * Attention over an f16 KV cache (inference) that first stores its Tq positions' keys and values there:
+ * as AttentionArgs, with k and v holding IEEE half bits in the same layout (k[j·kvStride + h·d + i]) and no
+ * probabilities. kNew and vNew hold the float32 keys and values of positions Tk − Tq … Tk − 1
+ * (kNew[t·newStride + h·d + i], t < Tq), which the kernel writes into k and v at those positions as half
+ * bits rounded to nearest even (IEEE 754's default rounding, as floatToHalf), then attends over all Tk.
  */
 export interface AttentionF16Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs'> {
   k: Uint16Array;
   v: Uint16Array;
+  kNew: Float32Array;
+  vNew: Float32Array;
+  newStride: number;
 }
 
 /**
@@ -147,11 +153,8 @@ export interface Kernels {
   /** Causal attention with optional ALiBi; see AttentionArgs. */
   attention(args: AttentionArgs): void;
 
-  /** Causal attention reading an f16 KV cache; see AttentionF16Args. */
+  /** Causal attention over an f16 KV cache, storing the new positions' keys and values first; see AttentionF16Args. */
   attentionF16(args: AttentionF16Args): void;
-
-  /** out[i] = x[i] as IEEE half bits, rounded to nearest even (i < x.length): rows entering an f16 cache. */
-  toHalf(out: Uint16Array, x: Float32Array): void;
 
   /** Causal attention reading an int8 KV cache; see AttentionQ8Args. */
   attentionQ8(args: AttentionQ8Args): void;

@@ -7,7 +7,7 @@ import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ
 import {
   GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
   checkLayerNormBackward, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads,
-  checkSoftmaxCrossEntropy, checkToHalf,
+  checkSoftmaxCrossEntropy,
 } from './checks.js';
 
 const GGML_TYPE = { q8_0: 8, q4_0: 2 } as const;
@@ -41,14 +41,10 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       checkQuantizeHeads(q, scale, x, H, d);
       addon.quantizeHeads(q, scale, x, H, d);
     },
-    toHalf(out, x) {
-      checkToHalf(out, x);
-      addon.toHalf(out, x, x.length);
-    },
     attentionF16(args: AttentionF16Args) {
       checkAttentionF16(args);
-      const { out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes } = args;
-      addon.attentionF16(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes);
+      const { out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tq, Tk, H, d, scale, slopes } = args;
+      addon.attentionF16(out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tq, Tk, H, d, scale, slopes);
     },
     layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
       checkLayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);

@@ -23,11 +23,10 @@ export interface WasmExports {
   swiglu(out: number, a: number, g: number, n: number): void;
   attention(out: number, q: number, qStride: number, k: number, v: number, kvStride: number, Tq: number, Tk: number,
     H: number, d: number, scale: number, slopes: number, probs: number): void;
-  attention_f16(out: number, q: number, qStride: number, k: number, v: number, kvStride: number, Tq: number, Tk: number,
-    H: number, d: number, scale: number, slopes: number): void;
+  attention_f16(out: number, q: number, qStride: number, k: number, v: number, kvStride: number, kNew: number, vNew: number,
+    newStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: number): void;
   attention_q8(out: number, q: number, qStride: number, k: number, v: number, kScale: number, vScale: number, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: number): void;
-  to_half(out: number, x: number, n: number): void;
   quantize_heads(q: number, scale: number, x: number, H: number, d: number): void;
   qlinear(out: number, x: number, W: number, type: number, N: number, K: number, bias: number, M: number, alpha: number, accumulate: number): void;
   layer_norm_backward(dx: number, dw: number, db: number, dout: number, x: number, mean: number, rstd: number, w: number, M: number, D: number): void;

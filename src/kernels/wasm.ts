@@ -8,7 +8,6 @@ import { jsKernels } from './js.js';
 import {
   GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
   checkLayerNormBackward, checkLinear, checkPointwise, checkQlinear, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
-  checkToHalf,
 } from './checks.js';
 import type { Kernels } from './kernels.js';
 import type { WasmRuntime } from './wasm-runtime.js';
@@ -38,6 +37,16 @@ class Call {
   /** An output of n elements; copied in first when the kernel reads it too (accumulates, beta ≠ 0). */
   out(arr: Typed | null | undefined, n: number, reads = false, T: TypedClass = Float32Array): number {
     return arr ? this.place(typed(arr, T), n, reads, true) : 0;
+  }
+
+  /** An input of n elements of which the kernel writes elements from … n−1: copied in whole, copied back from `from`. */
+  inOut(arr: Typed, n: number, from: number, T: TypedClass): number {
+    const p = this.place(typed(arr, T), n, true, false);
+    if (!this.rt.owns(arr) && n > from) {
+      const e = arr.BYTES_PER_ELEMENT;
+      this.copies.push({ arr: arr.subarray(from, n), ptr: p + from * e, bytes: (n - from) * e });
+    }
+    return p;
   }
 
   /**
@@ -184,11 +193,12 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
 
     attentionF16(args) {
       checkAttentionF16(args);
-      const { out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes } = args;
+      const { out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tq, Tk, H, d, scale, slopes } = args;
       if (Tq === 0) return;
-      const D = H * d, kv = (Tk - 1) * kvStride + D;
-      run((c) => ex.attention_f16(c.out(out, Tq * D), c.in(q, (Tq - 1) * qStride + D), qStride, c.in(k, kv, Uint16Array), c.in(v, kv, Uint16Array),
-        kvStride, Tq, Tk, H, d, scale, c.in(slopes, H)));
+      const D = H * d, kv = (Tk - 1) * kvStride + D, from = (Tk - Tq) * kvStride, fresh = (Tq - 1) * newStride + D;
+      run((c) => ex.attention_f16(c.out(out, Tq * D), c.in(q, (Tq - 1) * qStride + D), qStride,
+        c.inOut(k, kv, from, Uint16Array), c.inOut(v, kv, from, Uint16Array), kvStride, c.in(kNew, fresh), c.in(vNew, fresh), newStride,
+        Tq, Tk, H, d, scale, c.in(slopes, H)));
     },
 
     attentionQ8(args) {
@@ -200,10 +210,6 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
         c.in(kScale, Tk * H), c.in(vScale, Tk * H), kvStride, Tq, Tk, H, d, scale, c.in(slopes, H)));
     },
 
-    toHalf(out, x) {
-      checkToHalf(out, x);
-      run((c) => ex.to_half(c.out(out, x.length, false, Uint16Array), c.in(x, x.length), x.length));
-    },
 
     quantizeHeads(q, scale, x, H, d) {
       checkQuantizeHeads(q, scale, x, H, d);

@@ -279,8 +279,7 @@ function attendSequence(
   const q = s.qkv.subarray(r0 * D3);
   const out = s.att.subarray(r0 * D, (r0 + T) * D);
   if (cache) {
-    cache.append(k, s.qkv, r0, T, past);
-    cache.attend(k, { out, q, qStride: D3, Tq: T, Tk, H, d, scale, slopes });
+    cache.appendAttend(k, s.qkv, r0, { out, q, qStride: D3, Tq: T, Tk, H, d, scale, slopes });
     return;
   }
   // without a cache the keys and values are the rows themselves

@@ -22,12 +22,10 @@ export interface LayerKV {
   /** Bytes held (keys, values and any scales). */
   readonly byteLength: number;
   /**
-   * Stores the keys and values of T rows of qkv [rows, 3D] (q | k | v per row), from row r0, at
-   * positions past … past+T−1.
+   * Stores the keys and values of the call's Tq rows of qkv [rows, 3D] (q | k | v per row), from row r0,
+   * at positions Tk−Tq … Tk−1, then runs the call's attention over cached positions 0 … Tk−1.
    */
-  append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void;
-  /** Attention of the call's queries over cached positions 0 … Tk−1. */
-  attend(kern: Kernels, a: CachedAttention): void;
+  appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void;
   /** Copies the first `rows` positions of `src` (a layer of the same type and sizes). */
   copyFrom(src: LayerKV, rows: number): void;
 }
@@ -41,8 +39,7 @@ abstract class RowsLayerKV<A extends Float32Array | Uint16Array | Int8Array> imp
     this.v = make(rows * D);
   }
   get byteLength(): number { return this.k.byteLength + this.v.byteLength; }
-  abstract append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void;
-  abstract attend(kern: Kernels, a: CachedAttention): void;
+  abstract appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void;
   copyFrom(src: RowsLayerKV<A>, rows: number): void {
     this.k.set(src.k.subarray(0, rows * this.D) as never);
     this.v.set(src.v.subarray(0, rows * this.D) as never);
@@ -52,32 +49,28 @@ abstract class RowsLayerKV<A extends Float32Array | Uint16Array | Int8Array> imp
 /** Float32 keys and values: stored as they are. */
 class F32LayerKV extends RowsLayerKV<Float32Array> {
   constructor(rows: number, D: number, f32: (n: number) => Float32Array) { super(rows, D, f32); }
-  append(_kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void {
-    const D = this.D, D3 = 3 * D;
-    for (let t = 0; t < T; t++) {
+  appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
+    const D = this.D, D3 = 3 * D, past = a.Tk - a.Tq;
+    for (let t = 0; t < a.Tq; t++) {
       const src = (r0 + t) * D3, dst = (past + t) * D;
       this.k.set(qkv.subarray(src + D, src + 2 * D), dst);
       this.v.set(qkv.subarray(src + 2 * D, src + D3), dst);
     }
-  }
-  attend(kern: Kernels, a: CachedAttention): void {
-    kern.attention({ ...a, k: this.k, v: this.v, kvStride: this.D });
+    kern.attention({ ...a, k: this.k, v: this.v, kvStride: D });
   }
 }
 
-/** IEEE half keys and values (their bits), rounded to nearest even by the kernels' toHalf. */
+/**
+ * IEEE half keys and values (their bits), rounded to nearest even: the f16 attention kernel stores the new
+ * rows as it attends (one call a layer, the conversion inside the kernel's threads).
+ */
 class F16LayerKV extends RowsLayerKV<Uint16Array> {
   constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
-  append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void {
+  appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
     const D = this.D, D3 = 3 * D;
-    for (let t = 0; t < T; t++) {
-      const src = (r0 + t) * D3, dst = (past + t) * D;
-      kern.toHalf(this.k.subarray(dst, dst + D), qkv.subarray(src + D, src + 2 * D));
-      kern.toHalf(this.v.subarray(dst, dst + D), qkv.subarray(src + 2 * D, src + D3));
-    }
-  }
-  attend(kern: Kernels, a: CachedAttention): void {
-    kern.attentionF16({ ...a, k: this.k, v: this.v, kvStride: this.D });
+    kern.attentionF16({
+      ...a, k: this.k, v: this.v, kvStride: D, kNew: qkv.subarray(r0 * D3 + D), vNew: qkv.subarray(r0 * D3 + 2 * D), newStride: D3,
+    });
   }
 }
 
@@ -91,15 +84,13 @@ export class Q8LayerKV extends RowsLayerKV<Int8Array> {
     this.vScale = f32(rows * H);
   }
   override get byteLength(): number { return super.byteLength + this.kScale.byteLength + this.vScale.byteLength; }
-  append(kern: Kernels, qkv: Float32Array, r0: number, T: number, past: number): void {
-    const { D, H } = this, D3 = 3 * D, d = D / H;
-    for (let t = 0; t < T; t++) {
+  appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
+    const { D, H } = this, D3 = 3 * D, d = D / H, past = a.Tk - a.Tq;
+    for (let t = 0; t < a.Tq; t++) {
       const src = (r0 + t) * D3, dst = (past + t) * D, ds = (past + t) * H;
       kern.quantizeHeads(this.k.subarray(dst, dst + D), this.kScale.subarray(ds, ds + H), qkv.subarray(src + D, src + 2 * D), H, d);
       kern.quantizeHeads(this.v.subarray(dst, dst + D), this.vScale.subarray(ds, ds + H), qkv.subarray(src + 2 * D, src + D3), H, d);
     }
-  }
-  attend(kern: Kernels, a: CachedAttention): void {
     kern.attentionQ8({ ...a, k: this.k, v: this.v, kScale: this.kScale, vScale: this.vScale, kvStride: this.D });
   }
   override copyFrom(src: Q8LayerKV, rows: number): void {

@@ -43,11 +43,10 @@ export interface NativeAddon {
     vScale: Float32Array, kvStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
   /** Kernels.quantizeHeads. */
   quantizeHeads(q: Int8Array, scale: Float32Array, x: Float32Array, H: number, d: number): void;
-  /** out[i] = x[i] as half bits (nearest even), n values. */
-  toHalf(out: Uint16Array, x: Float32Array, n: number): void;
-  /** attention over an f16 cache: k, v hold half bits. */
+  /** attention over an f16 cache (k, v hold half bits) after storing kNew, vNew's Tq rows at Tk − Tq … as halves. */
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
-    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
+    kNew: Float32Array, vNew: Float32Array, newStride: number, Tq: number, Tk: number, H: number, d: number, scale: number,
+    slopes: Float32Array | null): void;
   /** src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp (quantize()'s arithmetic). */
   quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
   /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
