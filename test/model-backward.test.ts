@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadModel } from '../src/model/model.js';
 import { nativeAvailable } from '../src/kernels/index.js';
 import type { BackendName } from '../src/kernels/kernels.js';
+import { assertFiniteDifferences, copyGrads } from './finite-differences.js';
 import { fixture } from './helpers.js';
 
 const FIXTURES = ['gpt2-gelu', 'gpt2-gelu-new-layer-idx', 'btlm-alibi-h4-stored-slopes', 'btlm-alibi-h6-factor-sharded', 'btlm-learned-gelu-old-mup-names'];
@@ -46,24 +47,7 @@ test('gradients match central finite differences of the loss (float32 model, sam
   for (const name of ['gpt2-gelu', 'btlm-alibi-h4-stored-slopes']) {
     const { fx } = readGrads(name);
     const model = loadModel(fixture('model', name), { backend: 'js' });
-    const params = model.parameters();
-    const grads = Object.fromEntries(Object.entries(model.lossAndGrad(fx.ids).grads).map(([k, v]) => [k, Float32Array.from(v)]));
-    let s = 7;
-    for (const [t, g] of Object.entries(grads)) {
-      const p = params[t];
-      let maxG = 0;
-      for (const x of g) maxG = Math.max(maxG, Math.abs(x));
-      for (let k = 0; k < 3; k++) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        const i = s % p.length;
-        const x0 = p[i], h = 1e-2 * Math.max(1, Math.abs(x0));
-        p[i] = x0 + h; const up = model.loss(fx.ids);
-        p[i] = x0 - h; const down = model.loss(fx.ids);
-        p[i] = x0;
-        const fd = (up - down) / (2 * h);
-        assert.ok(Math.abs(fd - g[i]) <= 5e-3 * maxG + 2e-5, `${name} ${t}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
-      }
-    }
+    assertFiniteDifferences(model.parameters(), copyGrads(model.lossAndGrad(fx.ids).grads), () => model.loss(fx.ids), 7, name);
   }
 });
 

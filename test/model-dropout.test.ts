@@ -11,6 +11,7 @@ import { nativeAvailable } from '../src/kernels/index.js';
 import type { BackendName } from '../src/kernels/kernels.js';
 import { Rng } from '../src/rng.js';
 import { train } from '../src/train/trainer.js';
+import { assertFiniteDifferences, copyGrads } from './finite-differences.js';
 import { fixture, scratch } from './helpers.js';
 import { bigramShards, bigramRun, V } from './train-bigram.js';
 
@@ -75,28 +76,11 @@ for (const backend of BACKENDS) {
       close(model.lossAndGrad(ids).loss, plain.loss(ids), 'lossAndGrad without a seed');
       const seed = { dropoutSeed: 42 };
       const r = model.lossAndGrad(ids, seed);
-      const loss = r.loss;
-      const grads = Object.fromEntries(Object.entries(r.grads).map(([k, v]) => [k, Float32Array.from(v)]));
+      const loss = r.loss, grads = copyGrads(r.grads);
       assert.ok(Math.abs(loss - plain.loss(ids)) > 1e-3, 'dropout changes the training loss');
       assert.equal(model.lossAndGrad(ids, seed).loss, loss, 'the same seed draws the same masks');
       assert.notEqual(model.lossAndGrad(ids, { dropoutSeed: 43 }).loss, loss, 'another seed, other masks');
-      const params = model.parameters();
-      let s = 11;
-      for (const [t, g] of Object.entries(grads)) {
-        const p = params[t];
-        let maxG = 0;
-        for (const x of g) maxG = Math.max(maxG, Math.abs(x));
-        for (let k = 0; k < 3; k++) {
-          s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-          const i = s % p.length;
-          const x0 = p[i], h = 1e-2 * Math.max(1, Math.abs(x0));
-          p[i] = x0 + h; const up = model.lossAndGrad(ids, seed).loss;
-          p[i] = x0 - h; const down = model.lossAndGrad(ids, seed).loss;
-          p[i] = x0;
-          const fd = (up - down) / (2 * h);
-          assert.ok(Math.abs(fd - g[i]) <= 5e-3 * maxG + 2e-5, `${t}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
-        }
-      }
+      assertFiniteDifferences(model.parameters(), grads, () => model.lossAndGrad(ids, seed).loss, 11, `${name} (${backend})`);
     });
   }
 }

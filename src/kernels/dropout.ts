@@ -5,7 +5,7 @@
 // kernels do not expose: it is built here from the kernels' gemm, one head at a time, with the
 // softmax backward written out. Nothing here is part of the Kernels interface; every backend runs it.
 import type { Rng } from '../rng.js';
-import type { Kernels } from './kernels.js';
+import type { AttentionBackwardArgs, Kernels } from './kernels.js';
 import { checkAttentionDropout, checkPointwise } from './checks.js';
 
 /** mask[0 … n) = 1/(1 − p) with probability 1 − p, else 0; one 32-bit draw per element. */
@@ -73,19 +73,8 @@ export function attentionDropoutForward(k: Kernels, a: AttentionDropoutArgs): vo
   }
 }
 
-export interface AttentionDropoutBackwardArgs extends Omit<AttentionDropoutArgs, 'out'> {
-  /** Gradients of q, k, v rows (strides qStride / kvStride); accumulated into. */
-  dq: Float32Array;
-  dk: Float32Array;
-  dv: Float32Array;
-  /** [T, D] gradient of the attention output. */
-  dout: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
-  qStride: number;
-  /** The score multiplier of q·k (the forward's). */
-  scale: number;
-}
+/** The attention backward's arguments (probs: the forward's P, before the mask) and the mask R of the forward. */
+export interface AttentionDropoutBackwardArgs extends AttentionBackwardArgs, Pick<AttentionDropoutArgs, 'mask'> {}
 
 /**
  * Backward of attentionDropoutForward through the softmax, per head, with P̃ = P ⊙ R:

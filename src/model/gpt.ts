@@ -4,7 +4,7 @@
 //
 // Inference shares one set of block buffers across layers (and computes activations in place);
 // training keeps one set per layer, since each backward needs its layer's forward values.
-import type { GeluKind, Kernels } from '../kernels/kernels.js';
+import type { AttentionBackwardArgs, GeluKind, Kernels } from '../kernels/kernels.js';
 import { addMasked, applyMask, attentionDropoutBackward, attentionDropoutForward } from '../kernels/dropout.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
@@ -313,20 +313,14 @@ export function attentionBackward(
   const scale = attentionScale(cfg, layer);
   sc.dQkv.fill(0, 0, M * D3);
   for (let b = 0; b < B; b++) {
-    const o = b * T * D3;
-    if (drop?.attn) {
-      attentionDropoutBackward(k, {
-        dq: sc.dQkv.subarray(o), dk: sc.dQkv.subarray(o + D), dv: sc.dQkv.subarray(o + 2 * D), dout: sc.dAtt.subarray(b * T * D),
-        q: s.qkv.subarray(o), k: s.qkv.subarray(o + D), v: s.qkv.subarray(o + 2 * D), qStride: D3, kvStride: D3,
-        probs: s.probs!.subarray(b * H * T * T), mask: drop.attn.subarray(b * H * T * T), T, H, d, scale,
-      });
-      continue;
-    }
-    k.attentionBackward({
+    const o = b * T * D3, tt = b * H * T * T;
+    const a: AttentionBackwardArgs = {
       dq: sc.dQkv.subarray(o), dk: sc.dQkv.subarray(o + D), dv: sc.dQkv.subarray(o + 2 * D),
       dout: sc.dAtt.subarray(b * T * D), q: s.qkv.subarray(o), k: s.qkv.subarray(o + D), v: s.qkv.subarray(o + 2 * D),
-      qStride: D3, kvStride: D3, probs: s.probs!.subarray(b * H * T * T), T, H, d, scale,
-    });
+      qStride: D3, kvStride: D3, probs: s.probs!.subarray(tt), T, H, d, scale,
+    };
+    if (drop?.attn) attentionDropoutBackward(k, { ...a, mask: drop.attn.subarray(tt) });
+    else k.attentionBackward(a);
   }
   linearBackward(k, sc.dLn, g.attnW, g.attnB, sc.dQkv, s.ln1, lp.attnW, M, D, D3);
   k.layerNormBackward(dh, g.ln1W, g.ln1B, sc.dLn, hIn, s.ln1Mean!, s.ln1Rstd!, lp.ln1W, M, D);
