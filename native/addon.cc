@@ -3,14 +3,6 @@
 // instruction set chosen at load time: AVX-512F, else AVX2+FMA, else portable C++.
 #include <napi.h>
 
-#if !defined(_WIN32)
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
-#include <cerrno>
-
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +12,7 @@
 #include "isa.h"
 #include "pool.h"
 #include "quant.h"
+#include "weights_memory.h"
 
 namespace {
 
@@ -185,78 +178,68 @@ void QRow(const Napi::CallbackInfo& info) {
   mugpt::qrow(out, W, I(info, 2), I(info, 3), I(info, 4), I(info, 5), info[6].ToBoolean());
 }
 
-// x16Fast() → whether the selected kernels read the x16 layout faster than rows.
-Napi::Value X16Fast(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), g_isa->x16_fast()); }
-
-// qpack(W: Uint8Array, type, N, K, force) → true when W was rearranged into the x16 layout, in place:
-// where the selected kernels read x16 faster (AVX2, AVX-512), or always with force (tests: every
-// instruction set reads x16).
-Napi::Value QPack(const Napi::CallbackInfo& info) {
-  uint8_t* W;
-  if (!typed(info, 0, napi_uint8_array, "Uint8Array", &W) || !nums(info, {1, 2, 3})) return info.Env().Undefined();
-  if (!g_isa->x16_fast() && !info[4].ToBoolean()) return Napi::Boolean::New(info.Env(), false);
-  mugpt::qpack_x16(W, I(info, 1), I(info, 2), I(info, 3));
-  return Napi::Boolean::New(info.Env(), true);
+// A Uint8Array over n fresh bytes of mugpt::alloc_weights, freed when it is collected;
+// undefined with a JavaScript exception pending when the memory cannot be had.
+Napi::Value weights_array(Napi::Env env, size_t n, const char* what) {
+  void* p = mugpt::alloc_weights(n);
+  if (!p) {
+    Napi::Error::New(env, std::string(what) + ": cannot allocate " + std::to_string(n) + " bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+      env, p, n, [](Napi::Env, void* data, size_t* len) { mugpt::free_weights(data, *len); delete len; }, new size_t(n));
+  return Napi::Uint8Array::New(env, n, buf, 0);
 }
 
-// Every half's float value (256 KiB, made once): a lookup instead of half_to_float's branches per weight.
-static const float* half_table() {
-  static const std::vector<float> table = [] {
-    std::vector<float> t(65536);
-    for (int h = 0; h < 65536; h++) t[h] = mugpt::half_to_float((uint16_t)h);
-    return t;
-  }();
-  return table.data();
+// allocWeights(bytes) → a zeroed Uint8Array for weights, in memory of its own (weights_memory.h).
+Napi::Value AllocWeights(const Napi::CallbackInfo& info) {
+  if (!nums(info, {0})) return info.Env().Undefined();
+  return weights_array(info.Env(), (size_t)L(info, 0), "allocWeights");
+}
+
+// qpack(W: Uint8Array, type, N, K, force) → W [N, K/32] in the x16 layout, or null where the selected
+// kernels read rows faster (AVX2 and AVX-512 read x16 faster; force packs anyway: tests, every
+// instruction set reads x16; the portable kernels pack in plain C++, the others with SSE2). W itself is rearranged in place, except a view of a mapped file
+// (mapFile), which is never written: its packed copy goes to new memory (allocWeights), and the
+// file's pages it was read from leave the process (release_if_mapped).
+Napi::Value QPack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* W;
+  if (!typed(info, 0, napi_uint8_array, "Uint8Array", &W) || !nums(info, {1, 2, 3})) return env.Undefined();
+  if (!g_isa->x16_fast() && !info[4].ToBoolean()) return env.Null();
+  const int type = I(info, 1), N = I(info, 2), K = I(info, 3);
+  const size_t bytes = (size_t)N * (K / mugpt::QK) * mugpt::qblock_bytes(type);
+  if (!mugpt::in_mapped_file(W, bytes)) {
+    KernelScope scope;
+    mugpt::qpack_x16(W, W, type, N, K, g_isa != &mugpt::kIsaPortable);
+    return info[0];
+  }
+  Napi::Value out = weights_array(env, bytes, "qpack");
+  if (out.IsUndefined()) return out;
+  {
+    KernelScope scope;
+    mugpt::qpack_x16(static_cast<uint8_t*>(out.As<Napi::Uint8Array>().ArrayBuffer().Data()), W, type, N, K,
+                     g_isa != &mugpt::kIsaPortable);
+  }
+  mugpt::release_if_mapped(W, bytes);
+  return out;
 }
 
 // quantizeRows(out: Uint8Array, src: Uint8Array, srcType: 0 F32 | 1 F16, rows, K, Kp, type: 8 Q8_0 | 2 Q4_0):
-// src [rows, K] → blocks [rows, Kp/32], each row zero-padded from K to Kp (a multiple of 32) inputs.
-// ggml's reference quantizer, bit for bit with src/quant/blocks.ts: float32 arithmetic (this file is
-// compiled without FMA, so x·id + 8.5 is two roundings as in JS), roundf, the Q4_0 scale from the
-// signed value of the largest magnitude. Rows in parallel (loading BTLM-3B pads 560 M weights).
+// src [rows, K] → blocks [rows, Kp/32], each row zero-padded from K to Kp (a multiple of 32) inputs, with
+// ggml's reference arithmetic (quantize_rows; through AVX2 unless the portable kernels are selected); rows in parallel (loading BTLM-3B pads 560 M weights).
+// A src in a mapped file has its pages released afterwards (weights_memory.h).
 void QuantizeRows(const Napi::CallbackInfo& info) {
   uint8_t *out, *src;
   if (!typed(info, 0, napi_uint8_array, "Uint8Array", &out) || !typed(info, 1, napi_uint8_array, "Uint8Array", &src) ||
       !nums(info, {2, 3, 4, 5, 6}))
     return;
   const int src_type = I(info, 2), rows = I(info, 3), K = I(info, 4), Kp = I(info, 5), type = I(info, 6);
-  const int nb = Kp / mugpt::QK;
-  const long bb = mugpt::qblock_bytes(type);
-  const float* halves = half_table();
-  auto row = [&](int r, int) {
-    float x[mugpt::QK];
-    for (int b = 0; b < nb; b++) {
-      const int k0 = b * mugpt::QK, n = K - k0 < mugpt::QK ? K - k0 : mugpt::QK;  // the block's inputs in the row
-      const uint8_t* s = src + (src_type == 1 ? 2 : 4) * ((long)r * K + k0);
-      if (src_type == 1) {
-        for (int i = 0; i < n; i++) x[i] = halves[s[2 * i] | (s[2 * i + 1] << 8)];
-      } else {
-        std::memcpy(x, s, sizeof(float) * n);
-      }
-      for (int i = n; i < mugpt::QK; i++) x[i] = 0.0f;
-      uint8_t* blk = out + ((long)r * nb + b) * bb;
-      if (type == mugpt::kQ8) {
-        float d;
-        mugpt::q8_quantize(x, mugpt::QK, reinterpret_cast<int8_t*>(blk + 2), &d);
-        const uint16_t h = mugpt::float_to_half(d);
-        blk[0] = h & 0xff; blk[1] = h >> 8;
-      } else {
-        float amax = 0.0f, mx = 0.0f;
-        for (int i = 0; i < mugpt::QK; i++)
-          if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); mx = x[i]; }
-        const float d = mx / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        const uint16_t h = mugpt::float_to_half(d);
-        blk[0] = h & 0xff; blk[1] = h >> 8;
-        for (int j = 0; j < mugpt::QK / 2; j++) {
-          const float lo = x[j] * id, hi = x[j + mugpt::QK / 2] * id;
-          const int q0 = (int)(lo + 8.5f), q1 = (int)(hi + 8.5f);  // trunc: the int conversion
-          blk[2 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | ((q1 < 15 ? q1 : 15) << 4));
-        }
-      }
-    }
-  };
-  KernelScope scope;
-  mugpt::parallel(rows, row);
+  {
+    KernelScope scope;
+    mugpt::quantize_rows(out, src, src_type, rows, K, Kp, type, g_isa != &mugpt::kIsaPortable);
+  }
+  mugpt::release_if_mapped(src, (size_t)(src_type == 1 ? 2 : 4) * rows * K);
 }
 
 // attentionQ8(out, q, qStride, k: Int8Array, v: Int8Array, kScale, vScale, kvStride, Tq, Tk, H, d, scale, slopes | null)
@@ -395,7 +378,8 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
 
 // mapFile(path) → an external ArrayBuffer over the whole file, mapped copy-on-write (MAP_PRIVATE:
 // the file is never modified; a page written in memory becomes a private copy). Unmapped when the
-// buffer is garbage-collected. Resident pages are the page cache's, shared, not a second copy.
+// buffer is garbage-collected. Resident pages are the page cache's, shared, not a second copy; the
+// converters (qpack, quantizeRows) release the pages of what they have converted (weights_memory.h).
 // Returns undefined where mmap is unavailable.
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -407,23 +391,15 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
-  const int fd = open(path.c_str(), O_RDONLY);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
-    const std::string why = fd < 0 ? std::strerror(errno) : "empty or unreadable file";
-    if (fd >= 0) close(fd);
-    Napi::Error::New(env, "mapFile: " + path + ": " + why).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const size_t size = (size_t)st.st_size;
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  close(fd);  // the mapping keeps the file
-  if (p == MAP_FAILED) {
-    Napi::Error::New(env, "mapFile: " + path + ": mmap failed (" + std::strerror(errno) + ")").ThrowAsJavaScriptException();
+  size_t size = 0;
+  std::string err;
+  void* p = mugpt::map_file(path, &size, &err);
+  if (!p) {
+    Napi::Error::New(env, "mapFile: " + path + ": " + err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   return Napi::ArrayBuffer::New(
-      env, p, size, [](Napi::Env, void* data, size_t* len) { munmap(data, *len); delete len; }, new size_t(size));
+      env, p, size, [](Napi::Env, void* data, size_t* len) { mugpt::unmap_file(data, *len); delete len; }, new size_t(size));
 #endif
 }
 
@@ -451,11 +427,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qlinear", Napi::Function::New(env, QLinear));
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("qpack", Napi::Function::New(env, QPack));
-  exports.Set("x16Fast", Napi::Function::New(env, X16Fast));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
   exports.Set("attentionQ8", Napi::Function::New(env, AttentionQ8));
   exports.Set("quantizeHeads", Napi::Function::New(env, QuantizeHeads));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
+  exports.Set("allocWeights", Napi::Function::New(env, AllocWeights));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));

@@ -3,7 +3,7 @@
 //
 // Two layouts of a matrix W [N rows, K/32 blocks]:
 //  - rows: GGUF's, each row its blocks in order;
-//  - x16: made in place at load by qpack_x16 where the CPU has AVX2 or AVX-512 VNNI, for their integer
+//  - x16: made at load by qpack_x16 where the CPU has AVX2 or AVX-512 VNNI, for their integer
 //    dot products (one maddubs / vpdpbusd against a 4-byte activation slice serves 8 / 16 rows). The first 16·⌊N/16⌋ rows form groups of 16; a group holds, per block b, the 16 rows'
 //    f16 scales (32 bytes) and then their values four bytes a row per step, one step per 4-byte
 //    broadcast of the activation block (so one vpdpbusd does four products of all 16 rows):
@@ -56,8 +56,18 @@ inline int32_t q8_quantize(const float* s, int n, int8_t* q, float* d) {
   return sum;
 }
 
-/** Rearranges W [N, K/32] from the rows layout to x16, in place (rows layout in, same bytes out). */
-void qpack_x16(uint8_t* W, int type, int N, int K);
+/**
+ * Rearranges src [N, K/32] from the rows layout to x16 into dst (the same number of bytes; dst == src:
+ * in place), groups in parallel; simd: with SSE2 where the build has it (the same bytes).
+ */
+void qpack_x16(uint8_t* dst, const uint8_t* src, int type, int N, int K, bool simd);
+
+/**
+ * src [rows, K] (src_type 0: F32, 1: F16) → [rows, Kp/32] blocks of `type`, each row zero-padded to Kp
+ * inputs, bit for bit as ggml's reference quantizer (and src/quant/blocks.ts); rows in parallel. simd:
+ * Q8_0 through AVX2 + F16C where the CPU has them (the same bits).
+ */
+void quantize_rows(uint8_t* out, const uint8_t* src, int src_type, int rows, int K, int Kp, int type, bool simd);
 
 /** out[K] = row r of W dequantized, from either layout. */
 void qrow(float* out, const uint8_t* W, int type, int N, int K, int r, bool x16);

@@ -7,10 +7,13 @@ import { getKernels, nativeAvailable } from '../src/kernels/index.js';
 import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 import { jsKernels as JS } from '../src/kernels/js.js';
 import type { Kernels, QuantMatrix } from '../src/kernels/kernels.js';
-import { quantize, type BlockType } from '../src/quant/blocks.js';
+import { quantize, quantizedBytes, type BlockType } from '../src/quant/blocks.js';
 import { HALF_TABLE, floatToHalf } from '../src/quant/half.js';
 import { MugptError } from '../src/errors.js';
 import { maxRelErr, randn } from './kernels-ref.js';
+import { scratch } from './helpers.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const skip = nativeAvailable() ? false : `native addon did not build or load (${nativeLoadError()})`;
 
@@ -45,7 +48,7 @@ const abs = (x: Float32Array): Float32Array => x.map(Math.abs);
 /** A copy of W rearranged into the x16 layout, whatever this CPU has (every instruction set reads it). */
 function packedX16(W: QuantMatrix): QuantMatrix {
   const Wx: QuantMatrix = { ...W, data: W.data.slice() };
-  assert.equal(loadNativeAddon()!.qpack(Wx.data, W.type === 'q8_0' ? 8 : 2, W.N, W.K, true), true);
+  assert.equal(loadNativeAddon()!.qpack(Wx.data, W.type === 'q8_0' ? 8 : 2, W.N, W.K, true), Wx.data, 'packed in place');
   Wx.layout = 'x16';
   if (W.N >= 16) assert.notDeepEqual(Wx.data, W.data, 'x16 rearranges the groups of 16 rows');
   return Wx;
@@ -271,25 +274,62 @@ test('f16-cache attention rounds the rows it stores as floatToHalf, bit for bit 
   assert.deepEqual([0, -0, 1, -1].map(floatToHalf), [0, 0x8000, 0x3c00, 0xbc00]);
 });
 
-test('native quantizeRows (padding GGUF matrices at load) is bit-exact with quantize() from F32 and F16 bytes', { skip }, () => {
+test('native quantizeRows (padding GGUF matrices at load) is bit-exact with quantize() from F32 and F16 bytes, on every instruction set', { skip }, () => {
   const addon = loadNativeAddon()!;
   const rows = 7, K = 200, Kp = 224;
-  // random values, exact ties (multiples of max/8 and max/127 hit the rounding boundaries), a zero row
+  // random values, exact ties (multiples of max/8 and max/127 hit the rounding boundaries), a zero row,
+  // and a block with an infinity (row 5's first)
   const x = randn(rows * K, 77).map((v, i) => (i % 5 === 0 ? Math.round(v * 16) / 16 : v));
   x.fill(0, 3 * K, 4 * K);
+  x[5 * K + 3] = -Infinity;
   const padded = new Float32Array(rows * Kp);
   for (let r = 0; r < rows; r++) padded.set(x.subarray(r * K, (r + 1) * K), r * Kp);
   const halves = Uint16Array.from(x, (v) => floatToHalf(v));
   const fromHalves = new Float32Array(rows * Kp);
   for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) fromHalves[r * Kp + k] = HALF_TABLE[halves[r * K + k]];
-  for (const [type, id] of [['q8_0', 8], ['q4_0', 2]] as const) {
-    const got32 = new Uint8Array(quantize(type, padded, rows, Kp).length);
-    addon.quantizeRows(got32, new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 0, rows, K, Kp, id);
-    assert.deepEqual(got32, quantize(type, padded, rows, Kp), `${type} from F32`);
-    const got16 = new Uint8Array(got32.length);
-    addon.quantizeRows(got16, new Uint8Array(halves.buffer), 1, rows, K, Kp, id);
-    assert.deepEqual(got16, quantize(type, fromHalves, rows, Kp), `${type} from F16`);
+  const initial = addon.info().simd;
+  try {
+    for (const simd of ['avx512', 'avx2', 'portable']) {
+      if (!addon.setSimd(simd)) continue;
+      for (const [type, id] of [['q8_0', 8], ['q4_0', 2]] as const) {
+        const got32 = new Uint8Array(quantize(type, padded, rows, Kp).length);
+        addon.quantizeRows(got32, new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 0, rows, K, Kp, id);
+        assert.deepEqual(got32, quantize(type, padded, rows, Kp), `${type} from F32 (${simd})`);
+        const got16 = new Uint8Array(got32.length);
+        addon.quantizeRows(got16, new Uint8Array(halves.buffer), 1, rows, K, Kp, id);
+        assert.deepEqual(got16, quantize(type, fromHalves, rows, Kp), `${type} from F16 (${simd})`);
+      }
+    }
+  } finally {
+    addon.setSimd(initial);
   }
+});
+
+test('a mapped file is never written: qpack packs a view of it into new memory, quantizeRows reads it, and the view still reads the file after its pages are released', { skip }, () => {
+  const addon = loadNativeAddon()!;
+  const N = 160, K = 256; // several whole pages each, which are released
+  const q4 = quantize('q4_0', randn(N * K, 21), N, K);
+  const f16 = Uint16Array.from(randn(N * 70, 22), (v) => floatToHalf(v));
+  // a page of something else first, so the tensors start inside the file as in a GGUF file
+  const path = join(scratch(), 'blocks.bin');
+  writeFileSync(path, Buffer.concat([Buffer.alloc(4096, 7), Buffer.from(q4), Buffer.from(f16.buffer)]));
+  const file = new Uint8Array(addon.mapFile(path)!);
+  const view = file.subarray(4096, 4096 + q4.length);
+  const packed = addon.qpack(view, 2, N, K, true)!;
+  assert.notEqual(packed.buffer, file.buffer, 'packed into new memory');
+  assert.deepEqual(packed, packedX16({ type: 'q4_0', data: q4, N, K }).data);
+  assert.deepEqual(view, q4, 'the mapping still reads the file');
+  const halvesView = file.subarray(4096 + q4.length);
+  const fromMap = new Uint8Array(quantizedBytes('q8_0', N, 96));
+  addon.quantizeRows(fromMap, halvesView, 1, N, 70, 96, 8);
+  const fromCopy = new Uint8Array(fromMap.length);
+  addon.quantizeRows(fromCopy, new Uint8Array(f16.buffer), 1, N, 70, 96, 8);
+  assert.deepEqual(fromMap, fromCopy);
+  assert.deepEqual(new Uint16Array(halvesView.slice().buffer), f16, 'the mapping still reads the file');
+  assert.deepEqual(new Uint8Array(readFileSync(path)).subarray(4096, 4096 + q4.length), q4, 'the file is unchanged');
+  const fresh = addon.allocWeights(5000);
+  assert.equal(fresh.length, 5000);
+  assert.ok(fresh.every((b) => b === 0), 'allocWeights gives zeroed memory');
 });
 
 test('native activation quantization rounds halves away from zero as ggml and the JS reference do', { skip }, () => {

@@ -8,7 +8,7 @@
 import { MugptError } from '../errors.js';
 import { innerSize, makeConfig, parseConfig, type ModelConfig } from '../model/config.js';
 import { GgmlType, ggufGet, readGgufTensorBytes, type GgufFile } from './parse.js';
-import { QK, dequantize, quantize, quantizedBytes, type BlockType } from '../quant/blocks.js';
+import { QK, dequantize, quantize, type BlockType } from '../quant/blocks.js';
 import { HALF_TABLE } from '../quant/half.js';
 import type { QuantMatrix } from '../kernels/qlinear-js.js';
 import { llamaAlibiSlopes, transpose } from './name-map.js';
@@ -103,18 +103,18 @@ function padColumns(x: Float32Array, rows: number, K: number, Kp: number): Float
 }
 
 /**
- * The native addon's quantizeRows: src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of
- * ggml type `type` (8 = Q8_0, 2 = Q4_0), rows zero-padded to Kp, with quantize()'s arithmetic.
+ * The native addon's quantizeRows into fresh memory: src [rows, K] (srcType 0: F32, 1: F16 bytes) →
+ * [rows, Kp/32] blocks of ggml type `type` (8 = Q8_0, 2 = Q4_0), rows zero-padded to Kp, with quantize()'s arithmetic.
  */
-export type QuantizeRows = (out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number) => void;
+export type QuantizeRows = (src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number) => Uint8Array;
 
 /** A float GGUF matrix [rows, K] as blocks [rows, Kp] zero-padded (quantizeRows from F32/F16 bytes where given, else JS). */
 function padToBlocks(file: GgufFile, name: string, type: BlockType, rows: number, K: number, quantizeRows?: QuantizeRows): QuantMatrix {
   const Kp = Math.ceil(K / QK) * QK;
   const t = file.tensors.get(name)!;
   if (quantizeRows && (t.type === GgmlType.F32 || t.type === GgmlType.F16)) {
-    const data = new Uint8Array(quantizedBytes(type, rows, Kp));
-    quantizeRows(data, readGgufTensorBytes(file, name), t.type === GgmlType.F16 ? 1 : 0, rows, K, Kp, type === 'q8_0' ? 8 : 2);  // a view of the mapping where mapped: no 1 GB copy
+    // a view of the mapping where mapped: no 1 GB copy
+    const data = quantizeRows(readGgufTensorBytes(file, name), t.type === GgmlType.F16 ? 1 : 0, rows, K, Kp, type === 'q8_0' ? 8 : 2);
     return { type, data, N: rows, K: Kp };
   }
   return { type, data: quantize(type, padColumns(floats(file, name), rows, K, Kp), rows, Kp), N: rows, K: Kp };

@@ -6,6 +6,7 @@ import { loadNativeAddon } from '../native/addon.js';
 import { registerGgufReader } from '../model/model.js';
 import type { Weight } from '../model/params.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
+import { quantizedBytes } from '../quant/blocks.js';
 import { ggufModel, type ImportOptions, type ImportedModel } from './hf-model.js';
 
 export type { ImportOptions, ImportedModel, ImportedTensor } from './hf-model.js';
@@ -15,7 +16,12 @@ export function importGguf(path: string, opts: ImportOptions = {}): ImportedMode
   const file = readGguf(path);
   if (opts.mmap !== false && !opts.dequantizeAll) mapGguf(file);
   const addon = loadNativeAddon();
-  return ggufModel(file, opts, addon ? (...a) => addon.quantizeRows(...a) : undefined);
+  const quantizeRows = addon ? (src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): Uint8Array => {
+    const out = addon.allocWeights(quantizedBytes(type === 8 ? 'q8_0' : 'q4_0', rows, Kp));
+    addon.quantizeRows(out, src, srcType, rows, K, Kp, type);
+    return out;
+  } : undefined;
+  return ggufModel(file, opts, quantizeRows);
 }
 
 registerGgufReader((path, opts) => {

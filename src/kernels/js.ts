@@ -216,7 +216,6 @@ export const jsKernels: Kernels = {
   qprepare(W) {
     checkQuantMatrix(W, 'qprepare'); // nothing to rearrange: the reference reads GGUF's rows layout
   },
-  qlayout: 'rows',
   layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
     checkLayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);
     layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);

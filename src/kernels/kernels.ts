@@ -18,7 +18,7 @@ export interface QuantMatrix {
   K: number;
   /**
    * How data is arranged: 'rows' (absent: GGUF's, row after row), or 'x16', the same bytes rearranged
-   * by the native backend's qprepare for its AVX-512 VNNI kernels (native/quant.h); only the backend
+   * by the native backend's qprepare for its AVX2 and AVX-512 VNNI kernels (native/quant.h); only the backend
    * that made it reads an x16 matrix.
    */
   layout?: 'rows' | 'x16';
@@ -122,9 +122,10 @@ export interface Kernels {
   qrow(out: Float32Array, W: QuantMatrix, r: number): void;
 
   /**
-   * Lets the backend rearrange W.data, in place, into the layout its qlinear reads fastest, recorded in
-   * W.layout (the values are unchanged), or move it where it reads it in place (wasm: W.data becomes a
-   * view of its memory). Called once per matrix when a model is loaded.
+   * Lets the backend rearrange W.data into the layout its qlinear reads fastest, recorded in W.layout
+   * (the values are unchanged): in place, or into new memory when W.data is a view of a memory-mapped
+   * file (native: the file is never written); or move it where it reads it in place (wasm: W.data
+   * becomes a view of its memory). Called once per matrix when a model is loaded.
    */
   qprepare(W: QuantMatrix): void;
 
@@ -134,9 +135,6 @@ export interface Kernels {
    * Absent: every Float32Array is read where it is.
    */
   adopt?(x: Float32Array): Float32Array;
-
-  /** The layout qprepare gives quantized matrices here ('x16' rewrites every byte of them at load). */
-  readonly qlayout: 'rows' | 'x16';
 
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(

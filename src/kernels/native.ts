@@ -20,13 +20,14 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       checkQlinear(out, x, W, bias, M);
       addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate, W.layout === 'x16');
     },
-    get qlayout() {
-      return addon.x16Fast() ? 'x16' : 'rows';
-    },
     qprepare(W) {
       if (W.layout === 'x16') return;
       checkQuantMatrix(W, 'qprepare');
-      if (addon.qpack(W.data, GGML_TYPE[W.type], W.N, W.K, false)) W.layout = 'x16';
+      const packed = addon.qpack(W.data, GGML_TYPE[W.type], W.N, W.K, false);
+      if (packed) {
+        W.data = packed;
+        W.layout = 'x16';
+      }
     },
     qrow(out, W, r) {
       checkQrow(out, W, r);

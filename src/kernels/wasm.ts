@@ -130,7 +130,6 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
 
   return {
     name: 'wasm',
-    qlayout: 'rows',
 
     adopt(x) {
       if (rt.owns(x) || x.length === 0) return x;

@@ -24,7 +24,7 @@ export interface ModelOptions {
   backend?: BackendName;
   /** Element type of the KV cache of incremental decoding: 'f32' (default), 'f16' (half the memory) or 'q8' (int8 with a scale per position and head, ~a quarter). */
   kvCache?: KVCacheType;
-  /** GGUF files: memory-map the file (default: where the addon loads and the kernels read GGUF's own layout); see ImportOptions. */
+  /** GGUF files: memory-map the file (default true, where the native addon loads); see ImportOptions. */
   mmap?: boolean;
   /** GGUF files: float matrices with unaligned inputs (BTLM's mlp.c_proj) as zero-padded blocks of this type (default q8_0 in quantized files), false: floats as llama.cpp computes; see ImportOptions. */
   padToBlocks?: 'q4_0' | 'q8_0' | false;
@@ -79,11 +79,8 @@ export class Model extends Decoder implements BatchDecodeModel {
    * matrices stay quantized in memory; the file's tokenizer becomes the model's.
    */
   static loadGguf(path: string, opts: ModelOptions = {}): Model {
-    // Kernels that rearrange the quantized matrices (x16) rewrite every page of them: mapping the file
-    // would then only add copy-on-write faults (measured: BTLM-3B Q4_0 loads in 3.4 s read, 8.7 s mapped).
     check(ggufReader !== null, 'Model.loadGguf: no GGUF reader is registered; import mugpt (or src/gguf/import.js), which registers it');
-    const mmap = opts.mmap ?? getKernels(opts.backend).qlayout === 'rows';
-    const m = ggufReader(path, { mmap, padToBlocks: opts.padToBlocks });
+    const m = ggufReader(path, { mmap: opts.mmap ?? true, padToBlocks: opts.padToBlocks });
     return new Model(m.config, paramsFromTensors(m.config, m.weights, path), opts, null, m.tokenizer);
   }
 

@@ -34,10 +34,14 @@ export interface NativeAddon {
     bias: Float32Array | null, M: number, alpha: number, accumulate: boolean, x16: boolean): void;
   /** out[K] = row r of W [N, K] dequantized. */
   qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
-  /** Whether the selected kernels read the x16 layout faster (qpack then packs). */
-  x16Fast(): boolean;
-  /** Rearranges W [N, K] into the x16 layout in place and returns true, where the selected kernels read it faster (always with force). */
-  qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): boolean;
+  /**
+   * W [N, K] in the x16 layout where the selected kernels read it faster (always with force), else null:
+   * W itself rearranged in place, or, for a view of a mapped file (mapFile), a packed copy in new
+   * memory (allocWeights), the file's pages it came from released (the file is never written).
+   */
+  qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): Uint8Array | null;
+  /** n zeroed bytes for weights, in memory of their own (an anonymous mapping, freed when collected). */
+  allocWeights(n: number): Uint8Array;
   /** attention over an int8 cache with per-position, per-head scales [Tk, H]. */
   attentionQ8(out: Float32Array, q: Float32Array, qStride: number, k: Int8Array, v: Int8Array, kScale: Float32Array,
     vScale: Float32Array, kvStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
@@ -47,7 +51,10 @@ export interface NativeAddon {
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
     kNew: Float32Array, vNew: Float32Array, newStride: number, Tq: number, Tk: number, H: number, d: number, scale: number,
     slopes: Float32Array | null): void;
-  /** src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp (quantize()'s arithmetic). */
+  /**
+   * src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp
+   * (quantize()'s arithmetic); when src is a view of a mapped file, its pages are released afterwards.
+   */
   quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
   /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
   mapFile(path: string): ArrayBuffer | undefined;

@@ -1,0 +1,37 @@
+// Memory for model weights (POSIX): GGUF files mapped copy-on-write, fresh memory for converted
+// blocks, and giving back the pages of a mapped file once what they hold has been converted.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace mugpt {
+
+/** Maps the whole file copy-on-write (MAP_PRIVATE) and registers the mapping; null with *err set on failure. */
+void* map_file(const std::string& path, size_t* size, std::string* err);
+
+/** Unmaps and unregisters a mapping of map_file. */
+void unmap_file(void* p, size_t size);
+
+/**
+ * Drops from the process the whole pages of [p, p+n) when that range lies inside a mapping of
+ * map_file (madvise MADV_DONTNEED): they stay in the page cache, and a later read maps them again
+ * from the file, so the bytes read stay the same as long as nothing wrote to them, which the callers
+ * (the converters of a tensor that has been read) guarantee. Elsewhere (any other memory) it does nothing.
+ * Why: pages of a mapped file count in the process's resident memory once touched; a model whose
+ * matrices are converted at load would otherwise hold the file's pages and their conversion at once.
+ */
+void release_if_mapped(const void* p, size_t n);
+
+/** True when [p, p+n) lies inside a mapping of map_file. */
+bool in_mapped_file(const void* p, size_t n);
+
+/**
+ * n bytes of zeroed anonymous memory of their own (mmap), so a model's weights leave the process
+ * whole when they are freed (free_weights); null when the memory cannot be had. No MADV_HUGEPAGE:
+ * on the virtual machines measured, first-touch faults of huge pages made loading slower and its
+ * time vary by a second, for a few percent of decode speed (docs/quantization.md).
+ */
+void* alloc_weights(size_t n);
+void free_weights(void* p, size_t n);
+
+}  // namespace mugpt
