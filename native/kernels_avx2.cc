@@ -48,7 +48,7 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
   st(c, c50); st(c + 8, c51);
 }
 
-#define MUGPT_DOT4X2  // gemv_t_task takes two activation rows a pass (dot4x2, simd_avx2.inc)
+#define MUGPT_DOT_RC  // several activation rows: gemv_t_rows_task (dot_rc, simd_avx2.inc)
 #include "simd_avx2.inc"
 #include "quant_avx2.inc"
 #include "kernels.inc"

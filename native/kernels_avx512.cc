@@ -46,7 +46,7 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
 #undef STORE
 }
 
-#define MUGPT_DOT4X2  // gemv_t_task takes two activation rows a pass (dot4x2, simd_avx2.inc)
+#define MUGPT_DOT_RC  // several activation rows: gemv_t_rows_task (dot_rc, simd_avx2.inc)
 #include "simd_avx2.inc"
 #define MUGPT_QDOT_VNNI  // the quantized dot products use AVX-512 VNNI where the CPU has it
 #include "quant_avx2.inc"
