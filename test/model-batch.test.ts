@@ -10,7 +10,7 @@ import type { KVCache } from '../src/generate/decode-model.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import type { KVCacheType } from '../src/model/kvcache.js';
 import { MugptError } from '../src/errors.js';
-import { smallGguf, smallModel } from './serve-models.js';
+import { smallGguf, smallModel, smallTensors } from './serve-models.js';
 
 interface Plan { prompt: number[]; maxNew: number; join: number }
 
@@ -56,6 +56,8 @@ async function solo(model: Model, p: Plan): Promise<number[]> {
 const cases: Array<{ name: string; make: (backend: BackendName, kvCache: KVCacheType) => Model }> = [
   { name: 'gpt2 F32', make: (backend, kvCache) => smallModel('gpt2', { backend, kvCache }) },
   { name: 'btlm F32', make: (backend, kvCache) => smallModel('btlm', { backend, kvCache }) },
+  { name: 'gpt2 F32 GGUF', make: (backend, kvCache) => loadModel(smallGguf('gpt2', 'f32'), { backend, kvCache }) },
+  { name: 'btlm F32 GGUF', make: (backend, kvCache) => loadModel(smallGguf('btlm', 'f32'), { backend, kvCache }) },
   { name: 'gpt2 Q8_0 GGUF', make: (backend, kvCache) => loadModel(smallGguf('gpt2', 'q8_0'), { backend, kvCache }) },
   { name: 'btlm Q4_0 GGUF', make: (backend, kvCache) => loadModel(smallGguf('btlm', 'q4_0'), { backend, kvCache }) },
 ];
@@ -63,7 +65,7 @@ const cases: Array<{ name: string; make: (backend: BackendName, kvCache: KVCache
 // the JS kernels (slow on GPT-2's vocabulary) on one float and one quantized model; the native ones on all
 const runs = cases.flatMap((c) => (['f32', 'q8'] as KVCacheType[]).map((kv) => ({ ...c, kv, backend: 'native' as BackendName })))
   .filter((r) => nativeAvailable() || r.kv === 'f32').map((r) => nativeAvailable() ? r : { ...r, backend: 'js' as BackendName });
-if (nativeAvailable()) runs.push(...[cases[0], cases[3]].map((c) => ({ ...c, kv: 'f32' as KVCacheType, backend: 'js' as BackendName })));
+if (nativeAvailable()) runs.push(...[cases[0], cases[2], cases[5]].map((c) => ({ ...c, kv: 'f32' as KVCacheType, backend: 'js' as BackendName })));
 
 for (const { name, make, kv, backend } of runs) {
   test(`${name}, ${backend} kernels, ${kv} cache: batched greedy tokens equal solo generate, sequences joining and leaving`, async () => {
@@ -76,6 +78,20 @@ for (const { name, make, kv, backend } of runs) {
     }
   });
 }
+
+// A float GGUF model keeps its Conv1D matrices in the file's [out, in] layout for inference (x·Wᵀ);
+// training and saving need HF's [in, out], which parameters() makes once, in place.
+test('float GGUF: inference on [out, in] matrices; parameters() gives HF\'s [in, out] tensors, and decoding goes on', () => {
+  const model = loadModel(smallGguf('gpt2', 'f32'), { backend: nativeAvailable() ? 'native' : 'js' });
+  const ids = [464, 3139, 286, 4881];
+  const before = model.step(model.newCache(8), ids).slice();
+  const params = model.parameters();
+  for (const [name, t] of smallTensors('gpt2')) assert.deepEqual(params[name], t, name);
+  const after = model.step(model.newCache(8), ids);
+  const worst = after.reduce((w, x, i) => Math.max(w, Math.abs(x - before[i])), 0);
+  assert.ok(worst < 1e-4, `logits before and after the transposition differ by ${worst}`);
+  assert.equal(argmax(after), argmax(before));
+});
 
 test('stepBatch: logits of each sequence equal its own step(), and bad entries are refused before any change', () => {
   const model = smallModel('btlm', { backend: 'js' });

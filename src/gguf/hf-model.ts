@@ -93,6 +93,11 @@ export interface ImportOptions {
    * floats (llama.cpp's arithmetic exactly), 'q4_0' the least memory (and a 4× larger difference).
    */
   padToBlocks?: BlockType | false;
+  /**
+   * Float Conv1D matrices stay in GGUF's [out, in] layout (shape [out, in]) instead of HF's [in, out]:
+   * what Model.loadGguf runs inference on (Params.conv1dOutIn), with no transposition at load.
+   */
+  conv1dOutIn?: boolean;
 }
 
 /** x[rows, K] → [rows, Kp] with zeros in columns K … Kp−1. */
@@ -235,7 +240,8 @@ export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows
       return;
     }
     const x = floats(file, ggName);
-    tensors.set(hfName, { kind: 'f32', shape: conv1d ? [inp, out] : [out, inp], data: conv1d ? transpose(x, out, inp) : x });
+    const inOut = conv1d && !opts.conv1dOutIn;
+    tensors.set(hfName, { kind: 'f32', shape: inOut ? [inp, out] : [out, inp], data: inOut ? transpose(x, out, inp) : x });
   };
 
   mat('transformer.wte.weight', 'token_embd.weight', V, D, false);

@@ -25,8 +25,8 @@ export function importGguf(path: string, opts: ImportOptions = {}): ImportedMode
 }
 
 registerGgufReader((path, opts) => {
-  const m = importGguf(path, opts);
+  const m = importGguf(path, { ...opts, conv1dOutIn: true });
   const weights = new Map<string, Weight>();
   for (const [name, t] of m.tensors) weights.set(name, t.kind === 'f32' ? t.data : t.matrix);
-  return { config: m.config, weights, tokenizer: m.tokenizer ? new BpeTokenizer(m.tokenizer) : null };
+  return { config: m.config, weights, tokenizer: m.tokenizer ? new BpeTokenizer(m.tokenizer) : null, conv1dOutIn: true };
 });

@@ -162,16 +162,25 @@ function blockInput(x: Float32Array, W: Exclude<Weight, Float32Array>, M: number
   return padded;
 }
 
-/** out[M, N] = x[M, K]·W + b[N]: a Conv1D, W float [K, N] or quantized [N, K]. */
-function linear(k: Kernels, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
-  if (W instanceof Float32Array) k.linear(out, x, W, b, M, K, N);
-  else k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, false);
+/**
+ * out[M, N] = x[M, K]·W + b[N]: a Conv1D, W float [K, N] (or [N, K] when ctx.p.conv1dOutIn: x·Wᵀ) or
+ * quantized [N, K].
+ */
+function linear(ctx: GptContext, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
+  const k = ctx.k;
+  if (!(W instanceof Float32Array)) k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, false);
+  else if (!ctx.p.conv1dOutIn) k.linear(out, x, W, b, M, K, N);
+  else {
+    for (let r = 0; r < M; r++) out.set(b, r * N);
+    k.gemm(false, true, M, N, K, 1, x, W, 1, out);
+  }
 }
 
 /** out[M, N] += x[M, K]·W + b[N]: a Conv1D added into the residual stream. */
-function addLinear(k: Kernels, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
+function addLinear(ctx: GptContext, out: Float32Array, x: Float32Array, W: Weight, b: Float32Array, M: number, K: number, N: number): void {
+  const k = ctx.k;
   if (!(W instanceof Float32Array)) { k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, true); return; }
-  k.gemm(false, false, M, N, K, 1, x, W, 1, out);
+  k.gemm(false, ctx.p.conv1dOutIn, M, N, K, 1, x, W, 1, out);
   for (let r = 0; r < M; r++) {
     const o = r * N;
     for (let j = 0; j < N; j++) out[o + j] += b[j];
@@ -209,7 +218,7 @@ export function attentionForward(
   const { cfg, k, D, H, d } = ctx;
   const M = B * T, D3 = 3 * D;
   k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon, s.ln1Mean, s.ln1Rstd);
-  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
+  linear(ctx, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, D3);
   const slopes = sequenceSlopes(ctx, past + T);
   for (let b = 0; b < B; b++) {
     attendSequence(ctx, layer, s, b * T, T, past, cache, slopes, b);
@@ -222,10 +231,10 @@ export function attentionForward(
     }
   }
   if (drop?.attnResid) {
-    linear(k, drop.y, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+    linear(ctx, drop.y, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
     addMasked(h, drop.y, drop.attnResid, M * D);
   } else {
-    addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+    addLinear(ctx, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
   }
 }
 
@@ -249,13 +258,13 @@ export function batchAttentionForward(
 ): void {
   const { cfg, k, D } = ctx;
   k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon);
-  linear(k, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, 3 * D);
+  linear(ctx, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, 3 * D);
   let r0 = 0;
   for (const q of seqs) {
     attendSequence(ctx, layer, s, r0, q.T, q.past, q.cache[layer], sequenceSlopes(ctx, q.past + q.T), 0);
     r0 += q.T;
   }
-  addLinear(k, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+  addLinear(ctx, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
 }
 
 /** ALiBi slopes for a sequence whose keys span Tk positions (the dynamic scale depends on Tk), or null. */
@@ -332,18 +341,18 @@ export function attentionBackward(
 export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, M: number, drop: LayerDropout | null = null): void {
   const { cfg, k, D, I } = ctx;
   k.layerNorm(s.ln2, h, lp.ln2W, lp.ln2B, M, D, cfg.layer_norm_epsilon, s.ln2Mean, s.ln2Rstd);
-  linear(k, s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
+  linear(ctx, s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
   if (ctx.gelu === null) {
-    linear(k, s.fc2!, s.ln2, lp.fc2W!, lp.fc2B!, M, D, I);
+    linear(ctx, s.fc2!, s.ln2, lp.fc2W!, lp.fc2B!, M, D, I);
     k.swiglu(s.act, s.fc, s.fc2!, M * I);
   } else {
     k.gelu(s.act, s.fc, M * I, ctx.gelu);
   }
   if (drop?.mlpResid) {
-    linear(k, drop.y, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+    linear(ctx, drop.y, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
     addMasked(h, drop.y, drop.mlpResid, M * D);
   } else {
-    addLinear(k, h, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+    addLinear(ctx, h, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
   }
 }
 

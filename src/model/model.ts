@@ -17,7 +17,7 @@ import { Decoder } from './decoder.js';
 import { batchBlocksForward, blocksForward, embedForward, lmHeadForward, type GptContext, type SequenceRows } from './gpt.js';
 import { LayerKVCache, type KVCacheType } from './kvcache.js';
 import { TrainPass } from './train-pass.js';
-import { namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
+import { conv1dToInOut, namedTensors, paramsFromTensors, readParams, validateCheckpoint, type Params, type Weight } from './params.js';
 
 export interface ModelOptions {
   /** Kernels: 'js', 'native' or 'wasm'; default MUGPT_BACKEND, else native where it built. */
@@ -38,8 +38,11 @@ export interface ForwardResult {
 
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
 
-/** A GGUF file read into a config, weights by HF name and the file's tokenizer (src/gguf/import.ts). */
-export interface GgufWeights { config: ModelConfig; weights: Map<string, Weight>; tokenizer: Tokenizer | null }
+/**
+ * A GGUF file read into a config, weights by HF name and the file's tokenizer (src/gguf/import.ts);
+ * conv1dOutIn: its float Conv1D matrices are in GGUF's [out, in] layout (see Params.conv1dOutIn).
+ */
+export interface GgufWeights { config: ModelConfig; weights: Map<string, Weight>; tokenizer: Tokenizer | null; conv1dOutIn: boolean }
 export type GgufReader = (path: string, opts: { mmap: boolean; padToBlocks: ModelOptions['padToBlocks'] }) => GgufWeights;
 
 // The GGUF folder depends on the model, never the reverse: src/gguf/import.ts registers its reader
@@ -81,7 +84,7 @@ export class Model extends Decoder implements BatchDecodeModel {
   static loadGguf(path: string, opts: ModelOptions = {}): Model {
     check(ggufReader !== null, 'Model.loadGguf: no GGUF reader is registered; import mugpt (or src/gguf/import.js), which registers it');
     const m = ggufReader(path, { mmap: opts.mmap ?? true, padToBlocks: opts.padToBlocks });
-    return new Model(m.config, paramsFromTensors(m.config, m.weights, path), opts, null, m.tokenizer);
+    return new Model(m.config, paramsFromTensors(m.config, m.weights, path, m.conv1dOutIn), opts, null, m.tokenizer);
   }
 
   /** Loads a HF folder (config.json + model.safetensors or a sharded index), tensor by tensor. */
@@ -137,10 +140,15 @@ export class Model extends Decoder implements BatchDecodeModel {
       [l.attnW, l.attnProjW, l.fcW, l.fc2W ?? l.fcW, l.mlpProjW].every((w) => w instanceof Float32Array)));
   }
 
-  /** The context with float parameters, which training and saving need. */
+  /**
+   * The context with float parameters in HF's layout, which training and saving need: float Conv1D
+   * matrices kept [out, in] from a GGUF file are transposed once, in place (so arrays handed out before
+   * stay the parameters), and inference then reads them [in, out].
+   */
   private floatContext(what: string): GptContext<Float32Array> {
     check(!this.isQuantized, `${what}: this model holds Q8_0/Q4_0 matrices (loaded from a quantized GGUF file); `
       + 'training and saving need float weights: convert it with `mugpt quantize FILE --type f32 -o OUT.gguf` and load that');
+    conv1dToInOut(this.config, this.params);
     return this.ctx as GptContext<Float32Array>;
   }
 

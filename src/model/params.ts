@@ -1,6 +1,6 @@
 // The parameters of a gpt2/btlm model: HF tensor names and shapes from a config, validation of a
 // checkpoint against them, and the typed per-layer views the forward uses.
-// Conv1D weights are stored [in, out]: y = x·W + b.
+// Conv1D weights are stored [in, out]: y = x·W + b (or [out, in] for inference: Params.conv1dOutIn).
 import { MugptError, check } from '../errors.js';
 import type { CheckpointReader } from '../io/hf.js';
 import { alibiSlopes } from './alibi.js';
@@ -48,6 +48,13 @@ export interface Params<W extends Weight = Float32Array> {
   slopes: Float32Array | null;
   /** Every float tensor by HF name, the same arrays as above (slopes included for ALiBi models). */
   tensors: Map<string, Float32Array>;
+  /**
+   * True when the float Conv1D matrices are stored [out, in] (GGUF's layout, which Model.loadGguf keeps:
+   * y = x·Wᵀ + b through gemm's transposed-B path, whose few-row kernels read each weight row once for
+   * every sequence of a decode batch), false for HF's [in, out]. conv1dToInOut turns the first into the
+   * second, for training and saving.
+   */
+  conv1dOutIn: boolean;
 }
 
 /** The quantized matrices of a model, each once (a tied embedding is also the LM head). */
@@ -129,8 +136,8 @@ export function validateCheckpoint(reader: CheckpointReader, cfg: ModelConfig, c
  * are, not copied. Missing ALiBi slopes come from the formula.
  */
 export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Float32Array>, where: string): Params;
-export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, where: string): Params<Weight>;
-export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, where: string): Params<Weight> {
+export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, where: string, conv1dOutIn?: boolean): Params<Weight>;
+export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, where: string, conv1dOutIn = false): Params<Weight> {
   const tensors = new Map<string, Float32Array>();
   const quant = new Map<string, QuantMatrix>();
   for (const { name, shape } of expectedTensors(cfg)) {
@@ -186,7 +193,28 @@ export function paramsFromTensors(cfg: ModelConfig, named: Map<string, Weight>, 
     lnfB: getF('ln_f.bias'),
     slopes: usesAlibi(cfg) ? getF('relative_pe.slopes') : null,
     tensors,
+    conv1dOutIn,
   };
+}
+
+/** Transposes the float Conv1D matrices of p from [out, in] to HF's [in, out], in place (the same arrays). */
+export function conv1dToInOut(cfg: ModelConfig, p: Params<Weight>): void {
+  if (!p.conv1dOutIn) return;
+  const D = cfg.n_embd, I = innerSize(cfg);
+  const t = (W: Weight | null, inp: number, out: number): void => {
+    if (!(W instanceof Float32Array)) return;
+    const src = W.slice(); // [out, inp]
+    for (let o = 0; o < out; o++)
+      for (let i = 0; i < inp; i++) W[i * out + o] = src[o * inp + i];
+  };
+  for (const l of p.layers) {
+    t(l.attnW, D, 3 * D);
+    t(l.attnProjW, D, D);
+    t(l.fcW, D, I);
+    t(l.fc2W, D, I);
+    t(l.mlpProjW, I, D);
+  }
+  p.conv1dOutIn = false;
 }
 
 /**
@@ -219,6 +247,7 @@ export function adoptParams(p: Params<Weight>, adopt: (x: Float32Array) => Float
   const tensors = new Map([...p.tensors].map(([name, t]) => [name, f(t)] as const));
   return {
     wte: w(p.wte), lmHead: w(p.lmHead), wpe: w(p.wpe), lnfW: f(p.lnfW), lnfB: f(p.lnfB), slopes: w(p.slopes), tensors,
+    conv1dOutIn: p.conv1dOutIn,
     layers: p.layers.map((l) => ({
       ln1W: f(l.ln1W), ln1B: f(l.ln1B), attnW: w(l.attnW), attnB: f(l.attnB), attnProjW: w(l.attnProjW), attnProjB: f(l.attnProjB),
       ln2W: f(l.ln2W), ln2B: f(l.ln2B), fcW: w(l.fcW), fcB: f(l.fcB), fc2W: w(l.fc2W), fc2B: w(l.fc2B),
