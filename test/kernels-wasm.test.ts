@@ -1,6 +1,7 @@
 // What is particular to the WebAssembly backend (its kernels against the JS reference run in
 // kernels-native.test.ts and quant-native.test.ts with the native ones): the quantized products equal
-// the native portable kernels bit for bit; the single-thread module over a plain memory computes what
+// the native portable kernels bit for bit in the rows layout and in the x4 layout qprepare makes, for every
+// f16 block scale; rows read back from x4 are the rows; the single-thread module over a plain memory computes what
 // the threaded one does; weights live in the module's memory and are read in place; a full memory and
 // a wrongly typed argument are MugptErrors; the committed .wasm files are the sources' build.
 import { test } from 'node:test';
@@ -31,25 +32,79 @@ function plainKernels(bytes = 2 ** 26): Kernels {
 
 const qShapes: Array<[number, number, number]> = [[1, 32, 1], [1, 96, 5], [3, 96, 7], [4, 64, 9], [17, 96, 33], [1, 2560, 301], [9, 768, 70]];
 
-test('wasm qlinear equals the native portable kernels bit for bit (Q8_0, Q4_0; one row and many)', { skip: !nativeAvailable() && 'native addon not built' }, () => {
+/** W's product computed by the native portable kernels (rows layout), and by wasm in the rows and the x4 layouts. */
+function portableAndWasm(W: QuantMatrix, x: Float32Array, bias: Float32Array | null, M: number): { want: Float32Array; rows: Float32Array; x4: Float32Array } {
   const addon = loadNativeAddon()!;
   const initial = addon.info().simd;
   addon.setSimd('portable');
+  const want = new Float32Array(M * W.N), rows = new Float32Array(M * W.N), x4 = new Float32Array(M * W.N);
   try {
-    let seed = 900;
-    for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
-      for (const [M, K, N] of qShapes) {
-        const W: QuantMatrix = { type, data: quantize(type, randn(N * K, seed++), N, K), N, K };
-        const x = randn(M * K, seed++).map((v) => v * 4);
-        const bias = randn(N, seed++);
-        const want = new Float32Array(M * N), got = new Float32Array(M * N);
-        getKernels('native').qlinear(want, x, W, bias, M, 0.75, false);
-        wasm.qlinear(got, x, W, bias, M, 0.75, false);
-        assert.deepEqual(got, want, `${type} M=${M} K=${K} N=${N}`);
-      }
-    }
+    getKernels('native').qlinear(want, x, W, bias, M, 0.75, false);
   } finally {
     addon.setSimd(initial);
+  }
+  wasm.qlinear(rows, x, W, bias, M, 0.75, false);
+  const P: QuantMatrix = { ...W, data: W.data.slice() };
+  wasm.qprepare(P);
+  assert.equal(P.layout, 'x4');
+  wasm.qlinear(x4, x, P, bias, M, 0.75, false);
+  return { want, rows, x4 };
+}
+
+test('wasm qlinear equals the native portable kernels bit for bit, rows and x4 layouts (Q8_0, Q4_0; one row and many)', { skip: !nativeAvailable() && 'native addon not built' }, () => {
+  let seed = 900;
+  for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+    for (const [M, K, N] of qShapes) {
+      const W: QuantMatrix = { type, data: quantize(type, randn(N * K, seed++), N, K), N, K };
+      const { want, rows, x4 } = portableAndWasm(W, randn(M * K, seed++).map((v) => v * 4), randn(N, seed++), M);
+      assert.deepEqual(rows, want, `rows ${type} M=${M} K=${K} N=${N}`);
+      assert.deepEqual(x4, want, `x4 ${type} M=${M} K=${K} N=${N}`);
+    }
+  }
+});
+
+test('wasm qlinear converts every f16 block scale as the native kernels do (zeros, subnormals, Inf, NaN)', { skip: !nativeAvailable() && 'native addon not built' }, () => {
+  // 65,536 one-block rows (N = 65,536, K = 32): row r's scale is the half with bits r, its values 1 … 32
+  for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+    const [N, K, bb] = [65536, 32, type === 'q8_0' ? 34 : 18];
+    const data = new Uint8Array(N * bb);
+    for (let r = 0; r < N; r++) {
+      data[r * bb] = r & 0xff;
+      data[r * bb + 1] = r >> 8;
+      for (let i = 0; i < bb - 2; i++) data[r * bb + 2 + i] = type === 'q8_0' ? 1 + i : (9 + (i % 7)) | ((10 + (i % 5)) << 4);
+    }
+    const x = randn(K, 77);
+    const { want, rows, x4 } = portableAndWasm({ type, data, N, K }, x, null, 1);
+    const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer);
+    const [w, r, g] = [bits(want), bits(rows), bits(x4)];
+    for (let i = 0; i < N; i++) {
+      if (Number.isNaN(want[i])) assert.ok(Number.isNaN(rows[i]) && Number.isNaN(x4[i]), `${type} scale 0x${i.toString(16)}: NaN`);
+      else assert.ok(r[i] === w[i] && g[i] === w[i], `${type} scale 0x${i.toString(16)}: ${want[i]}, wasm rows ${rows[i]}, x4 ${x4[i]}`);
+    }
+  }
+});
+
+test('qrow reads rows back from the x4 layout; other backends refuse an x4 matrix by name', () => {
+  let seed = 300;
+  for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
+    const [N, K] = [23, 96]; // five groups of four, and three rows after them in the rows layout
+    const W: QuantMatrix = { type, data: quantize(type, randn(N * K, seed++), N, K), N, K };
+    const P: QuantMatrix = { ...W, data: W.data.slice() };
+    wasm.qprepare(P);
+    assert.equal(P.layout, 'x4');
+    assert.notDeepEqual(P.data.subarray(0, 20 * (K / 32) * (type === 'q8_0' ? 34 : 18)), W.data.subarray(0, 20 * (K / 32) * (type === 'q8_0' ? 34 : 18)));
+    const want = new Float32Array(K), got = new Float32Array(K);
+    for (let r = 0; r < N; r++) {
+      JS.qrow(want, W, r);
+      wasm.qrow(got, P, r);
+      assert.deepEqual(got, want, `${type} row ${r}`);
+    }
+    const out = new Float32Array(N), x = randn(K, seed++);
+    assert.throws(() => JS.qlinear(out, x, P, null, 1, 1, false), (e: unknown) => e instanceof MugptError && /x4 layout.*the JS backend reads the rows layout only/.test(e.message));
+    if (nativeAvailable()) {
+      assert.throws(() => getKernels('native').qlinear(out, x, P, null, 1, 1, false),
+        (e: unknown) => e instanceof MugptError && /x4 layout.*the native backend reads the rows and x16 layouts/.test(e.message));
+    }
   }
 });
 
@@ -97,8 +152,11 @@ test('adopted weights and prepared quantized matrices live in the module memory 
   const Q: QuantMatrix = { type: 'q4_0', data: quantize('q4_0', randn(N * K, 9), N, K), N, K };
   const before = Q.data;
   wasm.qprepare(Q);
-  assert.ok(rt.owns(Q.data) && Q.layout === undefined);
-  assert.deepEqual(Q.data, before);
+  assert.ok(rt.owns(Q.data) && Q.layout === 'x4');
+  const [a4, b4] = [new Float32Array(M * N), new Float32Array(M * N)];
+  wasm.qlinear(a4, x, Q, null, M, 1, false);
+  wasm.qlinear(b4, x, { type: 'q4_0', data: before, N, K }, null, M, 1, false);
+  assert.deepEqual(a4, b4);
   const model = loadModel(join(fixture('model'), 'gpt2-gelu'), { backend: 'wasm' });
   assert.ok(Object.values(model.parameters()).every((t) => rt.owns(t)), 'every weight of a wasm model is in module memory');
 });

@@ -240,16 +240,18 @@ static void layer_norm_row(float* out, const float* x, const float* w, const flo
 
 // ---- f16 and q8 KV cache primitives ----
 
-// Four halves (the low 16 bits of four u32 lanes) → four floats, exactly: the magnitude bits shifted into a float's place and scaled by
-// 2^112 (this also normalizes half subnormals); Inf/NaN (exponent 31) get the float exponent 255.
-static v128_t h2f4_u32(v128_t x) {
-  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(x, wasm_i32x4_splat(0x7fff)), 13);
-  v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(5.192296858534828e33f));  // 2^112
-  const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x0f800000));
-  f = wasm_v128_bitselect(wasm_v128_or(mag, wasm_i32x4_splat(0x70000000)), f, infnan);
-  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(x, wasm_i32x4_splat(0x8000)), 16));
+// Four halves, sign-extended to i32 lanes → four floats, exactly (as half_to_float). Shifted left by 13, a
+// half's sign lands on bit 31 (the ones of the extension above it masked off), its exponent and mantissa on a
+// float's; scaling by 2^112 rebiases the exponent (15 → 127) and normalizes half subnormals. Inf/NaN
+// (exponent 31) are left with a finite exponent there, and get 255. Eight operations: the conversion runs
+// once per weight block and group of rows, where a longer one cost a third of the quantized products.
+static v128_t h2f4_s32(v128_t x) {
+  const v128_t y = wasm_v128_and(wasm_i32x4_shl(x, 13), wasm_i32x4_splat((int32_t)0x8fffe000));
+  const v128_t f = wasm_f32x4_mul(y, wasm_f32x4_splat(0x1p112f));
+  const v128_t e31 = wasm_i32x4_eq(wasm_v128_and(y, wasm_i32x4_splat(0x0f800000)), wasm_i32x4_splat(0x0f800000));
+  return wasm_v128_or(f, wasm_v128_and(e31, wasm_i32x4_splat(0x7f800000)));
 }
-static v128_t h2f4(const uint16_t* h) { return h2f4_u32(wasm_u32x4_load16x4(h)); }
+static v128_t h2f4(const uint16_t* h) { return h2f4_s32(wasm_i32x4_load16x4(h)); }
 
 static inline v128_t i8f4(const int8_t* p) {
   return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(wasm_i16x8_load8x8(p)));
@@ -324,9 +326,14 @@ EXPORT("attention_q8") void k_attention_q8(float* out, const float* q, long qs, 
 EXPORT("quantize_heads") void k_quantize_heads(int8_t* q, float* scale, const float* x, int H, int d) {
   for (int h = 0; h < H; h++) mugpt::q8_quantize(x + (long)h * d, d, q + (long)h * d, scale + h);
 }
+/** x4: W is in the x4 layout (quant_wasm.inc), else in GGUF's rows layout. */
 EXPORT("qlinear") void k_qlinear(float* out, const float* x, const uint8_t* W, int type, int N, int K, const float* bias,
-                                 int M, float alpha, int accumulate) {
-  qlinear(out, x, W, type, N, K, bias, M, alpha, accumulate, false);
+                                 int M, float alpha, int accumulate, int x4) {
+  qlinear(out, x, W, type, N, K, bias, M, alpha, accumulate, x4 != 0);
+}
+EXPORT("qpack_x4") void k_qpack_x4(uint8_t* W, int type, int N, int K) { qpack_x4(W, type, N, K); }
+EXPORT("qrow") void k_qrow(float* out, const uint8_t* W, int type, int N, int K, int r, int x4) {
+  qrow(out, W, type, N, K, r, x4 != 0);
 }
 EXPORT("layer_norm_backward") void k_layer_norm_backward(float* dx, float* dw, float* db, const float* dout,
                                                          const float* x, const float* mean, const float* rstd,

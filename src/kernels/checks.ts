@@ -3,7 +3,7 @@
 import { check } from '../errors.js';
 import { BLOCK_BYTES, QK } from '../quant/blocks.js';
 import type {
-  AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, QuantMatrix,
+  AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, QuantLayout, QuantMatrix,
 } from './kernels.js';
 
 /** The compiled kernels' code for a GELU kind. */
@@ -118,9 +118,17 @@ export function checkQuantizeHeads(q: Int8Array, scale: Float32Array, x: Float32
 export function checkQuantMatrix(W: QuantMatrix, what: string): void {
   const { N, K, data, type } = W;
   check(type === 'q8_0' || type === 'q4_0', () => `${what}: unknown block type '${String(type)}'`);
-  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16', () => `${what}: unknown layout '${String(W.layout)}' (rows or x16)`);
+  check(W.layout === undefined || W.layout === 'rows' || W.layout === 'x16' || W.layout === 'x4',
+    () => `${what}: unknown layout '${String(W.layout)}' (rows, x16 or x4)`);
   check(Number.isInteger(K) && K > 0 && K % QK === 0 && Number.isInteger(N) && N > 0, () => `${what}: bad matrix size [${N}, ${K}] (K a multiple of ${QK})`);
   check(data.length >= (N * K / QK) * BLOCK_BYTES[type], () => `${what}: ${type} data has ${data.length} bytes, [${N}, ${K}] needs ${(N * K / QK) * BLOCK_BYTES[type]}`);
+}
+
+/** Checks that a backend reads W's layout: GGUF's rows, or the grouped layout it makes itself (own). */
+export function checkLayout(W: QuantMatrix, what: string, backend: string, own: QuantLayout | null): void {
+  const layout = W.layout ?? 'rows';
+  check(layout === 'rows' || layout === own, () => `${what}: this matrix was rearranged (${layout} layout) for another backend's kernels; ` +
+    `the ${backend} backend reads ${own ? `the rows and ${own} layouts` : 'the rows layout only'}`);
 }
 
 /** Checks a quantized matrix and the operands of a product with it. */
@@ -136,7 +144,7 @@ export function checkQrow(out: Float32Array, W: QuantMatrix, r: number): void {
   check(W.type === 'q8_0' || W.type === 'q4_0', () => `qrow: unknown block type '${String(W.type)}'`);
   check(Number.isInteger(W.K) && W.K > 0 && W.K % QK === 0, () => `qrow: bad row length ${W.K} (a multiple of ${QK})`);
   check(Number.isInteger(r) && r >= 0 && r < W.N && out.length >= W.K, () => `qrow: row ${r} of [${W.N}, ${W.K}]`);
-  const rows = W.layout === 'x16' ? W.N : r + 1; // an x16 row is spread over its group of 16
+  const rows = W.layout === 'x16' || W.layout === 'x4' ? W.N : r + 1; // a grouped row is spread over its group
   check(W.data.length >= rows * (W.K / QK) * BLOCK_BYTES[W.type], () => `qrow: ${W.type} data too short for row ${r}`);
 }
 

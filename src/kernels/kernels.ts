@@ -9,6 +9,9 @@ export type BackendName = 'js' | 'native' | 'wasm';
 
 export type GeluKind = 'erf' | 'tanh';
 
+/** The arrangements of a quantized matrix's blocks (QuantMatrix.layout). */
+export type QuantLayout = 'rows' | 'x16' | 'x4';
+
 /** A weight matrix in GGUF's block layout: N rows (output features) of K inputs, K % 32 == 0. */
 export interface QuantMatrix {
   type: 'q8_0' | 'q4_0';
@@ -17,11 +20,11 @@ export interface QuantMatrix {
   N: number;
   K: number;
   /**
-   * How data is arranged: 'rows' (absent: GGUF's, row after row), or 'x16', the same bytes rearranged
-   * by the native backend's qprepare for its AVX2 and AVX-512 VNNI kernels (native/quant.h); only the backend
-   * that made it reads an x16 matrix.
+   * How data is arranged: 'rows' (absent: GGUF's, row after row), or the same bytes rearranged by a
+   * backend's qprepare for its kernels: 'x16' by the native backend (native/quant.h), 'x4' by the
+   * WebAssembly one (native/wasm/quant_wasm.inc); only the backend that made it reads such a matrix.
    */
-  layout?: 'rows' | 'x16';
+  layout?: QuantLayout;
 }
 
 /** Arguments of causal multi-head attention for one sequence (one batch row). */

@@ -6,7 +6,7 @@ import type { NativeAddon } from '../native/addon.js';
 import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, Kernels } from './kernels.js';
 import {
   GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
-  checkLayerNormBackward, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads,
+  checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads,
   checkSoftmaxCrossEntropy,
 } from './checks.js';
 
@@ -18,11 +18,13 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     name: 'native',
     qlinear(out, x, W, bias, M, alpha, accumulate) {
       checkQlinear(out, x, W, bias, M);
+      checkLayout(W, 'qlinear', 'native', 'x16');
       addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate, W.layout === 'x16');
     },
     qprepare(W) {
       if (W.layout === 'x16') return;
       checkQuantMatrix(W, 'qprepare');
+      checkLayout(W, 'qprepare', 'native', 'x16');
       const packed = addon.qpack(W.data, GGML_TYPE[W.type], W.N, W.K, false);
       if (packed) {
         W.data = packed;
@@ -31,6 +33,7 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     },
     qrow(out, W, r) {
       checkQrow(out, W, r);
+      checkLayout(W, 'qrow', 'native', 'x16');
       addon.qrow(out, W.data, GGML_TYPE[W.type], W.N, W.K, r, W.layout === 'x16');
     },
     attentionQ8(args: AttentionQ8Args) {

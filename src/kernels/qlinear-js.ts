@@ -5,9 +5,8 @@
 // (dequantize-then-float would be compute-bound; int8 keeps decode bandwidth-bound).
 import { HALF_TABLE } from '../quant/half.js';
 import { BLOCK_BYTES, QK, dequantize, quantize } from '../quant/blocks.js';
-import { check } from '../errors.js';
 import type { QuantMatrix } from './kernels.js';
-import { checkQlinear, checkQrow } from './checks.js';
+import { checkLayout, checkQlinear, checkQrow } from './checks.js';
 
 export type { QuantMatrix } from './kernels.js';
 
@@ -26,7 +25,7 @@ export function quantizeActivations(x: Float32Array, M: number, K: number): { d:
 
 /** The JS kernels read GGUF's rows layout only. */
 function rowsLayout(W: QuantMatrix, what: string): void {
-  check(W.layout !== 'x16', `${what}: this matrix was rearranged (x16 layout) for the native kernels; the JS backend reads the rows layout only`);
+  checkLayout(W, what, 'JS', null);
 }
 
 /** out[K] = row r of W, dequantized. */

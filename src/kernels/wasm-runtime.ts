@@ -28,7 +28,12 @@ export interface WasmExports {
   attention_q8(out: number, q: number, qStride: number, k: number, v: number, kScale: number, vScale: number, kvStride: number,
     Tq: number, Tk: number, H: number, d: number, scale: number, slopes: number): void;
   quantize_heads(q: number, scale: number, x: number, H: number, d: number): void;
-  qlinear(out: number, x: number, W: number, type: number, N: number, K: number, bias: number, M: number, alpha: number, accumulate: number): void;
+  /** x4: W in the x4 layout (native/wasm/quant_wasm.inc), else GGUF's rows. */
+  qlinear(out: number, x: number, W: number, type: number, N: number, K: number, bias: number, M: number, alpha: number, accumulate: number,
+    x4: number): void;
+  /** W [N, K/32 blocks] from the rows layout to x4, in place. */
+  qpack_x4(W: number, type: number, N: number, K: number): void;
+  qrow(out: number, W: number, type: number, N: number, K: number, r: number, x4: number): void;
   layer_norm_backward(dx: number, dw: number, db: number, dout: number, x: number, mean: number, rstd: number, w: number, M: number, D: number): void;
   gelu_backward(dx: number, x: number, dout: number, n: number, kind: number): void;
   swiglu_backward(da: number, dg: number, a: number, g: number, dout: number, n: number): void;

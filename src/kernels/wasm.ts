@@ -4,12 +4,12 @@
 // other argument is copied into the module's heap for the call, and outputs copied back.
 // Arguments are checked here, in front of the call, as the native backend does.
 import { check, MugptError } from '../errors.js';
-import { jsKernels } from './js.js';
 import {
   GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
-  checkLayerNormBackward, checkLinear, checkPointwise, checkQlinear, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
+  checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
 } from './checks.js';
-import type { Kernels } from './kernels.js';
+import type { Kernels, QuantMatrix } from './kernels.js';
+import { BLOCK_BYTES } from '../quant/blocks.js';
 import type { WasmRuntime } from './wasm-runtime.js';
 
 type Typed = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array;
@@ -95,6 +95,9 @@ class Call {
   }
 }
 
+/** Bytes of a quantized matrix's blocks. */
+const qbytes = (W: QuantMatrix): number => W.N * (W.K / 32) * BLOCK_BYTES[W.type];
+
 /** The Kernels over a WebAssembly runtime (wasm-runtime.ts). */
 export function wasmKernels(rt: WasmRuntime): Kernels {
   const ex = rt.exports;
@@ -138,20 +141,26 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
 
     qprepare(W) {
       checkQuantMatrix(W, 'qprepare');
-      check(W.layout !== 'x16', 'qprepare: the wasm kernels read the rows layout; this matrix was packed x16 by the native backend');
+      checkLayout(W, 'qprepare', 'wasm', 'x4');
       if (!rt.owns(W.data)) W.data = resident(W.data, (b, p, n) => new Uint8Array(b, p, n));
+      if (W.layout !== 'x4') { // moved here, then rearranged where it lies
+        run((c) => ex.qpack_x4(c.in(W.data, qbytes(W), Uint8Array), GGML_TYPE[W.type], W.N, W.K));
+        W.layout = 'x4';
+      }
     },
 
     qrow(out, W, r) {
-      jsKernels.qrow(out, W, r); // one row a token: the JS loop reads the blocks wherever they are
+      checkQrow(out, W, r);
+      checkLayout(W, 'qrow', 'wasm', 'x4');
+      run((c) => ex.qrow(c.out(out, W.K), c.in(W.data, qbytes(W), Uint8Array), GGML_TYPE[W.type], W.N, W.K, r, W.layout === 'x4' ? 1 : 0));
     },
 
     qlinear(out, x, W, bias, M, alpha, accumulate) {
       checkQlinear(out, x, W, bias, M);
-      check(W.layout !== 'x16', 'qlinear: the wasm kernels read the rows layout; this matrix was packed x16 by the native backend');
+      checkLayout(W, 'qlinear', 'wasm', 'x4');
       const { N, K } = W;
-      run((c) => ex.qlinear(c.out(out, M * N, accumulate), c.in(x, M * K), c.in(W.data, N * (K / 32) * (W.type === 'q8_0' ? 34 : 18), Uint8Array),
-        GGML_TYPE[W.type], N, K, c.in(bias, N), M, alpha, accumulate ? 1 : 0));
+      run((c) => ex.qlinear(c.out(out, M * N, accumulate), c.in(x, M * K), c.in(W.data, qbytes(W), Uint8Array),
+        GGML_TYPE[W.type], N, K, c.in(bias, N), M, alpha, accumulate ? 1 : 0, W.layout === 'x4' ? 1 : 0));
     },
 
     gemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
