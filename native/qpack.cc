@@ -14,12 +14,6 @@ namespace mugpt {
 
 namespace {
 
-// Element e (0…31) of a rows-layout block as stored: Q8_0 the int8, Q4_0 the raw nibble 0…15.
-inline int block_value(int type, const uint8_t* blk, int e) {
-  if (type == kQ8) return (int8_t)blk[2 + e];
-  return e < QK / 2 ? blk[2 + e] & 0x0f : blk[2 + e - QK / 2] >> 4;
-}
-
 // Group block dst (16 rows of block b) from the 16 rows at src (rows layout). Q8_0: step t is bytes
 // 4t … 4t+3 of the block, each + 128 (= xor 0x80 on the int8). Q4_0: with qs the 16 stored bytes (element
 // j in the low nibble of qs[j], j + 16 in the high one), step t < 2 pairs the low nibbles of qs[8t+c] and
@@ -112,16 +106,7 @@ void qpack_x16(uint8_t* dst, const uint8_t* src, int type, int N, int K, bool si
 void qrow(float* out, const uint8_t* W, int type, int N, int K, int r, bool x16) {
   const int nb = K / QK;
   const long bb = qblock_bytes(type), row_bytes = nb * bb;
-  if (!x16 || r >= N / QG * QG) {
-    const uint8_t* row = W + r * row_bytes;
-    for (int b = 0; b < nb; b++) {
-      const uint8_t* blk = row + b * bb;
-      const float d = half_to_float((uint16_t)(blk[0] | (blk[1] << 8)));
-      const int off = type == kQ8 ? 0 : 8;
-      for (int e = 0; e < QK; e++) out[b * QK + e] = (float)(block_value(type, blk, e) - off) * d;
-    }
-    return;
-  }
+  if (!x16 || r >= N / QG * QG) return dequantize_row(out, W + r * row_bytes, type, nb);
   const int g = r / QG, i = r % QG, off = x16_offset(type);
   for (int b = 0; b < nb; b++) {
     const uint8_t* blk = W + g * QG * row_bytes + b * QG * bb;

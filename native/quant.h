@@ -56,6 +56,23 @@ inline int32_t q8_quantize(const float* s, int n, int8_t* q, float* d) {
   return sum;
 }
 
+/** Element e (0…31) of a rows-layout block as stored: Q8_0 the int8, Q4_0 the raw nibble 0…15 (the value is q − 8). */
+inline int block_value(int type, const uint8_t* blk, int e) {
+  if (type == kQ8) return (int8_t)blk[2 + e];
+  return e < QK / 2 ? blk[2 + e] & 0x0f : blk[2 + e - QK / 2] >> 4;
+}
+
+/** out[nb·32] = a rows-layout row of nb blocks, dequantized ((q − off)·d). */
+inline void dequantize_row(float* out, const uint8_t* row, int type, int nb) {
+  const long bb = qblock_bytes(type);
+  const int off = type == kQ8 ? 0 : 8;
+  for (int b = 0; b < nb; b++) {
+    const uint8_t* blk = row + b * bb;
+    const float d = half_to_float((uint16_t)(blk[0] | (blk[1] << 8)));
+    for (int e = 0; e < QK; e++) out[b * QK + e] = (float)(block_value(type, blk, e) - off) * d;
+  }
+}
+
 /**
  * Rearranges src [N, K/32] from the rows layout to x16 into dst (the same number of bytes; dst == src:
  * in place), groups in parallel; simd: with SSE2 where the build has it (the same bytes).
