@@ -280,6 +280,44 @@ void AttentionF16(const Napi::CallbackInfo& info) {
                        I(info, 11), I(info, 12), F(info, 13), slopes);
 }
 
+// attentionF16Batch(out, q, qStride, k: Uint16Array[S], v: Uint16Array[S], kvStride, kNew, vNew, newStride,
+//                   Tk: Int32Array [S], H, d, scale, slopes | null): attentionF16 with Tq = 1 for S sequences
+void AttentionF16Batch(const Napi::CallbackInfo& info) {
+  float *out, *q, *k_new, *v_new, *slopes;
+  int32_t* Tk;
+  if (!f32(info, 0, &out) || !f32(info, 1, &q) || !f32(info, 6, &k_new) || !f32(info, 7, &v_new) ||
+      !typed(info, 9, napi_int32_array, "Int32Array", &Tk) || !nums(info, {2, 5, 8, 10, 11, 12}) ||
+      !f32(info, 13, &slopes, true))
+    return;
+  if (!info[3].IsArray() || !info[4].IsArray()) {
+    Napi::TypeError::New(info.Env(), "mugpt native kernels: arguments 3 and 4 must be arrays of Uint16Arrays")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  const Napi::Array ka = info[3].As<Napi::Array>(), va = info[4].As<Napi::Array>();
+  const int S = (int)info[9].As<Napi::TypedArray>().ElementLength();
+  if ((int)ka.Length() != S || (int)va.Length() != S) {
+    Napi::TypeError::New(info.Env(), "mugpt native kernels: k, v and Tk must have one element a sequence")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  std::vector<uint16_t*> k(S), v(S);
+  for (int s = 0; s < S; s++) {
+    const Napi::Value ks = ka[s], vs = va[s];
+    if (!ks.IsTypedArray() || ks.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array || !vs.IsTypedArray() ||
+        vs.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) {
+      Napi::TypeError::New(info.Env(), "mugpt native kernels: k and v must hold Uint16Arrays").ThrowAsJavaScriptException();
+      return;
+    }
+    const Napi::TypedArray kt = ks.As<Napi::TypedArray>(), vt = vs.As<Napi::TypedArray>();
+    k[s] = reinterpret_cast<uint16_t*>(static_cast<uint8_t*>(kt.ArrayBuffer().Data()) + kt.ByteOffset());
+    v[s] = reinterpret_cast<uint16_t*>(static_cast<uint8_t*>(vt.ArrayBuffer().Data()) + vt.ByteOffset());
+  }
+  KernelScope scope;
+  g_isa->attention_f16_batch(S, out, q, L(info, 2), k.data(), v.data(), L(info, 5), k_new, v_new, L(info, 8), Tk,
+                             I(info, 10), I(info, 11), F(info, 12), slopes);
+}
+
 // layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D)
 void LayerNormBackward(const Napi::CallbackInfo& info) {
   float *dx, *dw, *db, *dout, *x, *mean, *rstd, *w;
@@ -428,6 +466,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("qpack", Napi::Function::New(env, QPack));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));
+  exports.Set("attentionF16Batch", Napi::Function::New(env, AttentionF16Batch));
   exports.Set("attentionQ8", Napi::Function::New(env, AttentionQ8));
   exports.Set("quantizeHeads", Napi::Function::New(env, QuantizeHeads));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));

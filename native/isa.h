@@ -42,6 +42,11 @@ struct Isa {
   void (*attention_f16)(float* out, const float* q, long q_stride, uint16_t* k, uint16_t* v, long kv_stride,
                         const float* k_new, const float* v_new, long new_stride, int Tq, int Tk, int H, int d,
                         float scale, const float* slopes);
+  // attention_f16 with one new position for each of S sequences (their own caches k[s], v[s] of Tk[s]
+  // positions with it): rows s of q, k_new, v_new and out; slopes [S, H] or null.
+  void (*attention_f16_batch)(int S, float* out, const float* q, long q_stride, uint16_t* const* k,
+                              uint16_t* const* v, long kv_stride, const float* k_new, const float* v_new,
+                              long new_stride, const int* Tk, int H, int d, float scale, const float* slopes);
   // Microbenchmarks: FMA throughput (GFLOP/s) and streaming-read bandwidth (GB/s), all threads.
   double (*peak_gflops)(double seconds);
   double (*read_bandwidth)(const float* buf, long n, int reps);

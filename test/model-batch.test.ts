@@ -63,7 +63,7 @@ const cases: Array<{ name: string; make: (backend: BackendName, kvCache: KVCache
 ];
 
 // the JS kernels (slow on GPT-2's vocabulary) on one float and one quantized model; the native ones on all
-const runs = cases.flatMap((c) => (['f32', 'q8'] as KVCacheType[]).map((kv) => ({ ...c, kv, backend: 'native' as BackendName })))
+const runs = cases.flatMap((c) => (['f32', 'f16', 'q8'] as KVCacheType[]).map((kv) => ({ ...c, kv, backend: 'native' as BackendName })))
   .filter((r) => nativeAvailable() || r.kv === 'f32').map((r) => nativeAvailable() ? r : { ...r, backend: 'js' as BackendName });
 if (nativeAvailable()) runs.push(...[cases[0], cases[2], cases[5]].map((c) => ({ ...c, kv: 'f32' as KVCacheType, backend: 'js' as BackendName })));
 

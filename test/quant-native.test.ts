@@ -232,6 +232,47 @@ test('f16-cache attention stores its new rows as floatToHalf does and attends as
   }), MugptError);
 });
 
+test('f16-cache attention of several sequences in one call: each row and cache bit for bit as its own attentionF16 (one or several chunks, ALiBi or not)', { skip }, () => {
+  // Tk: one position, 37 and 64 (one chunk of keys), 65 and 300 (several); d = 20: head slices off the 8-lane vectors
+  const H = 3, d = 20, D = H * d, kvStride = D + 2, Tks = [37, 1, 300, 64, 65];
+  const S = Tks.length, rows = randn(S * 3 * D, 91);
+  const half = (n: number, seed: number): Uint16Array => Uint16Array.from(randn(n, seed), (x) => floatToHalf(x));
+  const caches = Tks.map((Tk, s) => ({ k: half(Tk * kvStride, 100 + s), v: half(Tk * kvStride, 200 + s) }));
+  for (const alibi of [false, true]) {
+    const slopes = alibi ? Float32Array.from({ length: S * H }, (_, i) => 0.25 / (1 + i)) : null;
+    const each = (K: Kernels, simd: string) => {
+      const k = caches.map((c) => c.k.slice()), v = caches.map((c) => c.v.slice()), out = new Float32Array(S * D).fill(NaN);
+      const args = { out, q: rows, qStride: 3 * D, k, v, kvStride, kNew: rows.subarray(D), vNew: rows.subarray(2 * D), newStride: 3 * D, H, d, scale: 0.3, slopes };
+      const batch = { ...args, k: k.map((c) => c.slice()), v: v.map((c) => c.slice()), out: out.slice() };
+      K.attentionF16Batch({ ...batch, Tk: Int32Array.from(Tks) });
+      Tks.forEach((Tk, s) => {
+        const one = new Float32Array(D);
+        K.attentionF16({
+          out: one, q: rows.subarray(s * 3 * D), qStride: 3 * D, k: k[s], v: v[s], kvStride,
+          kNew: rows.subarray(s * 3 * D + D), vNew: rows.subarray(s * 3 * D + 2 * D), newStride: 3 * D,
+          Tq: 1, Tk, H, d, scale: 0.3, slopes: slopes ? slopes.subarray(s * H, (s + 1) * H) : null,
+        });
+        const what = `${simd}${alibi ? ', ALiBi' : ''}, sequence ${s} (Tk ${Tk})`;
+        assert.deepEqual(batch.out.subarray(s * D, (s + 1) * D), one, `${what}: output`);
+        assert.deepEqual(batch.k[s], k[s], `${what}: keys stored`);
+        assert.deepEqual(batch.v[s], v[s], `${what}: values stored`);
+      });
+    };
+    each(JS, 'js');
+    eachSimd(each);
+  }
+  const ok = {
+    out: new Float32Array(2 * D), q: rows, qStride: 3 * D, k: caches.slice(0, 2).map((c) => c.k.slice()), v: caches.slice(0, 2).map((c) => c.v.slice()),
+    kvStride, kNew: rows.subarray(D), vNew: rows.subarray(2 * D), newStride: 3 * D, Tk: Int32Array.from(Tks.slice(0, 2)), H, d, scale: 1, slopes: null,
+  };
+  for (const K of [JS, getKernels('native')]) {
+    assert.throws(() => K.attentionF16Batch({ ...ok, k: ok.k.slice(0, 1) }), /attentionF16Batch: k and v must be arrays of one Uint16Array a sequence/);
+    assert.throws(() => K.attentionF16Batch({ ...ok, Tk: Int32Array.of(38, 1) }), /attentionF16Batch: k\[0\] has 2294 elements, needs at least 2354/);
+    assert.throws(() => K.attentionF16Batch({ ...ok, Tk: Int32Array.of(37, 0) }), /attentionF16Batch: Tk\[1\] is 0/);
+    assert.throws(() => K.attentionF16Batch({ ...ok, out: new Float32Array(D) }), MugptError);
+  }
+});
+
 test('f16-cache attention rounds the rows it stores as floatToHalf, bit for bit (ties, half subnormals, overflow, ±0, Inf, NaN)', { skip }, () => {
   const specials = [0, -0, 1, -1, 65504, 65520, 1e6, -1e6, Infinity, -Infinity, NaN, 6e-8, 3e-8, -5.96e-8, 1e-45, 6.1e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
   // decode (one row) and prefill over two query blocks, with 20-wide heads (vector tails) and padded cache rows

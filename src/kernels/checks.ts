@@ -3,7 +3,7 @@
 import { check } from '../errors.js';
 import { BLOCK_BYTES, QK } from '../quant/blocks.js';
 import type {
-  AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, GeluKind, QuantLayout, QuantMatrix,
+  AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionF16BatchArgs, AttentionQ8Args, GeluKind, QuantLayout, QuantMatrix,
 } from './kernels.js';
 
 /** The compiled kernels' code for a GELU kind. */
@@ -90,6 +90,48 @@ export function checkAttentionF16(a: AttentionF16Args): void {
   if (a.Tq === 0) return;
   need(a.kNew, (a.Tq - 1) * a.newStride + D, 'kNew', 'attentionF16');
   need(a.vNew, (a.Tq - 1) * a.newStride + D, 'vNew', 'attentionF16');
+}
+
+/** Checks the sizes of a several-sequence f16 attention call: each sequence's cache, rows and slopes. */
+export function checkAttentionF16Batch(a: AttentionF16BatchArgs): void {
+  const kernel = 'attentionF16Batch';
+  check(a.Tk instanceof Int32Array, `${kernel}: Tk must be an Int32Array`);
+  const S = a.Tk.length, { H, d, qStride, kvStride, newStride } = a, D = H * d;
+  check(Array.isArray(a.k) && Array.isArray(a.v) && a.k.length === S && a.v.length === S,
+    () => `${kernel}: k and v must be arrays of one Uint16Array a sequence (${S}, Tk.length)`);
+  dims(kernel, ['H', H], ['d', d], ['qStride', qStride], ['kvStride', kvStride], ['newStride', newStride]);
+  check(qStride >= D && kvStride >= D && newStride >= D,
+    () => `${kernel}: qStride (${qStride}), kvStride (${kvStride}) and newStride (${newStride}) must be at least H·d = ${D}`);
+  if (S === 0) return;
+  need(a.out, S * D, 'out', kernel);
+  need(a.q, (S - 1) * qStride + D, 'q', kernel);
+  need(a.kNew, (S - 1) * newStride + D, 'kNew', kernel);
+  need(a.vNew, (S - 1) * newStride + D, 'vNew', kernel);
+  if (a.slopes) need(a.slopes, S * H, 'slopes', kernel);
+  for (let s = 0; s < S; s++) {
+    const Tk = a.Tk[s];
+    check(Tk >= 1, () => `${kernel}: Tk[${s}] is ${Tk}, expected at least 1 (the new position)`);
+    check(a.k[s] instanceof Uint16Array && a.v[s] instanceof Uint16Array, () => `${kernel}: k[${s}] and v[${s}] must be Uint16Arrays of half bits`);
+    need(a.k[s], (Tk - 1) * kvStride + D, `k[${s}]`, kernel);
+    need(a.v[s], (Tk - 1) * kvStride + D, `v[${s}]`, kernel);
+  }
+}
+
+/**
+ * attentionF16Batch as one attentionF16 call a sequence (the backends without a batched kernel), on
+ * views of the sequence's rows.
+ */
+export function attentionF16EachSequence(attentionF16: (a: AttentionF16Args) => void, a: AttentionF16BatchArgs): void {
+  checkAttentionF16Batch(a);
+  const { H, d, qStride, newStride } = a, D = H * d;
+  for (let s = 0; s < a.Tk.length; s++) {
+    attentionF16({
+      out: a.out.subarray(s * D, (s + 1) * D), q: a.q.subarray(s * qStride), qStride,
+      k: a.k[s], v: a.v[s], kvStride: a.kvStride,
+      kNew: a.kNew.subarray(s * newStride), vNew: a.vNew.subarray(s * newStride), newStride,
+      Tq: 1, Tk: a.Tk[s], H, d, scale: a.scale, slopes: a.slopes ? a.slopes.subarray(s * H, (s + 1) * H) : null,
+    });
+  }
 }
 
 /** Checks the sizes of an int8 attention call, scales included. */

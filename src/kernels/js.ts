@@ -11,8 +11,8 @@ import { qlinearJs, qrowJs } from './qlinear-js.js';
 import { storeNewHalves, widenKV } from './attention-f16-js.js';
 import { quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
 import {
-  checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
-  checkLayerNormBackward, checkLinear, checkPointwise, checkQuantMatrix, checkSoftmaxCrossEntropy,
+  attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm,
+  checkLayerNorm, checkLayerNormBackward, checkLinear, checkPointwise, checkQuantMatrix, checkSoftmaxCrossEntropy,
 } from './checks.js';
 
 export { erf, erfc } from './scalar.js';
@@ -205,6 +205,9 @@ export const jsKernels: Kernels = {
     checkAttentionF16(a);
     storeNewHalves(a);
     attention(widenKV(a));
+  },
+  attentionF16Batch(a) {
+    attentionF16EachSequence((s) => jsKernels.attentionF16(s), a);
   },
   attentionQ8(a) {
     checkAttentionQ8(a);

@@ -66,6 +66,30 @@ export interface AttentionF16Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs
 }
 
 /**
+ * attentionF16 with one new position (Tq = 1) for each of S = Tk.length sequences, each with its own cache:
+ * sequence s's query, new key and new value are rows s of q, kNew and vNew (qStride, newStride apart), its
+ * output row s of out [S, H·d]; k[s] and v[s] are its cache (rows kvStride apart), holding Tk[s] positions
+ * once the new one is stored; its ALiBi slopes are row s of slopes [S, H] (null: none). Each sequence's row
+ * is what attentionF16 gives it alone.
+ */
+export interface AttentionF16BatchArgs {
+  out: Float32Array;
+  q: Float32Array;
+  qStride: number;
+  k: readonly Uint16Array[];
+  v: readonly Uint16Array[];
+  kvStride: number;
+  kNew: Float32Array;
+  vNew: Float32Array;
+  newStride: number;
+  Tk: Int32Array;
+  H: number;
+  d: number;
+  scale: number;
+  slopes: Float32Array | null;
+}
+
+/**
  * Attention over an int8 KV cache (inference): k and v hold int8 values in the AttentionArgs layout,
  * and each position's head slice has one scale, [Tk, H] row-major: key j of head h is
  * kScale[j·H + h] · k[j·kvStride + h·d + i]. No probabilities.
@@ -156,6 +180,9 @@ export interface Kernels {
 
   /** Causal attention over an f16 KV cache, storing the new positions' keys and values first; see AttentionF16Args. */
   attentionF16(args: AttentionF16Args): void;
+
+  /** attentionF16 for S sequences of one new position each, in one call; see AttentionF16BatchArgs. */
+  attentionF16Batch(args: AttentionF16BatchArgs): void;
 
   /** Causal attention reading an int8 KV cache; see AttentionQ8Args. */
   attentionQ8(args: AttentionQ8Args): void;

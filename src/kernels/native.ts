@@ -3,9 +3,9 @@
 // MugptError, never a read past an array.
 
 import type { NativeAddon } from '../native/addon.js';
-import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionQ8Args, Kernels } from './kernels.js';
+import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionF16BatchArgs, AttentionQ8Args, Kernels } from './kernels.js';
 import {
-  GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
+  GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionF16Batch, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
   checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads,
   checkSoftmaxCrossEntropy,
 } from './checks.js';
@@ -49,6 +49,11 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       checkAttentionF16(args);
       const { out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tq, Tk, H, d, scale, slopes } = args;
       addon.attentionF16(out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tq, Tk, H, d, scale, slopes);
+    },
+    attentionF16Batch(args: AttentionF16BatchArgs) {
+      checkAttentionF16Batch(args);
+      const { out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tk, H, d, scale, slopes } = args;
+      addon.attentionF16Batch(out, q, qStride, k, v, kvStride, kNew, vNew, newStride, Tk, H, d, scale, slopes);
     },
     layerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D) {
       checkLayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, M, D);

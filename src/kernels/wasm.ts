@@ -5,8 +5,8 @@
 // Arguments are checked here, in front of the call, as the native backend does.
 import { check, MugptError } from '../errors.js';
 import {
-  GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
-  checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
+  GELU_KIND, attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind,
+  checkGemm, checkLayerNorm, checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
 } from './checks.js';
 import type { Kernels, QuantMatrix } from './kernels.js';
 import { BLOCK_BYTES } from '../quant/blocks.js';
@@ -207,6 +207,10 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
       run((c) => ex.attention_f16(c.out(out, Tq * D), c.in(q, (Tq - 1) * qStride + D), qStride,
         c.inOut(k, kv, from, Uint16Array), c.inOut(v, kv, from, Uint16Array), kvStride, c.in(kNew, fresh), c.in(vNew, fresh), newStride,
         Tq, Tk, H, d, scale, c.in(slopes, H)));
+    },
+
+    attentionF16Batch(args) {
+      attentionF16EachSequence((s) => this.attentionF16(s), args);
     },
 
     attentionQ8(args) {

@@ -8,7 +8,7 @@ import type { AttentionBackwardArgs, GeluKind, Kernels } from '../kernels/kernel
 import { addMasked, applyMask, attentionDropoutBackward, attentionDropoutForward } from '../kernels/dropout.js';
 import { alibiScale, scaledSlopes } from './alibi.js';
 import { headDim, innerSize, usesAlibi, type ModelConfig } from './config.js';
-import type { LayerKV } from './kvcache.js';
+import { F16LayerKV, type LayerKV } from './kvcache.js';
 import type { LayerParams, Params, Weight } from './params.js';
 
 /**
@@ -259,12 +259,37 @@ export function batchAttentionForward(
   const { cfg, k, D } = ctx;
   k.layerNorm(s.ln1, h, lp.ln1W, lp.ln1B, M, D, cfg.layer_norm_epsilon);
   linear(ctx, s.qkv, s.ln1, lp.attnW, lp.attnB, M, D, 3 * D);
-  let r0 = 0;
-  for (const q of seqs) {
-    attendSequence(ctx, layer, s, r0, q.T, q.past, q.cache[layer], sequenceSlopes(ctx, q.past + q.T), 0);
-    r0 += q.T;
+  if (!attendDecodeBatch(ctx, layer, s, seqs)) {
+    let r0 = 0;
+    for (const q of seqs) {
+      attendSequence(ctx, layer, s, r0, q.T, q.past, q.cache[layer], sequenceSlopes(ctx, q.past + q.T), 0);
+      r0 += q.T;
+    }
   }
   addLinear(ctx, h, s.att, lp.attnProjW, lp.attnProjB, M, D, D);
+}
+
+/**
+ * The attention of a decode batch of several sequences that each have one new row (row s of s.qkv) and an
+ * f16 cache: one kernel call for them all (attentionF16Batch: one fork/join a layer instead of one a
+ * sequence), each row as attendSequence gives it. False, with nothing done, for any other batch.
+ */
+function attendDecodeBatch(ctx: GptContext, layer: number, s: BlockBuffers, seqs: readonly SequenceRows[]): boolean {
+  const S = seqs.length;
+  if (S < 2 || !seqs.every((q) => q.T === 1 && q.cache[layer] instanceof F16LayerKV)) return false;
+  const { cfg, k, D, H, d } = ctx, D3 = 3 * D;
+  const caches = seqs.map((q) => q.cache[layer] as F16LayerKV);
+  const Tk = Int32Array.from(seqs, (q) => q.past + 1);
+  let slopes: Float32Array | null = null; // [S, H]
+  if (usesAlibi(cfg)) {
+    slopes = new Float32Array(S * H);
+    Tk.forEach((t, e) => slopes!.set(sequenceSlopes(ctx, t)!, e * H));
+  }
+  k.attentionF16Batch({
+    out: s.att, q: s.qkv, qStride: D3, k: caches.map((c) => c.k), v: caches.map((c) => c.v), kvStride: D,
+    kNew: s.qkv.subarray(D), vNew: s.qkv.subarray(2 * D), newStride: D3, Tk, H, d, scale: attentionScale(cfg, layer), slopes,
+  });
+  return true;
 }
 
 /** ALiBi slopes for a sequence whose keys span Tk positions (the dynamic scale depends on Tk), or null. */

@@ -64,7 +64,7 @@ class F32LayerKV extends RowsLayerKV<Float32Array> {
  * IEEE half keys and values (their bits), rounded to nearest even: the f16 attention kernel stores the new
  * rows as it attends (one call a layer, the conversion inside the kernel's threads).
  */
-class F16LayerKV extends RowsLayerKV<Uint16Array> {
+export class F16LayerKV extends RowsLayerKV<Uint16Array> {
   constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
     const D = this.D, D3 = 3 * D;

@@ -51,6 +51,10 @@ export interface NativeAddon {
   attentionF16(out: Float32Array, q: Float32Array, qStride: number, k: Uint16Array, v: Uint16Array, kvStride: number,
     kNew: Float32Array, vNew: Float32Array, newStride: number, Tq: number, Tk: number, H: number, d: number, scale: number,
     slopes: Float32Array | null): void;
+  /** attentionF16 with Tq = 1 for S = Tk.length sequences, caches k[s], v[s]; rows s of q, kNew, vNew, out; slopes [S, H]. */
+  attentionF16Batch(out: Float32Array, q: Float32Array, qStride: number, k: readonly Uint16Array[], v: readonly Uint16Array[],
+    kvStride: number, kNew: Float32Array, vNew: Float32Array, newStride: number, Tk: Int32Array, H: number, d: number,
+    scale: number, slopes: Float32Array | null): void;
   /**
    * src [rows, K] (srcType 0: F32, 1: F16 bytes) → [rows, Kp/32] blocks of `type`, rows zero-padded to Kp
    * (quantize()'s arithmetic); when src is a view of a mapped file, its pages are released afterwards.
