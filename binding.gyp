@@ -3,7 +3,7 @@
   "targets": [
     {
       "target_name": "mugpt_native",
-      "sources": ["native/addon.cc", "native/pool.cc", "native/qpack.cc", "native/weights_memory.cc", "native/quantize_rows.cc", "native/kernels_portable.cc"],
+      "sources": ["native/addon.cc", "native/pool.cc", "native/qpack.cc", "native/weights_memory.cc", "native/quantize_rows.cc", "native/checksum.cc", "native/kernels_portable.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden"],

@@ -4,11 +4,13 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
+#include "checksum.h"
 #include "isa.h"
 #include "pool.h"
 #include "quant.h"
@@ -242,6 +244,41 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
   mugpt::release_if_mapped(src, (size_t)(src_type == 1 ? 2 : 4) * rows * K);
 }
 
+// checksums(arrays: Uint8Array[]) → for each, the 16 hex digits of mugpt::checksum (checksum.h), all in one job on the pool.
+Napi::Value Checksums(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Napi::TypeError::New(env, "checksums: expected an array of Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array arrays = info[0].As<Napi::Array>();
+  const uint32_t count = arrays.Length();
+  std::vector<const uint8_t*> p(count);
+  std::vector<size_t> n(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value v = arrays.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      Napi::TypeError::New(env, "checksums: element " + std::to_string(i) + " is not a Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    p[i] = a.Data();
+    n[i] = a.ByteLength();
+  }
+  std::vector<uint64_t> h(count);
+  {
+    KernelScope scope;
+    mugpt::checksums(p.data(), n.data(), (int)count, h.data());
+  }
+  Napi::Array out = Napi::Array::New(env, count);
+  for (uint32_t i = 0; i < count; i++) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[i]);
+    out.Set(i, Napi::String::New(env, hex));
+  }
+  return out;
+}
+
 // attentionQ8(out, q, qStride, k: Int8Array, v: Int8Array, kScale, vScale, kvStride, Tq, Tk, H, d, scale, slopes | null)
 void AttentionQ8(const Napi::CallbackInfo& info) {
   float *out, *q, *ks, *vs, *slopes;
@@ -376,6 +413,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("simd", g_isa->name);
   o.Set("threads", mugpt::num_threads());
+  o.Set("x16", g_isa->x16_fast());  // whether qpack packs (see QPack)
   return o;
 }
 
@@ -472,6 +510,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("allocWeights", Napi::Function::New(env, AllocWeights));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
+  exports.Set("checksums", Napi::Function::New(env, Checksums));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));

@@ -62,8 +62,10 @@ export interface NativeAddon {
   quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
   /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
   mapFile(path: string): ArrayBuffer | undefined;
-  /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable') and the thread-pool size. */
-  info(): { simd: string; threads: number };
+  /** For each array, 16 hex digits of a 64-bit checksum of its bytes (native/checksum.h), all computed in one job on the thread pool. */
+  checksums(arrays: Uint8Array[]): string[];
+  /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable'), the thread-pool size, and whether qpack packs (x16). */
+  info(): { simd: string; threads: number; x16: boolean };
   /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */
   setSimd(name: string): boolean;
   /** FMA-throughput microbenchmark on all pool threads: GFLOP/s over about `seconds`. */
