@@ -26,6 +26,7 @@ interface Flags {
   backend?: BackendName;
   kvCache?: KVCacheType;
   padToBlocks?: 'q4_0' | 'q8_0' | 'none';
+  layoutCache: boolean;
 }
 
 /** The flag that sets each generate option, for error messages. */
@@ -50,11 +51,15 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native', 'wasm']))
     .addOption(new Option('--kv-cache <type>', 'element type of the KV cache: f32, f16 for half the memory, q8 (int8 with a scale per position and head) for about a quarter (default f32)').choices([...KV_CACHE_TYPES]))
     .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs (BTLM mlp.c_proj) as zero-padded q4_0 / q8_0 blocks (default q8_0 in quantized files; q4_0: least memory), or none: floats as in llama.cpp').choices(['q4_0', 'q8_0', 'none']))
+    .option('--no-layout-cache', 'GGUF: neither read nor write FILE.gguf.mugpt-x16, the converted matrices saved next to the file at the first load (docs/quantization.md)')
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
       const path = await modelFromArg(flags.model);
       const t0 = performance.now();
-      const model = loadModel(path, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
+      const model = loadModel(path, {
+        backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks,
+        layoutCache: flags.layoutCache, onLog: (line) => process.stderr.write(`mugpt: ${line}\n`),
+      });
       const loadMs = performance.now() - t0;
       const controller = new AbortController();
       const gen = model.generate(flags.prompt, { ...opts, signal: controller.signal });
@@ -63,7 +68,7 @@ export function register(program: Command): void {
 }
 
 /** Parses and checks the flags' values; errors name the flag. */
-export function optionsFromFlags(flags: Omit<Flags, 'model' | 'prompt' | 'backend' | 'kvCache' | 'padToBlocks'>): GenerateOptions {
+export function optionsFromFlags(flags: Omit<Flags, 'model' | 'prompt' | 'backend' | 'kvCache' | 'padToBlocks' | 'layoutCache'>): GenerateOptions {
   const opts: GenerateOptions = {
     maxNewTokens: integer(flags.maxTokens, '--max-tokens'),
     temperature: number(flags.temperature, '--temperature'),

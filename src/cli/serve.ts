@@ -25,6 +25,7 @@ interface Flags {
   grace: string;
   backend?: BackendName;
   padToBlocks?: 'q4_0' | 'q8_0' | 'none';
+  layoutCache: boolean;
 }
 
 function int(v: string, flag: string, min: number): number {
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option('--grace <s>', 'seconds running streams get to finish after SIGTERM', '10')
     .addOption(new Option('--backend <name>', 'kernels (default: native where built, else js; or $MUGPT_BACKEND)').choices(['js', 'native']))
     .addOption(new Option('--pad-to-blocks <type>', 'GGUF: float matrices with unaligned inputs as zero-padded blocks (default: the file\'s type), or none').choices(['q4_0', 'q8_0', 'none']))
+    .option('--no-layout-cache', 'GGUF: neither read nor write FILE.gguf.mugpt-x16, the converted matrices saved next to the file at the first load (docs/quantization.md)')
     .action(async (flags: Flags) => {
       const port = int(flags.port, '--port', 0);
       if (port > 65535) throw new MugptError(`--port expects a port number ≤ 65535, got ${port}`);
@@ -57,7 +59,10 @@ export function register(program: Command): void {
       const prefillChunk = int(flags.prefillChunk, '--prefill-chunk', 1);
       const grace = int(flags.grace, '--grace', 0);
       const path = await modelFromArg(flags.model); // a Hub id is pulled (or found in the Hugging Face cache) first
-      const model = loadModel(path, { backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks });
+      const model = loadModel(path, {
+        backend: flags.backend, kvCache: flags.kvCache, padToBlocks: flags.padToBlocks === 'none' ? false : flags.padToBlocks,
+        layoutCache: flags.layoutCache, onLog: (line) => process.stderr.write(`mugpt serve: ${line}\n`),
+      });
       const modelId = existsSync(flags.model) ? basename(flags.model.replace(/\/+$/, '')) : flags.model;
       const server = createServer(model, {
         host: flags.host, port, apiKey: flags.apiKey ?? process.env.MUGPT_API_KEY ?? null,

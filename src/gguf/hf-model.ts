@@ -197,16 +197,25 @@ function ggufConfig(file: GgufFile, arch: 'gpt2' | 'jais', eos: number | null): 
   }, path, arch);
 }
 
-/** The model of a parsed GGUF file (see ImportOptions; mmap is the caller's business). */
-export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows?: QuantizeRows): ImportedModel {
-  const path = file.path;
+/** The block type float matrices with unaligned inputs are padded to (opts.padToBlocks, checked), or false. */
+export function padTypeOf(file: GgufFile, opts: ImportOptions): BlockType | false {
   if (opts.padToBlocks !== undefined && opts.padToBlocks !== false && opts.padToBlocks !== 'q4_0' && opts.padToBlocks !== 'q8_0') {
     throw new MugptError(`padToBlocks: expected 'q4_0', 'q8_0' or false, got '${String(opts.padToBlocks)}'`);
   }
   // the default: Q8_0 when the Conv1D matrices are blocks (attn_qkv of block 0 tells), floats otherwise
   const qkv = file.tensors.get('blk.0.attn_qkv.weight');
   const quantizedFile = qkv?.type === GgmlType.Q4_0 || qkv?.type === GgmlType.Q8_0;
-  const padType: BlockType | false = opts.padToBlocks ?? (quantizedFile ? 'q8_0' : false);
+  return opts.padToBlocks ?? (quantizedFile ? 'q8_0' : false);
+}
+
+/**
+ * The model of a parsed GGUF file (see ImportOptions; mmap is the caller's business). cached: block
+ * matrices by HF name already converted for the kernels (gguf/layout-cache.ts), used in place of the
+ * file's where their type and shape are what the file's would become.
+ */
+export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows?: QuantizeRows, cached?: Map<string, QuantMatrix>): ImportedModel {
+  const path = file.path;
+  const padType = padTypeOf(file, opts);
   const arch = ggufGet(file, 'general.architecture', 'string');
   if (arch !== 'gpt2' && arch !== 'jais') {
     throw new MugptError(`${path}: general.architecture "${arch}" is not supported (mugpt runs "gpt2" and "jais")`);
@@ -230,12 +239,20 @@ export function ggufModel(file: GgufFile, opts: ImportOptions = {}, quantizeRows
       throw new MugptError(`${path}: tensor '${ggName}' has dims [${t.dims}], expected [${inp}, ${out}]`);
     }
     const quant = t.type === GgmlType.Q8_0 || t.type === GgmlType.Q4_0;
+    const padded = !quant && conv1d && padType && inp % QK !== 0;
+    const c = cached?.get(hfName);
+    if (c && !opts.dequantizeAll && c.N === out && (quant
+      ? c.type === (t.type === GgmlType.Q8_0 ? 'q8_0' : 'q4_0') && c.K === inp
+      : padded && c.type === padType && c.K === Math.ceil(inp / QK) * QK)) {
+      tensors.set(hfName, { kind: 'quant', matrix: c });
+      return;
+    }
     if (quant && !opts.dequantizeAll) {  // the embedding and head too: [V, D] blocks (qrow lookups, qlinear head)
       const type = t.type === GgmlType.Q8_0 ? 'q8_0' : 'q4_0';
       tensors.set(hfName, { kind: 'quant', matrix: { type, data: readGgufTensorBytes(file, ggName), N: out, K: inp } });
       return;
     }
-    if (conv1d && padType && !opts.dequantizeAll && inp % QK !== 0) {
+    if (padded && padType && !opts.dequantizeAll) {
       tensors.set(hfName, { kind: 'quant', matrix: padToBlocks(file, ggName, padType, out, inp, quantizeRows) });
       return;
     }

@@ -38,9 +38,12 @@ function writeError(path: string, err: unknown): unknown {
 /**
  * Writes data (or the chunks a writer produces) to path atomically. On any failure (a full disk
  * included) the temp file is removed, the previous file at path is untouched, and the error rethrown
- * (file-system errors as a MugptError naming path).
+ * (file-system errors as a MugptError naming path). durable: false skips the two fsyncs, for a file
+ * that checks its own contents when read (a cache): the rename stays atomic for running processes, but
+ * after a power loss the file may hold zeros or old blocks, which its reader must detect.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array | ((write: (chunk: Uint8Array) => void) => void)): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array | ((write: (chunk: Uint8Array) => void) => void),
+  { durable = true }: { durable?: boolean } = {}): void {
   checkWritable(path);
   removeStaleTemps(dirname(path));
   const tmp = tempPath(path);
@@ -63,7 +66,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | ((writ
     if (typeof data === 'string') write(Buffer.from(data, 'utf8'));
     else if (data instanceof Uint8Array) write(data);
     else data(write);
-    io(() => fsyncSync(fd));
+    if (durable) io(() => fsyncSync(fd));
     closed = true;
     io(() => closeSync(fd));
     io(() => renameSync(tmp, path));
@@ -72,5 +75,5 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | ((writ
     rmSync(tmp, { force: true });
     throw err;
   }
-  fsyncDir(dirname(path));
+  if (durable) fsyncDir(dirname(path));
 }

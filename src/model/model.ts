@@ -8,7 +8,7 @@ import type { GenerateOptions } from '../generate/options.js';
 import { writeHfFolderFiles } from './hf-files.js';
 import { openCheckpoint, readConfigJson, writeCheckpoint } from '../io/hf.js';
 import { getKernels } from '../kernels/index.js';
-import type { BackendName } from '../kernels/kernels.js';
+import type { BackendName, Kernels } from '../kernels/kernels.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/bpe.js';
 import { parseConfig, type ModelConfig } from './config.js';
@@ -28,6 +28,14 @@ export interface ModelOptions {
   mmap?: boolean;
   /** GGUF files: float matrices with unaligned inputs (BTLM's mlp.c_proj) as zero-padded blocks of this type (default q8_0 in quantized files), false: floats as llama.cpp computes; see ImportOptions. */
   padToBlocks?: 'q4_0' | 'q8_0' | false;
+  /**
+   * GGUF files on the native kernels: save the matrices as the kernels read them (repacked, padded) in
+   * FILE.gguf.mugpt-x16 next to the file the first time, and map that at later loads instead of
+   * converting again (default false; the CLI turns it on): docs/quantization.md, "Loading".
+   */
+  layoutCache?: boolean;
+  /** Where loading says what it did with the layout cache when it could not use or save it (default: nowhere). */
+  onLog?: (line: string) => void;
 }
 
 export interface ForwardResult {
@@ -43,7 +51,11 @@ const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as cons
  * conv1dOutIn: its float Conv1D matrices are in GGUF's [out, in] layout (see Params.conv1dOutIn).
  */
 export interface GgufWeights { config: ModelConfig; weights: Map<string, Weight>; tokenizer: Tokenizer | null; conv1dOutIn: boolean }
-export type GgufReader = (path: string, opts: { mmap: boolean; padToBlocks: ModelOptions['padToBlocks'] }) => GgufWeights;
+export type GgufReader = (path: string, opts: {
+  mmap: boolean; padToBlocks: ModelOptions['padToBlocks'];
+  /** Use the layout cache for these kernels (ModelOptions.layoutCache), saying what happened through log. */
+  layoutCache?: { kernels: Kernels; log: (line: string) => void };
+}) => GgufWeights;
 
 // The GGUF folder depends on the model, never the reverse: src/gguf/import.ts registers its reader
 // here when it loads (src/index.ts and the CLI import it).
@@ -83,7 +95,8 @@ export class Model extends Decoder implements BatchDecodeModel {
    */
   static loadGguf(path: string, opts: ModelOptions = {}): Model {
     check(ggufReader !== null, 'Model.loadGguf: no GGUF reader is registered; import mugpt (or src/gguf/import.js), which registers it');
-    const m = ggufReader(path, { mmap: opts.mmap ?? true, padToBlocks: opts.padToBlocks });
+    const layoutCache = opts.layoutCache ? { kernels: getKernels(opts.backend), log: opts.onLog ?? ((): void => {}) } : undefined;
+    const m = ggufReader(path, { mmap: opts.mmap ?? true, padToBlocks: opts.padToBlocks, layoutCache });
     return new Model(m.config, paramsFromTensors(m.config, m.weights, path, m.conv1dOutIn), opts, null, m.tokenizer);
   }
 

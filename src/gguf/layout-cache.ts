@@ -1,0 +1,151 @@
+// The layout cache: a GGUF file's quantized matrices as the native kernels read them (x16, native/quant.h;
+// the F16 matrices padded to blocks included), saved next to the file as FILE.gguf.mugpt-x16 the first
+// time it is loaded and mapped at later loads, so loading maps the bytes instead of converting them
+// (docs/quantization.md, "Loading").
+//
+// File: "MUGPTX16", u32 n, n bytes of JSON (CacheHeader), zeros to the next 4096 bytes, then each
+// matrix's bytes at its offset (from there, 64-byte aligned). A cache is used only when everything it
+// was made from matches: the layout version, the instruction set, the padding type, the GGUF file's size,
+// modification time and a SHA-256 of its header (metadata and tensor index); and when each matrix's
+// checksum (native/checksum.h) matches its bytes. Otherwise loading says why, converts the file as
+// without a cache and writes the cache again (atomically: a temp file renamed over it, not fsynced: the
+// checksums catch what a power loss may leave).
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { MugptError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { QuantMatrix } from '../kernels/kernels.js';
+import type { NativeAddon } from '../native/addon.js';
+import type { GgufFile } from './parse.js';
+
+/** Bumped whenever the bytes a cache holds for the same file would differ (layout, padding arithmetic). */
+export const LAYOUT_CACHE_VERSION = 1;
+const MAGIC = 'MUGPTX16';
+const DATA_ALIGN = 4096, MATRIX_ALIGN = 64;
+
+/** Where the cache of a GGUF file lives: next to it. */
+export function layoutCachePath(ggufPath: string): string {
+  return `${ggufPath}.mugpt-x16`;
+}
+
+/** What a cache was made from; it serves a load only when every field is the same. */
+export interface LayoutCacheKey {
+  version: number;
+  layout: 'x16';
+  /** The native kernels' instruction set (native/isa.h) at the time. */
+  isa: string;
+  /** The type F16/F32 matrices with unaligned inputs were padded to (ImportOptions.padToBlocks). */
+  padToBlocks: string | false;
+  /** The GGUF file: size in bytes, modification time in ns, SHA-256 of bytes [0, dataOffset). */
+  source: { size: number; mtimeNs: string; headerSha256: string };
+}
+
+interface CacheEntry { name: string; type: QuantMatrix['type']; N: number; K: number; offset: number; bytes: number; checksum: string }
+interface CacheHeader { key: LayoutCacheKey; matrices: CacheEntry[] }
+
+/** The key of a GGUF file loaded with these settings. */
+export function layoutCacheKey(file: GgufFile, isa: string, padToBlocks: string | false): LayoutCacheKey {
+  const st = statSync(file.path, { bigint: true });
+  // read, not through a mapping: from a cold page cache, a fault reads megabytes around it (read-around)
+  const headerSha256 = createHash('sha256').update(file.read(0, file.dataOffset)).digest('hex');
+  return {
+    version: LAYOUT_CACHE_VERSION, layout: 'x16', isa, padToBlocks,
+    source: { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), headerSha256 },
+  };
+}
+
+/** The first field where two keys differ, named for the log, or null when they are the same. */
+function keyDifference(a: LayoutCacheKey, b: LayoutCacheKey): string | null {
+  if (a.version !== b.version) return `layout version ${a.version}, not ${b.version}`;
+  if (a.layout !== b.layout || a.isa !== b.isa) return `made for ${a.layout} on ${a.isa}, not ${b.isa}`;
+  if (a.padToBlocks !== b.padToBlocks) return `padded to ${String(a.padToBlocks)}, not ${String(b.padToBlocks)}`;
+  if (a.source.size !== b.source.size || a.source.mtimeNs !== b.source.mtimeNs || a.source.headerSha256 !== b.source.headerSha256) {
+    return 'made from another version of the GGUF file (size, modification time or header differ)';
+  }
+  return null;
+}
+
+const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+/**
+ * The matrices of the cache of ggufPath by HF name, views of its mapping with layout 'x16', once its
+ * header matches key and every matrix its checksum (one pass on the thread pool, which from a cold page
+ * cache is the pass that reads the file); null when there is no cache (silently) or when it cannot serve
+ * this load (stale, truncated, corrupt: said through log).
+ */
+export function readLayoutCache(ggufPath: string, key: LayoutCacheKey, addon: NativeAddon, log: (line: string) => void): Map<string, QuantMatrix> | null {
+  const path = layoutCachePath(ggufPath);
+  if (!existsSync(path)) return null;
+  try {
+    const map = addon.mapFile(path);
+    if (!map) return null;
+    const { entries, views } = parseCache(new Uint8Array(map), key);
+    const sums = addon.checksums(views);
+    const bad = entries.findIndex((e, i) => sums[i] !== e.checksum);
+    if (bad >= 0) throw new MugptError(`checksum mismatch in ${entries[bad].name}`);
+    return new Map(entries.map((e, i) => [e.name, { type: e.type, data: views[i], N: e.N, K: e.K, layout: 'x16' }]));
+  } catch (e) {
+    log(`${path}: not used (${(e as Error).message}); converting the GGUF file's matrices and saving the cache again`);
+    return null;
+  }
+}
+
+/** The entries of a cache's header and views of their bytes; throws why when it does not match key or is cut short. */
+function parseCache(bytes: Uint8Array, key: LayoutCacheKey): { entries: CacheEntry[]; views: Uint8Array[] } {
+  const fail = (why: string): never => { throw new MugptError(why); };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) fail('not a mugpt layout cache');
+  const n = view.getUint32(8, true);
+  if (12 + n > bytes.length) fail('truncated header');
+  let header: CacheHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + n))) as CacheHeader;
+  } catch {
+    return fail('corrupt header');
+  }
+  const differs = keyDifference(header.key, key);
+  if (differs) fail(differs);
+  const base = align(12 + n, DATA_ALIGN);
+  const views = header.matrices.map((e) => {
+    if (base + e.offset + e.bytes > bytes.length) fail(`truncated: ${e.name} runs past the end`);
+    return bytes.subarray(base + e.offset, base + e.offset + e.bytes);
+  });
+  return { entries: header.matrices, views };
+}
+
+/**
+ * Saves matrices (x16 layout, by HF name) as the cache of ggufPath, atomically; a failure (read-only
+ * folder, full disk) is said through log and the load goes on.
+ */
+export function writeLayoutCache(ggufPath: string, key: LayoutCacheKey, matrices: Map<string, QuantMatrix>, addon: NativeAddon,
+  log: (line: string) => void): void {
+  const path = layoutCachePath(ggufPath);
+  const entries: CacheEntry[] = [];
+  const sums = addon.checksums([...matrices.values()].map((W) => W.data));
+  let end = 0;
+  for (const [name, W] of matrices) {
+    const offset = align(end, MATRIX_ALIGN);
+    entries.push({ name, type: W.type, N: W.N, K: W.K, offset, bytes: W.data.length, checksum: sums[entries.length] });
+    end = offset + W.data.length;
+  }
+  const json = new TextEncoder().encode(JSON.stringify({ key, matrices: entries } satisfies CacheHeader));
+  const head = new Uint8Array(align(12 + json.length, DATA_ALIGN));
+  head.set(new TextEncoder().encode(MAGIC));
+  new DataView(head.buffer).setUint32(8, json.length, true);
+  head.set(json, 12);
+  try {
+    writeFileAtomic(path, (write) => {
+      write(head);
+      let at = 0;
+      for (const [i, W] of [...matrices.values()].entries()) {
+        if (entries[i].offset > at) write(new Uint8Array(entries[i].offset - at));
+        write(W.data);
+        at = entries[i].offset + W.data.length;
+      }
+    }, { durable: false }); // the checksums catch what a power loss may leave; an fsync of 2 GB takes seconds
+    const size = head.length + end;
+    log(`${path}: saved the converted matrices (${size < 1e8 ? `${(size / 1e6).toFixed(1)} MB` : `${(size / 1e9).toFixed(2)} GB`}); later loads map them`);
+  } catch (e) {
+    log(`${path}: cannot save the layout cache (${(e as Error).message}); every load converts the matrices`);
+  }
+}
