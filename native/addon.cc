@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -244,11 +245,18 @@ void QuantizeRows(const Napi::CallbackInfo& info) {
   mugpt::release_if_mapped(src, (size_t)(src_type == 1 ? 2 : 4) * rows * K);
 }
 
-// checksums(arrays: Uint8Array[]) → for each, the 16 hex digits of mugpt::checksum (checksum.h), all in one job on the pool.
-Napi::Value Checksums(const Napi::CallbackInfo& info) {
+// A checksum job (checksum.h) and the array of the Uint8Arrays it reads, kept alive until it is waited
+// for or collected (the job's threads are joined before the arrays are let go).
+struct PendingChecksums {
+  std::unique_ptr<mugpt::ChecksumJob> job;
+  Napi::ObjectReference arrays;
+};
+
+// checksumsStart(arrays: Uint8Array[]) → a job computing their checksums on threads of its own.
+Napi::Value ChecksumsStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) {
-    Napi::TypeError::New(env, "checksums: expected an array of Uint8Array").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "checksumsStart: expected an array of Uint8Array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Array arrays = info[0].As<Napi::Array>();
@@ -258,23 +266,41 @@ Napi::Value Checksums(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < count; i++) {
     Napi::Value v = arrays.Get(i);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      Napi::TypeError::New(env, "checksums: element " + std::to_string(i) + " is not a Uint8Array").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "checksumsStart: element " + std::to_string(i) + " is not a Uint8Array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     Napi::Uint8Array a = v.As<Napi::Uint8Array>();
     p[i] = a.Data();
     n[i] = a.ByteLength();
   }
-  std::vector<uint64_t> h(count);
-  {
-    KernelScope scope;
-    mugpt::checksums(p.data(), n.data(), (int)count, h.data());
+  auto* pending = new PendingChecksums{std::make_unique<mugpt::ChecksumJob>(std::move(p), std::move(n), mugpt::num_threads()),
+                                       Napi::Persistent(arrays.As<Napi::Object>())};
+  return Napi::External<PendingChecksums>::New(env, pending, [](Napi::Env, PendingChecksums* q) {
+    q->job.reset();
+    delete q;
+  });
+}
+
+// checksumsWait(job, cancel) → the 16 hex digits of each array's checksum, once the job is done; with
+// cancel, the job stops after the chunks under way and the result is null.
+Napi::Value ChecksumsWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PendingChecksums* q = info[0].IsExternal() ? info[0].As<Napi::External<PendingChecksums>>().Data() : nullptr;
+  if (!q || !q->job) {
+    Napi::TypeError::New(env, "checksumsWait: expected a job of checksumsStart not yet waited for").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
-  Napi::Array out = Napi::Array::New(env, count);
-  for (uint32_t i = 0; i < count; i++) {
+  const bool cancel = info[1].ToBoolean();
+  if (cancel) q->job->cancel();
+  const std::vector<uint64_t> h = q->job->wait();
+  q->job.reset();
+  q->arrays.Reset();
+  if (cancel) return env.Null();
+  Napi::Array out = Napi::Array::New(env, h.size());
+  for (size_t i = 0; i < h.size(); i++) {
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[i]);
-    out.Set(i, Napi::String::New(env, hex));
+    out.Set((uint32_t)i, Napi::String::New(env, hex));
   }
   return out;
 }
@@ -510,7 +536,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("allocWeights", Napi::Function::New(env, AllocWeights));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
-  exports.Set("checksums", Napi::Function::New(env, Checksums));
+  exports.Set("checksumsStart", Napi::Function::New(env, ChecksumsStart));
+  exports.Set("checksumsWait", Napi::Function::New(env, ChecksumsWait));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));

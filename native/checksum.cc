@@ -3,9 +3,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
-
-#include "pool.h"
 
 namespace mugpt {
 
@@ -47,27 +44,39 @@ uint64_t chunk_hash(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-void checksums(const uint8_t* const* p, const size_t* n, int count, uint64_t* out) {
-  std::vector<size_t> first(count + 1, 0);  // range i's chunks are tasks first[i] … first[i+1]−1
-  for (int i = 0; i < count; i++) first[i + 1] = first[i] + (n[i] + kChunk - 1) / kChunk;
-  std::vector<uint64_t> h(first[count]);
-  auto f = [&](int t, int) {
-    const int i = (int)(std::upper_bound(first.begin(), first.end(), (size_t)t) - first.begin()) - 1;
-    const size_t begin = ((size_t)t - first[i]) * kChunk;
-    h[t] = chunk_hash(p[i] + begin, n[i] - begin < kChunk ? n[i] - begin : kChunk);
-  };
-  parallel((int)first[count], f);
-  for (int i = 0; i < count; i++) {
-    uint64_t total = P3 + n[i];
-    for (size_t c = first[i]; c < first[i + 1]; c++) total = rotl(total ^ h[c], 27) * P1 + P2;
-    out[i] = avalanche(total);
+ChecksumJob::ChecksumJob(std::vector<const uint8_t*> p, std::vector<size_t> n, int threads)
+    : p_(std::move(p)), n_(std::move(n)), first_(n_.size() + 1, 0) {
+  for (size_t i = 0; i < n_.size(); i++) first_[i + 1] = first_[i] + (n_[i] + kChunk - 1) / kChunk;
+  h_.resize(first_.back());
+  for (int t = 0; t < threads; t++) threads_.emplace_back([this] { work(); });
+}
+
+ChecksumJob::~ChecksumJob() {
+  for (std::thread& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+// Chunks in file order, each to the next free thread.
+void ChecksumJob::work() {
+  for (size_t t; (t = next_.fetch_add(1)) < h_.size();) {
+    const size_t i = std::upper_bound(first_.begin(), first_.end(), t) - first_.begin() - 1;
+    const size_t begin = (t - first_[i]) * kChunk;
+    h_[t] = chunk_hash(p_[i] + begin, n_[i] - begin < kChunk ? n_[i] - begin : kChunk);
   }
 }
 
-uint64_t checksum(const uint8_t* p, size_t n) {
-  uint64_t h;
-  checksums(&p, &n, 1, &h);
-  return h;
+void ChecksumJob::cancel() { next_.store(h_.size()); }
+
+std::vector<uint64_t> ChecksumJob::wait() {
+  for (std::thread& t : threads_)
+    if (t.joinable()) t.join();
+  std::vector<uint64_t> out(n_.size());
+  for (size_t i = 0; i < n_.size(); i++) {
+    uint64_t total = P3 + n_[i];
+    for (size_t c = first_[i]; c < first_[i + 1]; c++) total = rotl(total ^ h_[c], 27) * P1 + P2;
+    out[i] = avalanche(total);
+  }
+  return out;
 }
 
 }  // namespace mugpt

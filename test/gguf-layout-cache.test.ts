@@ -144,20 +144,30 @@ test('kernels that do not pack (portable, js) neither read nor write a cache', {
   assert.equal(existsSync(cachePath), false);
 });
 
-test('checksums: one per array, whatever its alignment; a changed byte changes it', { skip }, () => {
+test('checksums: one per array, whatever its alignment and the threads; a changed byte changes it', { skip }, () => {
   const addon = loadNativeAddon()!;
+  const sums = (arrays: Uint8Array[]): string[] => addon.checksumsWait(addon.checksumsStart(arrays));
   const a = new Uint8Array(3 << 20).map((_, i) => (i * 2654435761) >>> 24);
   const shifted = new Uint8Array(a.length + 3);
   shifted.set(a, 3);
   const b = a.slice();
   b[(2 << 20) + 17] ^= 1;
-  const [sa, sShift, sb, sEmpty, sHead] = addon.checksums([a, shifted.subarray(3), b, new Uint8Array(0), a.subarray(0, 1000)]);
+  const [sa, sShift, sb, sEmpty, sHead] = sums([a, shifted.subarray(3), b, new Uint8Array(0), a.subarray(0, 1000)]);
   assert.match(sa, /^[0-9a-f]{16}$/);
   assert.equal(sShift, sa);
   assert.notEqual(sb, sa);
   assert.notEqual(sHead, sa);
   assert.notEqual(sEmpty, sHead);
-  assert.deepEqual(addon.checksums([a]), [sa], 'alone or among others');
+  assert.deepEqual(sums([a]), [sa], 'alone or among others');
+  const oneThread = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { loadNativeAddon } from ${JSON.stringify(new URL('../src/native/addon.js', import.meta.url).href)};
+    const a = new Uint8Array(3 << 20).map((_, i) => (i * 2654435761) >>> 24), addon = loadNativeAddon();
+    process.stdout.write(addon.checksumsWait(addon.checksumsStart([a]))[0] + ' ' + addon.info().threads);`],
+  { encoding: 'utf8', env: { ...process.env, MUGPT_THREADS: '1' } });
+  assert.equal(oneThread.stdout, `${sa} 1`, oneThread.stderr);
+  const job = addon.checksumsStart([a]);
+  addon.checksumsWait(job);
+  assert.throws(() => addon.checksumsWait(job), /not yet waited for/);
 });
 
 test('`mugpt generate` prints its load time and saves the cache unless --no-layout-cache', { skip }, () => {

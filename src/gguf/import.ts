@@ -9,7 +9,7 @@ import type { Kernels, QuantMatrix } from '../kernels/kernels.js';
 import { BpeTokenizer } from '../tokenizer/bpe.js';
 import { quantizedBytes } from '../quant/blocks.js';
 import { ggufModel, padTypeOf, type ImportOptions, type ImportedModel } from './hf-model.js';
-import { layoutCacheKey, readLayoutCache, writeLayoutCache } from './layout-cache.js';
+import { layoutCacheKey, startLayoutCache, writeLayoutCache, type PendingLayoutCache } from './layout-cache.js';
 
 export type { ImportOptions, ImportedModel, ImportedTensor } from './hf-model.js';
 
@@ -24,6 +24,8 @@ export function importGguf(path: string, opts: ImportOptions = {}, cache?: Layou
   const addon = loadNativeAddon();
   const mmap = opts.mmap !== false && !opts.dequantizeAll;
   const useCache = cache && addon && mmap && cache.kernels.name === 'native' && addon.info().x16 ? cache : undefined;
+  // first: from a cold page cache, reading the cache file overlaps all that follows
+  const pending = useCache && addon ? startLayoutCache(path, addon, useCache.log) : null;
   const file = readGguf(path);
   const mapped = mmap && mapGguf(file);
   const quantizeRows = addon ? (src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): Uint8Array => {
@@ -32,23 +34,29 @@ export function importGguf(path: string, opts: ImportOptions = {}, cache?: Layou
     return out;
   } : undefined;
   if (!useCache || !addon || !mapped || !file.map) return ggufModel(file, opts, quantizeRows);
-  return cachedModel(file as GgufFile & { map: Uint8Array }, opts, addon, useCache, quantizeRows);
+  return cachedModel(file as GgufFile & { map: Uint8Array }, opts, addon, useCache, pending, quantizeRows);
 }
 
-/** ggufModel with its block matrices from the layout cache, or packed now and saved there. */
+/**
+ * ggufModel with its block matrices from the layout cache when it was made for this load, or packed now
+ * and saved there. The cache's checksums are computed while the model is built from the file's
+ * metadata; should one differ, the model is built again from the file.
+ */
 function cachedModel(file: GgufFile & { map: Uint8Array }, opts: ImportOptions, addon: NativeAddon, cache: LayoutCacheUse,
-  quantizeRows: Parameters<typeof ggufModel>[2]): ImportedModel {
+  pending: PendingLayoutCache | null, quantizeRows: Parameters<typeof ggufModel>[2]): ImportedModel {
   const key = layoutCacheKey(file, addon.info().simd, padTypeOf(file, opts));
-  const cached = readLayoutCache(file.path, key, addon, cache.log);
-  if (cached) {
-    const model = ggufModel(file, opts, quantizeRows, cached);
-    // The F32 tensors (norms, biases) are views of the mapping, scattered through the file: from a cold page
-    // cache the first fault on each would read megabytes around it (read-around), the whole file in all.
-    // Read each one exactly instead.
-    for (const t of model.tensors.values()) {
-      if (t.kind === 'f32' && t.data.buffer === file.map.buffer) t.data = new Float32Array(file.read(t.data.byteOffset, t.data.byteLength).buffer);
+  const matrices = pending?.matricesFor(key);
+  if (pending && matrices) {
+    const model = ggufModel(file, opts, quantizeRows, matrices);
+    if (pending.verify()) {
+      // The F32 tensors (norms, biases) are views of the mapping, scattered through the file: from a cold page
+      // cache the first fault on each would read megabytes around it (read-around), the whole file in all.
+      // Read each one exactly instead.
+      for (const t of model.tensors.values()) {
+        if (t.kind === 'f32' && t.data.buffer === file.map.buffer) t.data = new Float32Array(file.read(t.data.byteOffset, t.data.byteLength).buffer);
+      }
+      return model;
     }
-    return model;
   }
   const model = ggufModel(file, opts, quantizeRows);
   // what the model's constructor would do (Kernels.qprepare), done here so the packed bytes can be saved

@@ -1,7 +1,7 @@
 // The layout cache: a GGUF file's quantized matrices as the native kernels read them (x16, native/quant.h;
 // the F16 matrices padded to blocks included), saved next to the file as FILE.gguf.mugpt-x16 the first
 // time it is loaded and mapped at later loads, so loading maps the bytes instead of converting them
-// (docs/quantization.md, "Loading").
+// (docs/quantization.md, "Loading: the layout cache").
 //
 // File: "MUGPTX16", u32 n, n bytes of JSON (CacheHeader), zeros to the next 4096 bytes, then each
 // matrix's bytes at its offset (from there, 64-byte aligned). A cache is used only when everything it
@@ -67,31 +67,58 @@ function keyDifference(a: LayoutCacheKey, b: LayoutCacheKey): string | null {
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 
+/** A cache file opened for a load, the checksums of its matrices being computed meanwhile. */
+export interface PendingLayoutCache {
+  /**
+   * Its matrices by HF name when it was made for key (views of its mapping, layout 'x16', bytes not yet
+   * verified); else null, said through log, and the check is stopped.
+   */
+  matricesFor(key: LayoutCacheKey): Map<string, QuantMatrix> | null;
+  /** Waits for the check of every matrix's bytes against its checksum: false, said through log, when one differs. */
+  verify(): boolean;
+}
+
 /**
- * The matrices of the cache of ggufPath by HF name, views of its mapping with layout 'x16', once its
- * header matches key and every matrix its checksum (one pass on the thread pool, which from a cold page
- * cache is the pass that reads the file); null when there is no cache (silently) or when it cannot serve
- * this load (stale, truncated, corrupt: said through log).
+ * Maps the cache of ggufPath, reads its header and starts computing its checksums on threads of their
+ * own: from a cold page cache that is what reads the file, while the caller reads the GGUF file's
+ * metadata and builds the model. null when there is none (silently) or when it is not a whole cache
+ * (said through log).
  */
-export function readLayoutCache(ggufPath: string, key: LayoutCacheKey, addon: NativeAddon, log: (line: string) => void): Map<string, QuantMatrix> | null {
+export function startLayoutCache(ggufPath: string, addon: NativeAddon, log: (line: string) => void): PendingLayoutCache | null {
   const path = layoutCachePath(ggufPath);
   if (!existsSync(path)) return null;
+  const notUsed = (why: string): void => log(`${path}: not used (${why}); converting the GGUF file's matrices and saving the cache again`);
+  let header: CacheHeader, views: Uint8Array[];
   try {
     const map = addon.mapFile(path);
     if (!map) return null;
-    const { entries, views } = parseCache(new Uint8Array(map), key);
-    const sums = addon.checksums(views);
-    const bad = entries.findIndex((e, i) => sums[i] !== e.checksum);
-    if (bad >= 0) throw new MugptError(`checksum mismatch in ${entries[bad].name}`);
-    return new Map(entries.map((e, i) => [e.name, { type: e.type, data: views[i], N: e.N, K: e.K, layout: 'x16' }]));
+    ({ header, views } = parseCache(new Uint8Array(map)));
   } catch (e) {
-    log(`${path}: not used (${(e as Error).message}); converting the GGUF file's matrices and saving the cache again`);
+    notUsed((e as Error).message);
     return null;
   }
+  const job = addon.checksumsStart(views);
+  return {
+    matricesFor(key) {
+      const differs = keyDifference(header.key, key);
+      if (differs) {
+        addon.checksumsWait(job, true);
+        notUsed(differs);
+        return null;
+      }
+      return new Map(header.matrices.map((e, i) => [e.name, { type: e.type, data: views[i], N: e.N, K: e.K, layout: 'x16' }]));
+    },
+    verify() {
+      const sums = addon.checksumsWait(job);
+      const bad = header.matrices.findIndex((e, i) => sums[i] !== e.checksum);
+      if (bad >= 0) notUsed(`checksum mismatch in ${header.matrices[bad].name}`);
+      return bad < 0;
+    },
+  };
 }
 
-/** The entries of a cache's header and views of their bytes; throws why when it does not match key or is cut short. */
-function parseCache(bytes: Uint8Array, key: LayoutCacheKey): { entries: CacheEntry[]; views: Uint8Array[] } {
+/** A cache's header and views of its matrices' bytes; throws why when it is not a cache or is cut short. */
+function parseCache(bytes: Uint8Array): { header: CacheHeader; views: Uint8Array[] } {
   const fail = (why: string): never => { throw new MugptError(why); };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) fail('not a mugpt layout cache');
@@ -103,14 +130,13 @@ function parseCache(bytes: Uint8Array, key: LayoutCacheKey): { entries: CacheEnt
   } catch {
     return fail('corrupt header');
   }
-  const differs = keyDifference(header.key, key);
-  if (differs) fail(differs);
+  if (!Array.isArray(header.matrices) || typeof header.key !== 'object' || header.key === null) fail('corrupt header');
   const base = align(12 + n, DATA_ALIGN);
   const views = header.matrices.map((e) => {
     if (base + e.offset + e.bytes > bytes.length) fail(`truncated: ${e.name} runs past the end`);
     return bytes.subarray(base + e.offset, base + e.offset + e.bytes);
   });
-  return { entries: header.matrices, views };
+  return { header, views };
 }
 
 /**
@@ -121,7 +147,7 @@ export function writeLayoutCache(ggufPath: string, key: LayoutCacheKey, matrices
   log: (line: string) => void): void {
   const path = layoutCachePath(ggufPath);
   const entries: CacheEntry[] = [];
-  const sums = addon.checksums([...matrices.values()].map((W) => W.data));
+  const sums = addon.checksumsWait(addon.checksumsStart([...matrices.values()].map((W) => W.data)));
   let end = 0;
   for (const [name, W] of matrices) {
     const offset = align(end, MATRIX_ALIGN);

@@ -31,7 +31,7 @@ export interface ModelOptions {
   /**
    * GGUF files on the native kernels: save the matrices as the kernels read them (repacked, padded) in
    * FILE.gguf.mugpt-x16 next to the file the first time, and map that at later loads instead of
-   * converting again (default false; the CLI turns it on): docs/quantization.md, "Loading".
+   * converting again (default false; the CLI turns it on): docs/quantization.md, "Loading: the layout cache".
    */
   layoutCache?: boolean;
   /** Where loading says what it did with the layout cache when it could not use or save it (default: nowhere). */

@@ -62,8 +62,11 @@ export interface NativeAddon {
   quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
   /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
   mapFile(path: string): ArrayBuffer | undefined;
-  /** For each array, 16 hex digits of a 64-bit checksum of its bytes (native/checksum.h), all computed in one job on the thread pool. */
-  checksums(arrays: Uint8Array[]): string[];
+  /** Starts computing a 64-bit checksum of each array's bytes (native/checksum.h) on threads of its own; returns at once. */
+  checksumsStart(arrays: Uint8Array[]): ChecksumJob;
+  /** Waits for a job of checksumsStart (once): 16 hex digits for each of its arrays; cancel stops it (null). */
+  checksumsWait(job: ChecksumJob): string[];
+  checksumsWait(job: ChecksumJob, cancel: true): null;
   /** The instruction set chosen at load time ('avx512', 'avx2' or 'portable'), the thread-pool size, and whether qpack packs (x16). */
   info(): { simd: string; threads: number; x16: boolean };
   /** Selects 'avx512', 'avx2' or 'portable' kernels; false when the CPU lacks that instruction set. */
@@ -73,6 +76,10 @@ export interface NativeAddon {
   /** Streaming-read microbenchmark over `bytes` bytes, all pool threads: GB/s (best of `reps`). */
   readBandwidth(bytes: number, reps: number): number;
 }
+
+declare const checksumJob: unique symbol;
+/** A job of NativeAddon.checksumsStart (an opaque native handle). */
+export interface ChecksumJob { readonly [checksumJob]: true }
 
 /** The package root (dist/src/native/ → ../../..), where build/ and prebuilds/ are. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
