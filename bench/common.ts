@@ -187,3 +187,22 @@ export function timeBest(fn: () => void, budget: number): number {
   }
   return best;
 }
+
+/** The median of xs (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/**
+ * Rates for each S in `streams`, measured `rounds` times with the S interleaved (1, 8, 1, 8, …), so a
+ * slow spell of a shared machine falls on both sides of a ratio: the median of each S, and every run.
+ */
+export async function interleavedRates(streams: readonly number[], rounds: number, run: (S: number) => number | Promise<number>):
+Promise<{ rates: Record<string, number>; runs: Record<string, number[]> }> {
+  const runs: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) for (const S of streams) (runs[S] ??= []).push(await run(S));
+  const rates: Record<string, number> = {};
+  for (const S of streams) rates[S] = median(runs[S]);
+  return { rates, runs };
+}

@@ -1,14 +1,15 @@
 // Batched decode speed of llama.cpp (node-llama-cpp) in its own process: S sequences of one context
 // evaluated together (node-llama-cpp puts the sequences' pending tokens into one llama_decode batch),
 // for each S asked:
-//   node dist/bench/engine-serve-llamacpp.js '{"path":"model.gguf","prompt":32,"decode":32,"streams":[1,8],"threads":2,"vocab":50257}'
+//   node dist/bench/engine-serve-llamacpp.js '{"path":"model.gguf","prompt":32,"decode":32,"streams":[1,8],"rounds":3,"threads":2,"vocab":50257}'
 // Prompts are prefilled first (untimed); then every sequence generates `decode` greedy tokens at once,
-// timed from the first to the last: aggregate decode tokens/s. Prints one JSON line.
+// timed from the first to the last: aggregate decode tokens/s, the median of `rounds` runs with the S
+// interleaved (common.ts interleavedRates). Prints one JSON line.
 import type { Token } from 'node-llama-cpp';
 import { getLlamaCpp } from '../tools/llamacpp.js';
-import { peakRssMiB, promptIds } from './common.js';
+import { interleavedRates, peakRssMiB, promptIds } from './common.js';
 
-interface Args { path: string; prompt: number; decode: number; streams: number[]; threads: number; vocab: number }
+interface Args { path: string; prompt: number; decode: number; streams: number[]; rounds?: number; threads: number; vocab: number }
 
 const a = JSON.parse(process.argv[2]) as Args;
 const llama = await getLlamaCpp();
@@ -36,7 +37,6 @@ async function run(S: number, decode: number): Promise<number> {
 }
 
 await run(2, 4); // warm-up
-const rates: Record<string, number> = {};
-for (const S of a.streams) rates[S] = await run(S, a.decode);
+const { rates, runs } = await interleavedRates(a.streams, a.rounds ?? 1, (S) => run(S, a.decode));
 await model.dispose();
-console.log(JSON.stringify({ engine: 'llama.cpp', rates, peakRssMiB: peakRssMiB() }));
+console.log(JSON.stringify({ engine: 'llama.cpp', rates, runs, peakRssMiB: peakRssMiB() }));

@@ -1,15 +1,16 @@
 // Batched decode speed of mugpt in its own process: S sequences decoded together through
 // Model.stepBatch (the step `mugpt serve`'s scheduler runs), for each S asked:
-//   node dist/bench/engine-serve-mugpt.js '{"gguf":"model.gguf","prompt":32,"decode":32,"streams":[1,8],"kvType":"f16"}'
+//   node dist/bench/engine-serve-mugpt.js '{"gguf":"model.gguf","prompt":32,"decode":32,"streams":[1,8],"rounds":3,"kvType":"f16"}'
 // Each sequence gets its own prompt, prefilled first (untimed); then `decode` steps of S tokens each
-// are timed, greedy (argmax), so the figure is the aggregate decode tokens/s. Prints one JSON line.
+// are timed, greedy (argmax), so the figure is the aggregate decode tokens/s: the median of `rounds`
+// runs, the S interleaved (common.ts interleavedRates). Prints one JSON line.
 import { argmax } from '../src/generate/sampler.js';
 import type { KVCache } from '../src/generate/decode-model.js';
 import type { KVCacheType } from '../src/model/kvcache.js';
 import { loadModel } from '../src/index.js';
-import { peakRssMiB, promptIds } from './common.js';
+import { interleavedRates, peakRssMiB, promptIds } from './common.js';
 
-interface Args { gguf: string; prompt: number; decode: number; streams: number[]; kvType?: KVCacheType }
+interface Args { gguf: string; prompt: number; decode: number; streams: number[]; rounds?: number; kvType?: KVCacheType }
 
 const a = JSON.parse(process.argv[2]) as Args;
 const model = loadModel(a.gguf, { kvCache: a.kvType ?? 'f16' });
@@ -31,6 +32,5 @@ function run(S: number, decode: number): number {
 }
 
 run(2, 8); // warm-up: thread pool, JIT, scratch buffers
-const rates: Record<string, number> = {};
-for (const S of a.streams) rates[S] = run(S, a.decode);
-console.log(JSON.stringify({ engine: 'mugpt', rates, peakRssMiB: peakRssMiB() }));
+const { rates, runs } = await interleavedRates(a.streams, a.rounds ?? 1, (S) => run(S, a.decode));
+console.log(JSON.stringify({ engine: 'mugpt', rates, runs, peakRssMiB: peakRssMiB() }));
