@@ -33,6 +33,12 @@ export function weightCount(cfg: ModelConfig): { matrices: number } {
   return { matrices };
 }
 
+/** Bytes of KV cache one decode step reads at `context` positions: keys and values of every layer (q8: an f32 scale a head). */
+export function kvBytesPerToken(cfg: ModelConfig, context: number, kv: 'f32' | 'f16' | 'q8'): number {
+  const perPosition = kv === 'f32' ? 4 * cfg.n_embd : kv === 'f16' ? 2 * cfg.n_embd : cfg.n_embd + 4 * cfg.n_head;
+  return 2 * cfg.n_layer * context * perPosition;
+}
+
 function hash32(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);

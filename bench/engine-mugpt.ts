@@ -4,14 +4,18 @@
 // step() (logits at the last position only), then decodes `decode` tokens greedily. With
 // `fillContext`, the KV cache is instead filled with random keys/values up to that many positions
 // and `decode` tokens are decoded after them: memory and speed at a long context without the prefill.
+// With `bandwidthSegments` n, the timed decode runs in n segments with the machine's read bandwidth
+// sampled before each and after the last (probe-bandwidth.ts, in its own process): the bound of the
+// decode is then measured in the same minute as the decode itself.
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
 import { loadModel, Model } from '../src/index.js';
 import { Q8LayerKV, type KVCacheType, type LayerKVCache } from '../src/model/kvcache.js';
 import { peakRssMiB, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
+import { sampleBandwidth } from './probe-bandwidth.js';
 import { KernelProfiler } from './profile.js';
 
-interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number; kvType?: KVCacheType }
+interface Args { shape: ShapeName; layers?: number; gguf?: string; prompt: number; decode: number; fillContext?: number; kvType?: KVCacheType; bandwidthSegments?: number }
 
 function argmax(x: Float32Array): number {
   let b = 0;
@@ -66,9 +70,18 @@ const prefillProfile = prof.snapshot();
 // then the cache is rewound and the same tokens are decoded again, timed per kernel, for the profile.
 const start = { length: cache.length, last };
 prof.enabled = false;
-const d0 = performance.now();
-for (let i = 0; i < a.decode; i++) last = argmax(model.step(cache, [last]));
-const decodeMs = performance.now() - d0;
+const segments = Math.max(1, Math.min(a.decode, a.bandwidthSegments ?? 1));
+const bandwidthGBs: number[] = [];
+let decodeMs = 0;
+for (let seg = 0, done = 0; seg < segments; seg++) {
+  if (a.bandwidthSegments) bandwidthGBs.push(...sampleBandwidth());
+  const n = Math.round(((seg + 1) * a.decode) / segments) - done;
+  const d0 = performance.now();
+  for (let i = 0; i < n; i++) last = argmax(model.step(cache, [last]));
+  decodeMs += performance.now() - d0;
+  done += n;
+}
+if (a.bandwidthSegments) bandwidthGBs.push(...sampleBandwidth());
 (cache as LayerKVCache).length = start.length;
 last = start.last;
 prof.enabled = true;
@@ -85,6 +98,7 @@ console.log(JSON.stringify({
   rssAfterLoadMiB,
   prefillTokensPerSecond: prefillTps,
   decodeTokensPerSecond: (a.decode * 1000) / decodeMs,
+  bandwidthGBs,
   contextAtEnd: cache.length,
   kvCacheMiB: (cache as LayerKVCache).bytes / 2 ** 20,
   peakRssMiB: peakRssMiB(),

@@ -9,15 +9,18 @@
 //   PyTorch    bench/peers/torch_infer.py (OpenBLAS required, see torch-peer.ts), float32, HF-style (logits at
 //              every prompt position); --torch-threads 2/1: 2 threads for the prompt, 1 for decode (its best here);
 //   llama.cpp  node-llama-cpp on F32 and F16 GGUF files of the same weights (exportGguf), 2 threads.
-// The decode bound is the F32 weight bytes one token reads ÷ the measured read bandwidth.
+// The decode bound is the bytes one token reads (the F32 weights, and the KV cache at the decode's mean
+// context) ÷ the read bandwidth sampled between the decode's segments (probe-bandwidth.ts: the median
+// of its passes; the start-of-run probe, best of 5, is printed beside it).
 // GGUF files are cached in MUGPT_BENCH_DIR (default: the temp dir's mugpt-bench/); BTLM's F32 file is 10.6 GB.
 import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
 import {
-  fmt, ggufFile, machineLine, printTable, ratio, runChild, runEngine, peerScript, shapeConfig, weightCount,
+  fmt, ggufFile, kvBytesPerToken, machineLine, median, printTable, ratio, runChild, runEngine, peerScript, shapeConfig, weightCount,
   type ChildFailure, type ChildResult, type ShapeName,
 } from './common.js';
 import { measureMachine } from './machine.js';
+import { bandwidthLine } from './probe-bandwidth.js';
 import { profileLine, type KernelTime } from './profile.js';
 import { checkTorchBlas } from './torch-peer.js';
 
@@ -81,10 +84,11 @@ for (const key of opt.shapes.split(',')) {
   console.log(`\n## ${shape}, ${cfg.n_layer} layers, F32 random weights: prefill ${prompt} tokens, decode ${decode} tokens after them (2 threads)`);
 
   const rows: Array<{ name: string; s: Sample[] | string }> = [];
-  const mugpt = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode }));
+  const bandwidthSegments = machine ? 4 : undefined;
+  const mugpt = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode, bandwidthSegments }));
   rows.push({ name: 'mugpt (native, F32)', s: mugpt });
   // the same weights with an f16 KV cache, the cache type llama.cpp's rows below use
-  const mugpt16 = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode, kvType: 'f16' }));
+  const mugpt16 = await measure(() => runEngine('engine-mugpt.js', { shape, layers, prompt, decode, kvType: 'f16', bandwidthSegments }));
   rows.push({ name: 'mugpt (native, F32, f16 KV cache)', s: mugpt16 });
   if (torchOk) {
     const runLayers = shape === 'btlm-3b-8k' ? Math.min(cfg.n_layer, Number(opt['torch-btlm-layers'])) : cfg.n_layer;
@@ -118,13 +122,20 @@ for (const key of opt.shapes.split(',')) {
       return [name, range(s.map((x) => x.prefill)), range(s.map((x) => x.decode), 2), rss, ratio(mPrefill, p), ratio(mDecode, d)];
     }));
 
-  const bytes = 4 * weightCount(cfg).matrices;
-  if (machine && mDecode) {
-    const bound = (machine.bandwidthGBs * 1e9) / bytes;
+  const weights = 4 * weightCount(cfg).matrices;
+  if (machine && m) {
+    const samples = m.flatMap((x) => x.extra.bandwidthGBs as number[]);
+    const bw = samples.length ? median(samples) : machine.bandwidthGBs;
+    const s16 = typeof mugpt16 === 'string' ? [] : mugpt16.flatMap((x) => x.extra.bandwidthGBs as number[]);
+    const share = (rate: number | null, kv: 'f32' | 'f16', own: number): string => {
+      const bytes = weights + kvBytesPerToken(cfg, prompt + decode / 2, kv);
+      return rate ? `${((100 * rate * bytes) / (own * 1e9)).toFixed(0)}% of ${((own * 1e9) / bytes).toFixed(1)} tok/s (${(bytes / 1e6).toFixed(0)} MB a token)` : '—';
+    };
     const m16 = typeof mugpt16 === 'string' ? null : best(mugpt16.map((x) => x.decode));
-    console.log(`decode bound: ${(bytes / 1e6).toFixed(0)} MB of F32 weights per token ÷ ${machine.bandwidthGBs.toFixed(1)} GB/s = ${bound.toFixed(1)} tok/s; `
-      + `mugpt decodes at ${((100 * mDecode) / bound).toFixed(0)}% of it (target ≥ 80%)`
-      + (m16 ? `, ${((100 * m16) / bound).toFixed(0)}% with the f16 KV cache` : ''));
+    console.log(`decode bound: ${(weights / 1e6).toFixed(0)} MB of F32 weights and the KV cache at context ${prompt + decode / 2} per token`
+      + ` ÷ ${samples.length ? bandwidthLine(samples) + ', sampled between the decode\'s segments' : `${bw.toFixed(1)} GB/s`}:`
+      + ` mugpt decodes at ${share(mDecode, 'f32', bw)} (target ≥ 85%), ${share(m16, 'f16', s16.length ? median(s16) : bw)} with the f16 KV cache (its own run's samples${s16.length ? ': ' + bandwidthLine(s16) : ''});`
+      + ` of the weights alone at the start-of-run probe (${machine.bandwidthGBs.toFixed(1)} GB/s, best of 5): ${mDecode ? ((100 * mDecode * weights) / (machine.bandwidthGBs * 1e9)).toFixed(0) : '—'}%`);
   }
   if (m) {
     const last = m[m.length - 1].extra;

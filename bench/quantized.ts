@@ -14,9 +14,10 @@ import { getKernels } from '../src/kernels/index.js';
 import { jsKernels } from '../src/kernels/js.js';
 import { GgmlType, readGguf } from '../src/gguf/file.js';
 import {
-  fmt, ggufFile, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
+  fmt, ggufFile, kvBytesPerToken, machineLine, median, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
 } from './common.js';
 import { measureMachine } from './machine.js';
+import { bandwidthLine } from './probe-bandwidth.js';
 import { profileLine, type KernelTime } from './profile.js';
 
 const { values: opt } = parseArgs({
@@ -38,16 +39,15 @@ const prompt = Number(opt.prompt);
 const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
 
 /**
- * Bytes one decode step reads: every matrix once (token_embd only as the LM head when there is no
- * output.weight). llama.cpp reads the file's tensors; mugpt (importGguf's default padToBlocks) holds
- * float matrices whose K is not a multiple of 32 (BTLM's F16 ffn_down) as zero-padded blocks of the
- * file's type, so it reads fewer bytes.
+ * Bytes of weights one decode step reads: every matrix once (token_embd only as the LM head when there
+ * is no output.weight). llama.cpp reads the file's tensors; mugpt (importGguf's default padToBlocks for
+ * quantized files) holds float matrices whose K is not a multiple of 32 (BTLM's F16 ffn_down) as
+ * zero-padded Q8_0 blocks, so it reads fewer bytes.
  */
-function bytesPerToken(path: string, type: 'q8_0' | 'q4_0'): { perToken: number; mugptPerToken: number; file: number } {
+function bytesPerToken(path: string): { perToken: number; mugptPerToken: number; file: number } {
   const f = readGguf(path);
   let perToken = 0, mugptPerToken = 0, file = 0;
   const tiedHead = !f.tensors.has('output.weight');
-  const blockBytes = type === 'q8_0' ? 34 : 18;
   for (const t of f.tensors.values()) {
     file += t.bytes;
     if (t.dims.length !== 2 || t.name === 'position_embd.weight') continue;
@@ -55,7 +55,7 @@ function bytesPerToken(path: string, type: 'q8_0' | 'q4_0'): { perToken: number;
     perToken += t.bytes;
     const [K, rows] = t.dims;
     const padded = (t.type === GgmlType.F16 || t.type === GgmlType.F32) && K % 32 !== 0;
-    mugptPerToken += padded ? rows * Math.ceil(K / 32) * blockBytes : t.bytes;
+    mugptPerToken += padded ? rows * Math.ceil(K / 32) * 34 : t.bytes;
   }
   return { perToken, mugptPerToken, file };
 }
@@ -78,16 +78,22 @@ for (const key of opt.shapes.split(',')) {
   const mDecode = small ? (btlm ? 4 : 16) : decode;
   for (const type of opt.types.split(',') as Array<'q8_0' | 'q4_0'>) {
     const path = ggufFile(shape, cfg, type);
-    const { perToken, mugptPerToken, file } = bytesPerToken(path, type);
+    const { perToken, mugptPerToken, file } = bytesPerToken(path);
     console.log(`\n## ${shape} ${type.toUpperCase()}: file ${mib(file)} MiB; mugpt prefill ${mPrompt} / decode ${mDecode}, llama.cpp prefill ${prompt} / decode ${decode} tokens; KV cache ${kvType} (mugpt), f16 (llama.cpp)`);
     const res: Array<[string, ChildResult | ChildFailure]> = [];
-    const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode, kvType });
+    const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode, kvType, bandwidthSegments: machine ? 4 : undefined });
     res.push([`mugpt (qlinear ${qlinearJs ? 'JS' : 'native'})`, m]);
     if (!opt['no-llama']) res.push(['llama.cpp', await runEngine('engine-llamacpp.js', { path, prompt, decode, threads: 2, vocab: cfg.vocab_size })]);
     const mp = m.ok ? (m.json.prefillTokensPerSecond as number) : null;
     const md = m.ok ? (m.json.decodeTokensPerSecond as number) : null;
-    const bound = machine ? (machine.bandwidthGBs * 1e9) / perToken : null;
-    const mBound = machine ? (machine.bandwidthGBs * 1e9) / mugptPerToken : null;
+    // bounds: weights and the KV cache at the decode's mean context ÷ the bandwidth sampled between mugpt's
+    // decode segments (median); llama.cpp runs right after, against the same figure
+    const samples = m.ok ? (m.json.bandwidthGBs as number[]) : [];
+    const bw = samples.length ? median(samples) : machine?.bandwidthGBs ?? null;
+    const kv = (engineKv: 'f32' | 'f16' | 'q8', dec: number, pre: number): number => kvBytesPerToken(cfg, pre + dec / 2, engineKv);
+    const mBytes = mugptPerToken + kv(kvType, mDecode, mPrompt), lBytes = perToken + kv('f16', decode, prompt);
+    const bound = bw ? (bw * 1e9) / lBytes : null;
+    const mBound = bw ? (bw * 1e9) / mBytes : null;
     printTable(['engine', 'prefill tok/s', 'decode tok/s', 'peak RSS MiB', 'mugpt ÷ engine, prefill', 'mugpt ÷ engine, decode', 'decode ÷ bandwidth bound'],
       res.map(([name, r]) => {
         if (!r.ok) return [name, `failed: ${r.error}`, '', '', '', '', ''];
@@ -95,9 +101,12 @@ for (const key of opt.shapes.split(',')) {
         const b = r.json.engine === 'mugpt' ? mBound : bound;
         return [name, fmt(p), fmt(d, 2), fmt(r.json.peakRssMiB as number, 0), ratio(mp, p), ratio(md, d), b ? `${((100 * d) / b).toFixed(0)}%` : '—'];
       }));
-    if (bound && mBound) {
-      console.log(`decode bound: ${mib(perToken)} MiB of file weights per token ÷ ${machine?.bandwidthGBs.toFixed(1)} GB/s = ${bound.toFixed(1)} tok/s (target ≥ 70%)`
-        + (mugptPerToken !== perToken ? `; mugpt, with the unaligned F16 matrices padded to ${type} blocks, reads ${mib(mugptPerToken)} MiB: ${mBound.toFixed(1)} tok/s` : ''));
+    if (bound && mBound && bw) {
+      const fileBound = (bw * 1e9) / (perToken + kv(kvType, mDecode, mPrompt));
+      console.log(`decode bound (target ≥ 80%): bytes a token ÷ ${samples.length ? bandwidthLine(samples) + ', sampled between mugpt\'s decode segments' : `${bw.toFixed(1)} GB/s`}.`
+        + ` mugpt reads ${mib(mBytes)} MiB a token (weights${mugptPerToken !== perToken ? ', the unaligned F16 matrices padded to Q8_0 blocks' : ''}, and its ${kvType} KV cache at context ${mPrompt + mDecode / 2}): ${mBound.toFixed(1)} tok/s`
+        + (mugptPerToken !== perToken ? `; with the file's weights instead ${fileBound.toFixed(1)} tok/s, of which mugpt decodes at ${md ? ((100 * md) / fileBound).toFixed(0) : '—'}%` : '')
+        + `; llama.cpp reads ${mib(lBytes)} MiB (f16 KV cache at context ${prompt + decode / 2}): ${bound.toFixed(1)} tok/s`);
     }
     if (m.ok) {
       console.log(`  mugpt prefill: ${profileLine(m.json.prefillProfile as KernelTime[], m.json.prefillMs as number)}`);
@@ -109,7 +118,7 @@ for (const key of opt.shapes.split(',')) {
 if (!opt['no-memory'] && opt.shapes.includes('btlm')) {
   const cfg = shapeConfig('btlm-3b-8k');
   const path = ggufFile('btlm-3b-8k', cfg, 'q4_0');
-  const { file } = bytesPerToken(path, 'q4_0');
+  const { file } = bytesPerToken(path);
   console.log(`\n## BTLM-3B-8K Q4_0 memory (claim: weights ≤ 1.7 GB, process ≤ 3 GB at 2,048 context): file ${(file / 1e9).toFixed(2)} GB of tensors`);
   const rows: string[][] = [];
   for (const kvType of ['f32', 'f16', 'q8'] as const) {

@@ -1,7 +1,13 @@
-// The serving bench's rates: medians of interleaved runs (bench/common.ts).
+// The benches' arithmetic: the serving bench's medians of interleaved runs, the decode bound's bytes and bandwidth (bench/).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { interleavedRates, median } from '../bench/common.js';
+import { interleavedRates, kvBytesPerToken, median } from '../bench/common.js';
+import { bandwidthLine, sampleBandwidth } from '../bench/probe-bandwidth.js';
+import { makeConfig } from '../src/model/config.js';
+import { initModel } from '../src/model/init.js';
+import type { LayerKVCache } from '../src/model/kvcache.js';
+import { Model } from '../src/model/model.js';
+import { loadNativeAddon } from '../src/native/addon.js';
 
 test('median of odd and even counts, input left unsorted', () => {
   const xs = [5, 1, 3];
@@ -19,4 +25,21 @@ test('interleavedRates runs the stream counts in turn, each round, and reports t
   assert.deepEqual(order, [1, 8, 1, 8, 1, 8]);
   assert.deepEqual(runs, { 1: [10, 12, 9], 8: [40, 44, 90] });
   assert.deepEqual(rates, { 1: 10, 8: 44 });
+});
+
+test('the decode bound counts the KV cache bytes a cache of that many positions holds, for every cache type', () => {
+  const cfg = makeConfig({ model_type: 'btlm', n_layer: 2, n_embd: 64, n_head: 4, vocab_size: 97, n_positions: 64, activation_function: 'swiglu', position_embedding_type: 'alibi' });
+  const model = Model.fromTensors(cfg, new Map(initModel(cfg, { seed: 2 }).map((t) => [t.name, t.data])), { kvCache: 'f32' });
+  for (const kv of ['f32', 'f16', 'q8'] as const) {
+    const m = kv === 'f32' ? model : Model.fromTensors(cfg, new Map(initModel(cfg, { seed: 2 }).map((t) => [t.name, t.data])), { kvCache: kv });
+    const cache = m.newCache(40) as LayerKVCache;
+    assert.equal(kvBytesPerToken(cfg, 40, kv), cache.bytes, kv);
+  }
+});
+
+test('bandwidth samples come from a child process, one positive figure a pass', { skip: !loadNativeAddon() && 'the native addon is not built' }, () => {
+  const gbs = sampleBandwidth(2);
+  assert.equal(gbs.length, 2);
+  for (const g of gbs) assert.ok(g > 0.1 && g < 10_000, `${g} GB/s`);
+  assert.match(bandwidthLine([20, 30, 25]), /^25\.0 GB\/s \(median of 3 passes, 20\.0–30\.0\)$/);
 });

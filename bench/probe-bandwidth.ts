@@ -1,0 +1,35 @@
+// Streaming-read bandwidth samples in a process of their own, so that a bench engine can sample the
+// machine between its timed segments without the probe's buffer counting in the engine's peak RSS:
+//   node dist/bench/probe-bandwidth.js [passes = 3]   → {"gbs":[…]}, one figure a pass over 512 MiB
+// On a shared virtual machine the bandwidth moves by a third within minutes (BENCHMARKS.md), so a
+// bound taken at the start of a bench and a decode timed minutes later measure different machines.
+import { spawnSync } from 'node:child_process';
+import { loadNativeAddon } from '../src/native/addon.js';
+import { benchModule, median } from './common.js';
+
+const BYTES = 512 * 2 ** 20;
+
+/** Runs the probe in a child process; the samples in GB/s, or [] when the native addon is missing. */
+export function sampleBandwidth(passes = 3): number[] {
+  const r = spawnSync(process.execPath, [benchModule('probe-bandwidth.js'), String(passes)], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  try {
+    return (JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { gbs: number[] }).gbs;
+  } catch {
+    return [];
+  }
+}
+
+/** "27.4 GB/s (median of 15 passes, 25.1–29.0)". */
+export function bandwidthLine(samples: readonly number[]): string {
+  const lo = Math.min(...samples), hi = Math.max(...samples);
+  return `${median(samples).toFixed(1)} GB/s (median of ${samples.length} passes, ${lo.toFixed(1)}–${hi.toFixed(1)})`;
+}
+
+if (process.argv[1] === benchModule('probe-bandwidth.js')) {
+  const addon = loadNativeAddon();
+  const passes = Number(process.argv[2] ?? 3);
+  const gbs: number[] = [];
+  if (addon) for (let i = 0; i < passes; i++) gbs.push(addon.readBandwidth(BYTES, 1));
+  console.log(JSON.stringify({ gbs }));
+}
