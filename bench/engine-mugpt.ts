@@ -1,6 +1,6 @@
 // One mugpt inference measurement in its own process (so its peak RSS is mugpt's alone):
 //   node dist/bench/engine-mugpt.js '{"shape":"cerebras-gpt-111m","prompt":512,"decode":128}'
-// Loads the random model (F32, built in memory) or a GGUF file, prefills `prompt` tokens through
+// Loads the random model (F32, built in memory) or a GGUF file (with the layout cache), prefills `prompt` tokens through
 // step() (logits at the last position only), then decodes `decode` tokens greedily. With
 // `fillContext`, the KV cache is instead filled with random keys/values up to that many positions
 // and `decode` tokens are decoded after them: memory and speed at a long context without the prefill.
@@ -26,7 +26,8 @@ function argmax(x: Float32Array): number {
 const a = JSON.parse(process.argv[2]) as Args;
 const t0 = performance.now();
 const opts = { kvCache: a.kvType ?? 'f32' } as const;
-const model = a.gguf ? loadModel(a.gguf, opts) : Model.fromTensors(shapeConfig(a.shape, a.layers), randomTensors(shapeConfig(a.shape, a.layers)), opts);
+// GGUF files load as `mugpt generate` and `serve` load them: through the layout cache (written by the first run)
+const model = a.gguf ? loadModel(a.gguf, { ...opts, layoutCache: true, onLog: (line) => console.error(line) }) : Model.fromTensors(shapeConfig(a.shape, a.layers), randomTensors(shapeConfig(a.shape, a.layers)), opts);
 const loadSeconds = (performance.now() - t0) / 1000;
 const rssAfterLoadMiB = process.memoryUsage().rss / 2 ** 20;
 const V = model.vocabSize;

@@ -13,7 +13,8 @@ import { interleavedRates, peakRssMiB, promptIds } from './common.js';
 interface Args { gguf: string; prompt: number; decode: number; streams: number[]; rounds?: number; kvType?: KVCacheType }
 
 const a = JSON.parse(process.argv[2]) as Args;
-const model = loadModel(a.gguf, { kvCache: a.kvType ?? 'f16' });
+// loaded as `mugpt serve` loads it: through the layout cache (written by the first run)
+const model = loadModel(a.gguf, { kvCache: a.kvType ?? 'f16', layoutCache: true, onLog: (line) => console.error(line) });
 const V = model.vocabSize;
 
 function run(S: number, decode: number): number {

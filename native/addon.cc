@@ -478,11 +478,12 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), gbs);
 }
 
-// mapFile(path) → an external ArrayBuffer over the whole file, mapped copy-on-write (MAP_PRIVATE:
+// mapFile(path, hugePages?) → an external ArrayBuffer over the whole file, mapped copy-on-write (MAP_PRIVATE:
 // the file is never modified; a page written in memory becomes a private copy). Unmapped when the
 // buffer is garbage-collected. Resident pages are the page cache's, shared, not a second copy; the
 // converters (qpack, quantizeRows) release the pages of what they have converted (weights_memory.h).
-// Returns undefined where mmap is unavailable.
+// hugePages asks for huge pages where the page cache has them (map_file). Returns undefined where mmap
+// is unavailable.
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
 #if defined(_WIN32)
@@ -495,7 +496,7 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   size_t size = 0;
   std::string err;
-  void* p = mugpt::map_file(path, &size, &err);
+  void* p = mugpt::map_file(path, &size, &err, info.Length() > 1 && info[1].ToBoolean().Value());
   if (!p) {
     Napi::Error::New(env, "mapFile: " + path + ": " + err).ThrowAsJavaScriptException();
     return env.Undefined();

@@ -44,7 +44,7 @@ bool in_mapped_file(const void* p, size_t n) {
 
 #if !defined(_WIN32)
 
-void* map_file(const std::string& path, size_t* size, std::string* err) {
+void* map_file(const std::string& path, size_t* size, std::string* err, bool huge_pages) {
   const int fd = open(path.c_str(), O_RDONLY);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
@@ -59,6 +59,11 @@ void* map_file(const std::string& path, size_t* size, std::string* err) {
     *err = std::string("mmap failed (") + std::strerror(errno) + ")";
     return nullptr;
   }
+#if defined(MADV_HUGEPAGE)
+  if (huge_pages) madvise(p, *size, MADV_HUGEPAGE);  // advice: its failure changes nothing but speed
+#else
+  (void)huge_pages;
+#endif
   g_mappings.push_back({(uintptr_t)p, (uintptr_t)p + *size});
   return p;
 }
@@ -87,7 +92,7 @@ void free_weights(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_s
 
 #else  // no mmap: no mappings, and weights in ordinary zeroed memory
 
-void* map_file(const std::string&, size_t*, std::string* err) {
+void* map_file(const std::string&, size_t*, std::string* err, bool) {
   *err = "memory-mapping is not implemented on this platform";
   return nullptr;
 }

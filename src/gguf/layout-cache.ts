@@ -90,7 +90,7 @@ export function startLayoutCache(ggufPath: string, addon: NativeAddon, log: (lin
   const notUsed = (why: string): void => log(`${path}: not used (${why}); converting the GGUF file's matrices and saving the cache again`);
   let header: CacheHeader, views: Uint8Array[];
   try {
-    const map = addon.mapFile(path);
+    const map = addon.mapFile(path, true); // huge pages: the decode kernels stream every byte of it
     if (!map) return null;
     ({ header, views } = parseCache(new Uint8Array(map)));
   } catch (e) {

@@ -60,8 +60,11 @@ export interface NativeAddon {
    * (quantize()'s arithmetic); when src is a view of a mapped file, its pages are released afterwards.
    */
   quantizeRows(out: Uint8Array, src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): void;
-  /** The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable. */
-  mapFile(path: string): ArrayBuffer | undefined;
+  /**
+   * The whole file as an external ArrayBuffer, memory-mapped copy-on-write; undefined where mmap is unavailable.
+   * hugePages: mapped as 2 MiB pages where the page cache holds the file in such folios (native/weights_memory.h).
+   */
+  mapFile(path: string, hugePages?: boolean): ArrayBuffer | undefined;
   /** Starts computing a 64-bit checksum of each array's bytes (native/checksum.h) on threads of its own; returns at once. */
   checksumsStart(arrays: Uint8Array[]): ChecksumJob;
   /** Waits for a job of checksumsStart (once): 16 hex digits for each of its arrays; cancel stops it (null). */
