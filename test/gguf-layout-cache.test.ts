@@ -121,6 +121,29 @@ test('a stale, corrupt or truncated cache is said in the log, the file converted
   assert.match(cachedLoad(path).log[0], /not used \(not a mugpt layout cache\)/);
 });
 
+test('a load that fails on a malformed GGUF file stops the check of its cache; a good load waits for it once', { skip }, () => {
+  const path = q4File(9);
+  const addon = loadNativeAddon()!;
+  const waits: Array<boolean | undefined> = [];
+  const wait = addon.checksumsWait.bind(addon);
+  addon.checksumsWait = ((job: Parameters<typeof wait>[0], cancel?: true) => {
+    waits.push(cancel);
+    return cancel ? wait(job, cancel) : wait(job);
+  }) as typeof addon.checksumsWait;
+  try {
+    cachedLoad(path); // writes the cache (its own checksums: one wait)
+    waits.length = 0;
+    cachedLoad(path);
+    assert.deepEqual(waits, [undefined], 'a load through the cache verifies it once, and cancels nothing after');
+    waits.length = 0;
+    patchByte(path, 0); // the GGUF magic: the file is no longer GGUF, the cache still there
+    assert.throws(() => cachedLoad(path), (e: Error) => e.message.includes(path));
+    assert.deepEqual(waits, [true], 'the check started before the GGUF header was read is cancelled');
+  } finally {
+    addon.checksumsWait = wait;
+  }
+});
+
 test('a cache that cannot be read or written is said in the log and the load goes on', { skip }, () => {
   const path = q4File(7), cachePath = layoutCachePath(path);
   mkdirSync(cachePath); // a folder where the cache would be

@@ -26,15 +26,19 @@ export function importGguf(path: string, opts: ImportOptions = {}, cache?: Layou
   const useCache = cache && addon && mmap && cache.kernels.name === 'native' && addon.info().x16 ? cache : undefined;
   // first: from a cold page cache, reading the cache file overlaps all that follows
   const pending = useCache && addon ? startLayoutCache(path, addon, useCache.log) : null;
-  const file = readGguf(path);
-  const mapped = mmap && mapGguf(file);
-  const quantizeRows = addon ? (src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): Uint8Array => {
-    const out = addon.allocWeights(quantizedBytes(type === 8 ? 'q8_0' : 'q4_0', rows, Kp));
-    addon.quantizeRows(out, src, srcType, rows, K, Kp, type);
-    return out;
-  } : undefined;
-  if (!useCache || !addon || !mapped || !file.map) return ggufModel(file, opts, quantizeRows);
-  return cachedModel(file as GgufFile & { map: Uint8Array }, opts, addon, useCache, pending, quantizeRows);
+  try {
+    const file = readGguf(path);
+    const mapped = mmap && mapGguf(file);
+    const quantizeRows = addon ? (src: Uint8Array, srcType: number, rows: number, K: number, Kp: number, type: number): Uint8Array => {
+      const out = addon.allocWeights(quantizedBytes(type === 8 ? 'q8_0' : 'q4_0', rows, Kp));
+      addon.quantizeRows(out, src, srcType, rows, K, Kp, type);
+      return out;
+    } : undefined;
+    if (!useCache || !addon || !mapped || !file.map) return ggufModel(file, opts, quantizeRows);
+    return cachedModel(file as GgufFile & { map: Uint8Array }, opts, addon, useCache, pending, quantizeRows);
+  } finally {
+    pending?.cancel(); // a load that failed (a malformed GGUF file) leaves no check reading the cache behind it
+  }
 }
 
 /**

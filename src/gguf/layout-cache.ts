@@ -76,6 +76,8 @@ export interface PendingLayoutCache {
   matricesFor(key: LayoutCacheKey): Map<string, QuantMatrix> | null;
   /** Waits for the check of every matrix's bytes against its checksum: false, said through log, when one differs. */
   verify(): boolean;
+  /** Stops the check when the load ends without matricesFor/verify (a bad GGUF file, an error); a no-op after them. */
+  cancel(): void;
 }
 
 /**
@@ -98,17 +100,25 @@ export function startLayoutCache(ggufPath: string, addon: NativeAddon, log: (lin
     return null;
   }
   const job = addon.checksumsStart(views);
+  let waited = false; // a job is waited for once: by cancel, verify, or matricesFor for another key
+  const cancel = (): void => {
+    if (!waited) addon.checksumsWait(job, true);
+    waited = true;
+  };
   return {
     matricesFor(key) {
       const differs = keyDifference(header.key, key);
       if (differs) {
-        addon.checksumsWait(job, true);
+        cancel();
         notUsed(differs);
         return null;
       }
       return new Map(header.matrices.map((e, i) => [e.name, { type: e.type, data: views[i], N: e.N, K: e.K, layout: 'x16' }]));
     },
+    cancel,
     verify() {
+      if (waited) return false;
+      waited = true;
       const sums = addon.checksumsWait(job);
       const bad = header.matrices.findIndex((e, i) => sums[i] !== e.checksum);
       if (bad >= 0) notUsed(`checksum mismatch in ${header.matrices[bad].name}`);
