@@ -16,11 +16,11 @@
 import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
 import {
-  fmt, ggufFile, kvBytesPerToken, machineLine, median, printTable, ratio, runChild, runEngine, peerScript, shapeConfig, weightCount,
+  fmt, ggufFile, kvBytesPerToken, machineLine, printTable, ratio, runChild, runEngine, peerScript, shapeConfig, weightCount,
   type ChildFailure, type ChildResult, type ShapeName,
 } from './common.js';
 import { measureMachine } from './machine.js';
-import { bandwidthLine } from './probe-bandwidth.js';
+import { boundBandwidth } from './probe-bandwidth.js';
 import { profileLine, type KernelTime } from './profile.js';
 import { checkTorchBlas } from './torch-peer.js';
 
@@ -124,17 +124,16 @@ for (const key of opt.shapes.split(',')) {
 
   const weights = 4 * weightCount(cfg).matrices;
   if (machine && m) {
-    const samples = m.flatMap((x) => x.extra.bandwidthGBs as number[]);
-    const bw = samples.length ? median(samples) : machine.bandwidthGBs;
-    const s16 = typeof mugpt16 === 'string' ? [] : mugpt16.flatMap((x) => x.extra.bandwidthGBs as number[]);
-    const share = (rate: number | null, kv: 'f32' | 'f16', own: number): string => {
+    const bw = boundBandwidth(m.flatMap((x) => x.extra.bandwidthGBs as number[]), machine.bandwidthGBs);
+    const bw16 = boundBandwidth(typeof mugpt16 === 'string' ? [] : mugpt16.flatMap((x) => x.extra.bandwidthGBs as number[]), machine.bandwidthGBs);
+    const share = (rate: number | null, kv: 'f32' | 'f16', gbs: number): string => {
       const bytes = weights + kvBytesPerToken(cfg, prompt + decode / 2, kv);
-      return rate ? `${((100 * rate * bytes) / (own * 1e9)).toFixed(0)}% of ${((own * 1e9) / bytes).toFixed(1)} tok/s (${(bytes / 1e6).toFixed(0)} MB a token)` : '—';
+      return rate ? `${((100 * rate * bytes) / (gbs * 1e9)).toFixed(0)}% of ${((gbs * 1e9) / bytes).toFixed(1)} tok/s (${(bytes / 1e6).toFixed(0)} MB a token)` : '—';
     };
     const m16 = typeof mugpt16 === 'string' ? null : best(mugpt16.map((x) => x.decode));
     console.log(`decode bound: ${(weights / 1e6).toFixed(0)} MB of F32 weights and the KV cache at context ${prompt + decode / 2} per token`
-      + ` ÷ ${samples.length ? bandwidthLine(samples) + ', sampled between the decode\'s segments' : `${bw.toFixed(1)} GB/s`}:`
-      + ` mugpt decodes at ${share(mDecode, 'f32', bw)} (target ≥ 85%), ${share(m16, 'f16', s16.length ? median(s16) : bw)} with the f16 KV cache (its own run's samples${s16.length ? ': ' + bandwidthLine(s16) : ''});`
+      + ` ÷ ${bw.line}:`
+      + ` mugpt decodes at ${share(mDecode, 'f32', bw.gbs)} (target ≥ 85%), ${share(m16, 'f16', bw16.gbs)} with the f16 KV cache (its own run's bandwidth: ${bw16.line});`
       + ` of the weights alone at the start-of-run probe (${machine.bandwidthGBs.toFixed(1)} GB/s, best of 5): ${mDecode ? ((100 * mDecode * weights) / (machine.bandwidthGBs * 1e9)).toFixed(0) : '—'}%`);
   }
   if (m) {

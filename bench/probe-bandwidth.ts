@@ -26,6 +26,16 @@ export function bandwidthLine(samples: readonly number[]): string {
   return `${median(samples).toFixed(1)} GB/s (median of ${samples.length} passes, ${lo.toFixed(1)}–${hi.toFixed(1)})`;
 }
 
+/**
+ * The bandwidth a decode bound divides by: the median of the samples taken around the decode, or the
+ * start-of-run figure when there are none; with the words that say which.
+ */
+export function boundBandwidth(samples: readonly number[], startOfRun: number): { gbs: number; line: string } {
+  return samples.length
+    ? { gbs: median(samples), line: `${bandwidthLine(samples)}, sampled around the decode` }
+    : { gbs: startOfRun, line: `${startOfRun.toFixed(1)} GB/s (start of run)` };
+}
+
 if (process.argv[1] === benchModule('probe-bandwidth.js')) {
   const addon = loadNativeAddon();
   const passes = Number(process.argv[2] ?? 3);

@@ -13,11 +13,13 @@ import { parseArgs } from 'node:util';
 import { getKernels } from '../src/kernels/index.js';
 import { jsKernels } from '../src/kernels/js.js';
 import { GgmlType, readGguf } from '../src/gguf/file.js';
+import { padTypeOf } from '../src/gguf/hf-model.js';
+import { quantizedBytes, type BlockType } from '../src/quant/blocks.js';
 import {
-  fmt, ggufFile, kvBytesPerToken, machineLine, median, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
+  fmt, ggufFile, kvBytesPerToken, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
 } from './common.js';
 import { measureMachine } from './machine.js';
-import { bandwidthLine } from './probe-bandwidth.js';
+import { boundBandwidth } from './probe-bandwidth.js';
 import { profileLine, type KernelTime } from './profile.js';
 
 const { values: opt } = parseArgs({
@@ -40,12 +42,13 @@ const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
 
 /**
  * Bytes of weights one decode step reads: every matrix once (token_embd only as the LM head when there
- * is no output.weight). llama.cpp reads the file's tensors; mugpt (importGguf's default padToBlocks for
- * quantized files) holds float matrices whose K is not a multiple of 32 (BTLM's F16 ffn_down) as
- * zero-padded Q8_0 blocks, so it reads fewer bytes.
+ * is no output.weight). llama.cpp reads the file's tensors; mugpt holds float matrices whose K is not a
+ * multiple of 32 (BTLM's F16 ffn_down) as zero-padded blocks of importGguf's default type for the file
+ * (padTypeOf: Q8_0 in quantized files), so it reads fewer bytes.
  */
-function bytesPerToken(path: string): { perToken: number; mugptPerToken: number; file: number } {
+function bytesPerToken(path: string): { perToken: number; mugptPerToken: number; file: number; padType: BlockType | false } {
   const f = readGguf(path);
+  const padType = padTypeOf(f, {});
   let perToken = 0, mugptPerToken = 0, file = 0;
   const tiedHead = !f.tensors.has('output.weight');
   for (const t of f.tensors.values()) {
@@ -54,10 +57,10 @@ function bytesPerToken(path: string): { perToken: number; mugptPerToken: number;
     if (t.name === 'token_embd.weight' && !tiedHead) continue;
     perToken += t.bytes;
     const [K, rows] = t.dims;
-    const padded = (t.type === GgmlType.F16 || t.type === GgmlType.F32) && K % 32 !== 0;
-    mugptPerToken += padded ? rows * Math.ceil(K / 32) * 34 : t.bytes;
+    const padded = padType && (t.type === GgmlType.F16 || t.type === GgmlType.F32) && K % 32 !== 0;
+    mugptPerToken += padded ? quantizedBytes(padType, rows, Math.ceil(K / 32) * 32) : t.bytes;
   }
-  return { perToken, mugptPerToken, file };
+  return { perToken, mugptPerToken, file, padType };
 }
 
 const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
@@ -78,7 +81,7 @@ for (const key of opt.shapes.split(',')) {
   const mDecode = small ? (btlm ? 4 : 16) : decode;
   for (const type of opt.types.split(',') as Array<'q8_0' | 'q4_0'>) {
     const path = ggufFile(shape, cfg, type);
-    const { perToken, mugptPerToken, file } = bytesPerToken(path);
+    const { perToken, mugptPerToken, file, padType } = bytesPerToken(path);
     console.log(`\n## ${shape} ${type.toUpperCase()}: file ${mib(file)} MiB; mugpt prefill ${mPrompt} / decode ${mDecode}, llama.cpp prefill ${prompt} / decode ${decode} tokens; KV cache ${kvType} (mugpt), f16 (llama.cpp)`);
     const res: Array<[string, ChildResult | ChildFailure]> = [];
     const m = await runEngine('engine-mugpt.js', { shape, gguf: path, prompt: mPrompt, decode: mDecode, kvType, bandwidthSegments: machine ? 4 : undefined });
@@ -88,8 +91,8 @@ for (const key of opt.shapes.split(',')) {
     const md = m.ok ? (m.json.decodeTokensPerSecond as number) : null;
     // bounds: weights and the KV cache at the decode's mean context ÷ the bandwidth sampled between mugpt's
     // decode segments (median); llama.cpp runs right after, against the same figure
-    const samples = m.ok ? (m.json.bandwidthGBs as number[]) : [];
-    const bw = samples.length ? median(samples) : machine?.bandwidthGBs ?? null;
+    const sampled = machine ? boundBandwidth(m.ok ? (m.json.bandwidthGBs as number[]) : [], machine.bandwidthGBs) : null;
+    const bw = sampled?.gbs ?? null;
     const kv = (engineKv: 'f32' | 'f16' | 'q8', dec: number, pre: number): number => kvBytesPerToken(cfg, pre + dec / 2, engineKv);
     const mBytes = mugptPerToken + kv(kvType, mDecode, mPrompt), lBytes = perToken + kv('f16', decode, prompt);
     const bound = bw ? (bw * 1e9) / lBytes : null;
@@ -103,8 +106,8 @@ for (const key of opt.shapes.split(',')) {
       }));
     if (bound && mBound && bw) {
       const fileBound = (bw * 1e9) / (perToken + kv(kvType, mDecode, mPrompt));
-      console.log(`decode bound (target ≥ 80%): bytes a token ÷ ${samples.length ? bandwidthLine(samples) + ', sampled between mugpt\'s decode segments' : `${bw.toFixed(1)} GB/s`}.`
-        + ` mugpt reads ${mib(mBytes)} MiB a token (weights${mugptPerToken !== perToken ? ', the unaligned F16 matrices padded to Q8_0 blocks' : ''}, and its ${kvType} KV cache at context ${mPrompt + mDecode / 2}): ${mBound.toFixed(1)} tok/s`
+      console.log(`decode bound (target ≥ 80%): bytes a token ÷ ${sampled?.line ?? ''}.`
+        + ` mugpt reads ${mib(mBytes)} MiB a token (weights${mugptPerToken !== perToken ? `, the unaligned F16 matrices padded to ${String(padType).toUpperCase()} blocks` : ''}, and its ${kvType} KV cache at context ${mPrompt + mDecode / 2}): ${mBound.toFixed(1)} tok/s`
         + (mugptPerToken !== perToken ? `; with the file's weights instead ${fileBound.toFixed(1)} tok/s, of which mugpt decodes at ${md ? ((100 * md) / fileBound).toFixed(0) : '—'}%` : '')
         + `; llama.cpp reads ${mib(lBytes)} MiB (f16 KV cache at context ${prompt + decode / 2}): ${bound.toFixed(1)} tok/s`);
     }
