@@ -49,6 +49,7 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
 }
 
 #define MUGPT_DOT_RC  // several activation rows: gemv_t_rows_task (dot_rc, simd_avx2.inc)
+#define MUGPT_ROWS8   // eight-row dot8 and axpy8 for the decode attention (quant_avx2.inc)
 #include "simd_avx2.inc"
 #include "quant_avx2.inc"
 #include "kernels.inc"

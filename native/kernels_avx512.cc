@@ -47,6 +47,7 @@ static void micro_tile(int kc, const float* a, const float* b, float* c, long ld
 }
 
 #define MUGPT_DOT_RC  // several activation rows: gemv_t_rows_task (dot_rc, simd_avx2.inc)
+#define MUGPT_ROWS8   // eight-row dot8 and axpy8 for the decode attention (quant_avx2.inc)
 #include "simd_avx2.inc"
 #define MUGPT_QDOT_VNNI  // the quantized dot products use AVX-512 VNNI where the CPU has it
 #include "quant_avx2.inc"
