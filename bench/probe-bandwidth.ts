@@ -1,6 +1,6 @@
 // Streaming-read bandwidth samples in a process of their own, so that a bench engine can sample the
 // machine between its timed segments without the probe's buffer counting in the engine's peak RSS:
-//   node dist/bench/probe-bandwidth.js [passes = 3]   → {"gbs":[…]}, one figure a pass over 512 MiB
+//   node dist/bench/probe-bandwidth.js [passes = 3]   → {"gbs":[…]}, one figure a pass over one 512 MiB buffer
 // On a shared virtual machine the bandwidth moves by a third within minutes (BENCHMARKS.md), so a
 // bound taken at the start of a bench and a decode timed minutes later measure different machines.
 import { spawnSync } from 'node:child_process';
@@ -40,6 +40,6 @@ if (process.argv[1] === benchModule('probe-bandwidth.js')) {
   const addon = loadNativeAddon();
   const passes = Number(process.argv[2] ?? 3);
   const gbs: number[] = [];
-  if (addon) for (let i = 0; i < passes; i++) gbs.push(addon.readBandwidth(BYTES, 1));
+  if (addon) gbs.push(...addon.readBandwidth(BYTES, passes, true));
   console.log(JSON.stringify({ gbs }));
 }

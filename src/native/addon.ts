@@ -78,6 +78,8 @@ export interface NativeAddon {
   peakGflops(seconds: number): number;
   /** Streaming-read microbenchmark over `bytes` bytes, all pool threads: GB/s (best of `reps`). */
   readBandwidth(bytes: number, reps: number): number;
+  /** Every one of reps passes over one buffer, in GB/s. */
+  readBandwidth(bytes: number, reps: number, each: true): number[];
 }
 
 declare const checksumJob: unique symbol;
