@@ -70,6 +70,7 @@ const prefillProfile = prof.snapshot();
 // The timed decode runs without the kernel timers (about a microsecond a call, tens of calls a token);
 // then the cache is rewound and the same tokens are decoded again, timed per kernel, for the profile.
 const start = { length: cache.length, last };
+const logits = new Float32Array(V);  // the decode's logits, one array for every token (as generate() does)
 prof.enabled = false;
 const segments = Math.max(1, Math.min(a.decode, a.bandwidthSegments ?? 1));
 const bandwidthGBs: number[] = [];
@@ -78,7 +79,7 @@ for (let seg = 0, done = 0; seg < segments; seg++) {
   if (a.bandwidthSegments) bandwidthGBs.push(...sampleBandwidth());
   const n = Math.round(((seg + 1) * a.decode) / segments) - done;
   const d0 = performance.now();
-  for (let i = 0; i < n; i++) last = argmax(model.step(cache, [last]));
+  for (let i = 0; i < n; i++) last = argmax(model.step(cache, [last], logits));
   decodeMs += performance.now() - d0;
   done += n;
 }
@@ -88,7 +89,7 @@ last = start.last;
 prof.enabled = true;
 prof.reset();
 const p0 = performance.now();
-for (let i = 0; i < a.decode; i++) last = argmax(model.step(cache, [last]));
+for (let i = 0; i < a.decode; i++) last = argmax(model.step(cache, [last], logits));
 const decodeProfileMs = performance.now() - p0;
 
 console.log(JSON.stringify({

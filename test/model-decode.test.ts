@@ -125,3 +125,17 @@ test('newCache(positions) makes room up front (at most n_positions), grows past 
   assert.ok(roomy.capacity >= ids.length, 'an ALiBi cache grows past its room');
   for (const bad of [-1, 1.5, NaN]) assert.throws(() => model.newCache(bad), (e: unknown) => e instanceof MugptError && /newCache: positions/.test(e.message));
 });
+
+test('step(cache, ids, out) writes the logits into out and returns it, equal to a fresh array; a wrong out is named', () => {
+  const model = loadModel(dir('gpt2-gelu'), { backend: 'js' });
+  const row = idsOf('gpt2-gelu')[1], V = model.vocabSize;
+  const fresh = stepLogits(model, row, Array(row.length).fill(1));
+  const cache = model.newCache(), out = new Float32Array(V);
+  for (let t = 0; t < row.length; t++) {
+    const got = model.step(cache, [row[t]], out);
+    assert.equal(got, out);
+    assert.deepEqual(got, fresh[t], `position ${t}`);
+  }
+  assert.throws(() => model.step(model.newCache(), [1], new Float32Array(V - 1)),
+    (e: unknown) => e instanceof MugptError && /out must be a Float32Array of the vocabulary size/.test(e.message));
+});

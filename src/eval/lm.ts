@@ -109,7 +109,7 @@ export class EvalLM {
     const out: number[] = [];
     const stops = until.filter((u) => u !== '');
     const cut = (s: string): string => stops.reduce((t, u) => t.split(u)[0], s);
-    let logits = this.model.step(cache, ids);
+    const logits = this.model.step(cache, ids);  // each step's logits in one array, read before the next
     while (out.length < n) {
       const id = argmaxRow(logits);
       if (id === this.eot) break;
@@ -117,7 +117,7 @@ export class EvalLM {
       const text = this.tokenizer.decode(out);
       if (stops.some((u) => text.includes(u))) return cut(text);
       if (out.length === n) break;
-      logits = this.model.step(cache, [id]);
+      this.model.step(cache, [id], logits);
     }
     return cut(this.tokenizer.decode(out));
   }

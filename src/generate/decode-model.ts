@@ -17,8 +17,11 @@ export interface DecodeModel {
    * n_positions), so decoding does not copy it as it grows. Untouched room costs address space, not memory.
    */
   newCache(positions?: number): KVCache;
-  /** Appends ids to the cache and returns the logits [V] at the last appended position. */
-  step(cache: KVCache, ids: number[]): Float32Array;
+  /**
+   * Appends ids to the cache and returns the logits [V] at the last appended position: in `out` when
+   * given (a caller that reads each step's logits before the next reuses one array), else a new array.
+   */
+  step(cache: KVCache, ids: number[], out?: Float32Array): Float32Array;
 }
 
 /** One sequence's part of a batched step: its cache and the ids to append (one while decoding, a chunk of its prompt). */

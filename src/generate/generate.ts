@@ -164,8 +164,9 @@ async function* run(
   const text = new TextStream(opts.stop);
   const cache = model.newCache(prompt.length + maxNewTokens);
 
+  const logits = new Float32Array(model.vocabSize);  // each step's, read by the sampler before the next
   let t = performance.now();
-  let id = sampler.next(model.step(cache, prompt));
+  let id = sampler.next(model.step(cache, prompt, logits));
   stats.prefillMs = performance.now() - t;
 
   for (;;) {
@@ -196,7 +197,7 @@ async function* run(
     await yieldToEvents();
     signal?.throwIfAborted();
     t = performance.now();
-    id = sampler.next(model.step(cache, [id]));
+    id = sampler.next(model.step(cache, [id], logits));
     stats.decodeMs += performance.now() - t;
     stats.decodeTokens++;
   }
