@@ -90,6 +90,19 @@ void* alloc_weights(size_t n) {
 
 void free_weights(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
 
+void* alloc_kv(size_t n) {
+  const size_t len = round_up(n == 0 ? 1 : n, page_size());
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+#if !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23  // linux/mman.h since 5.14; older kernels reject it (EINVAL): pages then fault in
+#endif
+  madvise(p, len, MADV_POPULATE_WRITE);  // advice: its failure changes nothing but speed
+  return p;
+}
+
+void free_kv(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
+
 #else  // no mmap: no mappings, and weights in ordinary zeroed memory
 
 void* map_file(const std::string&, size_t*, std::string* err, bool) {
@@ -100,6 +113,8 @@ void unmap_file(void*, size_t) {}
 void release_if_mapped(const void*, size_t) {}
 void* alloc_weights(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
 void free_weights(void* p, size_t) { std::free(p); }
+void* alloc_kv(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
+void free_kv(void* p, size_t) { std::free(p); }
 
 #endif
 

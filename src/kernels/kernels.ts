@@ -163,6 +163,12 @@ export interface Kernels {
    */
   adopt?(x: Float32Array): Float32Array;
 
+  /**
+   * Optional: `bytes` zeroed bytes for a KV cache array, where the backend writes and reads it fastest
+   * (native: every page mapped up front, src/kernels/native.ts KV_POPULATE_MIN). Absent: the JavaScript heap.
+   */
+  allocKV?(bytes: number): ArrayBuffer;
+
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(
     out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, eps: number,

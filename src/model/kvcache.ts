@@ -65,7 +65,7 @@ class F32LayerKV extends RowsLayerKV<Float32Array> {
  * rows as it attends (one call a layer, the conversion inside the kernel's threads).
  */
 export class F16LayerKV extends RowsLayerKV<Uint16Array> {
-  constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
+  constructor(rows: number, D: number, u16: (n: number) => Uint16Array = (n) => new Uint16Array(n)) { super(rows, D, u16); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
     const D = this.D, D3 = 3 * D;
     kern.attentionF16({
@@ -78,8 +78,8 @@ export class F16LayerKV extends RowsLayerKV<Uint16Array> {
 export class Q8LayerKV extends RowsLayerKV<Int8Array> {
   readonly kScale: Float32Array;
   readonly vScale: Float32Array;
-  constructor(rows: number, D: number, readonly H: number, f32: (n: number) => Float32Array) {
-    super(rows, D, (n) => new Int8Array(n));
+  constructor(rows: number, D: number, readonly H: number, f32: (n: number) => Float32Array, i8: (n: number) => Int8Array = (n) => new Int8Array(n)) {
+    super(rows, D, i8);
     this.kScale = f32(rows * H);
     this.vScale = f32(rows * H);
   }
@@ -100,16 +100,25 @@ export class Q8LayerKV extends RowsLayerKV<Int8Array> {
   }
 }
 
+/**
+ * Where a cache's arrays go, from its model's kernels (bound): float arrays adopted into the kernels'
+ * memory (Kernels.adopt), or any array in memory the kernels allocate (Kernels.allocKV); else the heap.
+ */
+export interface KVPlacement {
+  adopt?: (x: Float32Array) => Float32Array;
+  allocKV?: (bytes: number) => ArrayBuffer;
+}
+
 /** Keys and values per layer, [capacity, D] each, grown by doubling (up to maxLength) as positions arrive. */
 export class LayerKVCache implements KVCache {
   length = 0;
   capacity = 0;
   private kv: LayerKV[];
 
-  /** adopt: where float arrays are placed (Kernels.adopt: the kernels then read them without copying). */
+  /** place: where the arrays go (the kernels' adopt and allocKV, bound; see KVPlacement). */
   constructor(
     readonly owner: object, readonly nLayer: number, readonly D: number, readonly maxLength: number,
-    readonly type: KVCacheType, readonly H: number, private readonly adopt?: (x: Float32Array) => Float32Array,
+    readonly type: KVCacheType, readonly H: number, private readonly place: KVPlacement = {},
   ) {
     check(KV_CACHE_TYPES.includes(type), () => `kvCache: expected one of ${KV_CACHE_TYPES.join(', ')}, got '${String(type)}'`);
     this.kv = Array.from({ length: nLayer }, () => this.alloc(0));
@@ -117,9 +126,11 @@ export class LayerKVCache implements KVCache {
 
   /** Room for `rows` positions. */
   private alloc(rows: number): LayerKV {
-    const f32 = (m: number): Float32Array => (this.adopt && m > 0 ? this.adopt(new Float32Array(m)) : new Float32Array(m));
-    if (this.type === 'f16') return new F16LayerKV(rows, this.D);
-    if (this.type === 'q8') return new Q8LayerKV(rows, this.D, this.H, f32);
+    const { adopt, allocKV } = this.place;
+    const bytes = (n: number, size: number): ArrayBuffer => (allocKV && n > 0 ? allocKV(n * size) : new ArrayBuffer(n * size));
+    const f32 = (n: number): Float32Array => (adopt && n > 0 ? adopt(new Float32Array(n)) : new Float32Array(bytes(n, 4)));
+    if (this.type === 'f16') return new F16LayerKV(rows, this.D, (n) => new Uint16Array(bytes(n, 2)));
+    if (this.type === 'q8') return new Q8LayerKV(rows, this.D, this.H, f32, (n) => new Int8Array(bytes(n, 1)));
     return new F32LayerKV(rows, this.D, f32);
   }
 
@@ -145,7 +156,7 @@ export class LayerKVCache implements KVCache {
 
   /** A new cache holding a copy of this one's positions, with room for `extra` more. */
   fork(extra = 0): LayerKVCache {
-    const c = new LayerKVCache(this.owner, this.nLayer, this.D, this.maxLength, this.type, this.H, this.adopt);
+    const c = new LayerKVCache(this.owner, this.nLayer, this.D, this.maxLength, this.type, this.H, this.place);
     c.reserve(Math.min(this.maxLength, this.length + extra));
     c.kv.forEach((dst, l) => dst.copyFrom(this.kv[l], this.length));
     c.length = this.length;
