@@ -195,19 +195,19 @@ Napi::Value weights_array(Napi::Env env, size_t n, const char* what) {
   return Napi::Uint8Array::New(env, n, buf, 0);
 }
 
-// allocKV(bytes) → a zeroed ArrayBuffer for a KV cache array, its pages mapped up front (weights_memory.h:
-// alloc_kv), freed when it is collected; undefined with an exception pending when the
+// allocPopulated(bytes) → a zeroed ArrayBuffer for a KV cache array, its pages mapped up front (weights_memory.h:
+// alloc_populated), freed when it is collected; undefined with an exception pending when the
 // memory cannot be had.
-Napi::Value AllocKV(const Napi::CallbackInfo& info) {
+Napi::Value AllocPopulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!nums(info, {0})) return env.Undefined();
   const size_t n = (size_t)L(info, 0);
-  void* p = mugpt::alloc_kv(n);
+  void* p = mugpt::alloc_populated(n);
   if (!p) {
-    Napi::Error::New(env, "allocKV: cannot allocate " + std::to_string(n) + " bytes").ThrowAsJavaScriptException();
+    Napi::Error::New(env, "allocPopulated: cannot allocate " + std::to_string(n) + " bytes").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* data, size_t* len) { mugpt::free_kv(data, *len); delete len; }, new size_t(n));
+  return Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* data, size_t* len) { mugpt::free_populated(data, *len); delete len; }, new size_t(n));
 }
 
 // allocWeights(bytes) → a zeroed Uint8Array for weights, in memory of its own (weights_memory.h).
@@ -569,7 +569,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("quantizeHeads", Napi::Function::New(env, QuantizeHeads));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("allocWeights", Napi::Function::New(env, AllocWeights));
-  exports.Set("allocKV", Napi::Function::New(env, AllocKV));
+  exports.Set("allocPopulated", Napi::Function::New(env, AllocPopulated));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   exports.Set("checksumsStart", Napi::Function::New(env, ChecksumsStart));
   exports.Set("checksumsWait", Napi::Function::New(env, ChecksumsWait));

@@ -90,7 +90,7 @@ void* alloc_weights(size_t n) {
 
 void free_weights(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
 
-void* alloc_kv(size_t n) {
+void* alloc_populated(size_t n) {
   const size_t len = round_up(n == 0 ? 1 : n, page_size());
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
@@ -101,7 +101,7 @@ void* alloc_kv(size_t n) {
   return p;
 }
 
-void free_kv(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
+void free_populated(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
 
 #else  // no mmap: no mappings, and weights in ordinary zeroed memory
 
@@ -113,8 +113,8 @@ void unmap_file(void*, size_t) {}
 void release_if_mapped(const void*, size_t) {}
 void* alloc_weights(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
 void free_weights(void* p, size_t) { std::free(p); }
-void* alloc_kv(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
-void free_kv(void* p, size_t) { std::free(p); }
+void* alloc_populated(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
+void free_populated(void* p, size_t) { std::free(p); }
 
 #endif
 

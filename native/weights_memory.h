@@ -44,13 +44,13 @@ void free_weights(void* p, size_t n);
 
 /**
  * n bytes of zeroed anonymous memory with every page mapped up front (MADV_POPULATE_WRITE, Linux 5.14+;
- * elsewhere the pages fault in on first write as usual), for arrays written a little at a time and read
- * whole every token: the KV cache. On the virtual machines measured a first-touch fault costs ~11 µs a
- * 4 KiB page and populating 0.7–0.8 µs; a decode token writes a key and a value row in every layer.
- * 4 KiB pages, not 2 MiB: a huge page's first touch cost 0.2–7 µs per 4 KiB, and each array would hold a
- * partly used one. Null when the memory cannot be had; freed by free_kv(p, n).
+ * elsewhere the pages fault in on first write as usual), for arrays the kernels write and read again: the
+ * KV cache (a key and a value row a layer a decode token), the activations. On the virtual machines
+ * measured a first-touch fault costs ~11 µs a 4 KiB page, populating 0.7–0.8 µs. 4 KiB pages, not 2 MiB:
+ * a huge page's first touch cost 0.2–7 µs per 4 KiB, and each array would hold a partly used one. Null
+ * when the memory cannot be had; freed by free_populated(p, n).
  */
-void* alloc_kv(size_t n);
-void free_kv(void* p, size_t n);
+void* alloc_populated(size_t n);
+void free_populated(void* p, size_t n);
 
 }  // namespace mugpt

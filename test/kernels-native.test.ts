@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { getKernels, nativeAvailable } from '../src/kernels/index.js';
-import { KV_POPULATE_MIN } from '../src/kernels/native.js';
+import { POPULATE_MIN } from '../src/kernels/native.js';
 import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 import { jsKernels as JS } from '../src/kernels/js.js';
 import type { Kernels } from '../src/kernels/kernels.js';
@@ -315,17 +315,17 @@ test('native wrapper rejects bad sizes and non-Float32 arrays with clear errors'
   assert.throws(() => K.gelu(new Float32Array(4), new Float64Array(4) as unknown as Float32Array, 4, 'erf'), /must be a Float32Array/);
 });
 
-test('allocKV: zeroed, writable memory of the size asked, from the addon above KV_POPULATE_MIN; bad sizes are clear errors', { skip }, () => {
+test('alloc: zeroed, writable memory of the size asked, from the addon above POPULATE_MIN; bad sizes are clear errors', { skip }, () => {
   const K = getKernels('native');
-  for (const bytes of [0, 100, KV_POPULATE_MIN - 4, KV_POPULATE_MIN, 3 * KV_POPULATE_MIN + 12]) {
-    const buf = K.allocKV!(bytes);
+  for (const bytes of [0, 100, POPULATE_MIN - 4, POPULATE_MIN, 3 * POPULATE_MIN + 12]) {
+    const buf = K.alloc!(bytes);
     assert.equal(buf.byteLength, bytes);
     const u = new Uint8Array(buf);
     assert.ok(u.every((b) => b === 0), `${bytes} bytes: zeroed`);
     u.fill(7);
     assert.ok(u.every((b) => b === 7), `${bytes} bytes: writable`);
   }
-  for (const bad of [-1, 1.5, Number.NaN]) assert.throws(() => K.allocKV!(bad), /allocKV: bytes must be a non-negative integer/);
+  for (const bad of [-1, 1.5, Number.NaN]) assert.throws(() => K.alloc!(bad), /alloc: bytes must be a non-negative integer/);
 });
 
 test('MUGPT_BACKEND=native without a loadable addon is a MugptError; the default falls back to JS', () => {

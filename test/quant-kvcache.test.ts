@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { MugptError } from '../src/errors.js';
 import { nativeAvailable } from '../src/kernels/index.js';
-import { KV_POPULATE_MIN } from '../src/kernels/native.js';
+import { POPULATE_MIN } from '../src/kernels/native.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import { LayerKVCache } from '../src/model/kvcache.js';
 import { floatToHalf } from '../src/quant/half.js';
@@ -92,23 +92,23 @@ test('mugpt generate --kv-cache f16 generates the greedy continuation of the f32
   assert.match(bad.stderr, /--kv-cache/);
 });
 
-test('a native cache in the addon\'s memory (allocKV, every page mapped up front) decodes what a cache on the heap does', { skip: !nativeAvailable() && 'no native addon' }, () => {
+test('a native cache in the addon\'s memory (Kernels.alloc, every page mapped up front) decodes what a cache on the heap does', { skip: !nativeAvailable() && 'no native addon' }, () => {
   const name = 'btlm-alibi-h4-stored-slopes'; // ALiBi: a cache may grow past n_positions
   const ids = idsOf(name);
   for (const kvCache of ['f32', 'f16', 'q8'] as const) {
     const model = loadModel(dir(name), { backend: 'native', kvCache });
     const run = (heap: boolean): Float32Array[] => {
-      const allocKV = model.kernels.allocKV;
-      if (heap) model.kernels.allocKV = undefined;
+      const alloc = model.kernels.alloc;
+      if (heap) model.kernels.alloc = undefined;
       try {
         const cache = model.newCache() as LayerKVCache;
-        cache.reserve(2 * KV_POPULATE_MIN / cache.D); // room for enough positions that each layer's arrays pass KV_POPULATE_MIN
-        assert.ok(cache.k[0].byteLength >= KV_POPULATE_MIN);
+        cache.reserve(2 * POPULATE_MIN / cache.D); // room for enough positions that each layer's arrays pass POPULATE_MIN
+        assert.ok(cache.k[0].byteLength >= POPULATE_MIN);
         const logits = [model.step(cache, ids.slice(0, 3))];
         for (let t = 3; t < ids.length; t++) logits.push(model.step(cache, [ids[t]]));
         return logits;
       } finally {
-        model.kernels.allocKV = allocKV;
+        model.kernels.alloc = alloc;
       }
     };
     const heap = run(true), mapped = run(false);

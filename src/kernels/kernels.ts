@@ -164,10 +164,11 @@ export interface Kernels {
   adopt?(x: Float32Array): Float32Array;
 
   /**
-   * Optional: `bytes` zeroed bytes for a KV cache array, where the backend writes and reads it fastest
-   * (native: every page mapped up front, src/kernels/native.ts KV_POPULATE_MIN). Absent: the JavaScript heap.
+   * Optional: `bytes` zeroed bytes for a large array the kernels write and read (a KV cache, activations),
+   * where the backend has it fastest (native: every page mapped up front, src/kernels/native.ts
+   * POPULATE_MIN). Absent: the JavaScript heap.
    */
-  allocKV?(bytes: number): ArrayBuffer;
+  alloc?(bytes: number): ArrayBuffer;
 
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(

@@ -14,11 +14,12 @@ import {
 const GGML_TYPE = { q8_0: 8, q4_0: 2 } as const;
 
 /**
- * KV cache arrays from this size up come from the addon's allocKV, every page mapped up front: a page's
- * first-touch fault cost ~11 µs on the virtual machines measured (0.7–0.8 µs populated in one call), and a
- * decode token writes a key and a value row in every layer. Smaller ones stay on the heap.
+ * Arrays of Kernels.alloc from this size up come from the addon's allocPopulated, every page mapped up front:
+ * a page's first-touch fault cost ~11 µs on the virtual machines measured (0.7–0.8 µs populated in one call),
+ * and a decode token writes a key and a value row in every layer, a prefill its activations once. Smaller
+ * ones stay on the heap.
  */
-export const KV_POPULATE_MIN = 64 * 1024;
+export const POPULATE_MIN = 64 * 1024;
 
 /** Wraps a loaded addon as Kernels. */
 export function nativeKernels(addon: NativeAddon): Kernels {
@@ -39,9 +40,9 @@ export function nativeKernels(addon: NativeAddon): Kernels {
         W.layout = 'x16';
       }
     },
-    allocKV(bytes) {
-      check(Number.isSafeInteger(bytes) && bytes >= 0, () => `allocKV: bytes must be a non-negative integer, got ${bytes}`);
-      return bytes >= KV_POPULATE_MIN ? addon.allocKV(bytes) : new ArrayBuffer(bytes);
+    alloc(bytes) {
+      check(Number.isSafeInteger(bytes) && bytes >= 0, () => `alloc: bytes must be a non-negative integer, got ${bytes}`);
+      return bytes >= POPULATE_MIN ? addon.allocPopulated(bytes) : new ArrayBuffer(bytes);
     },
     qrow(out, W, r) {
       checkQrow(out, W, r);

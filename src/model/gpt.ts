@@ -97,8 +97,9 @@ export class Activations {
   ensure(rows: number): void {
     if (rows <= this.rows) return;
     const { D, I, gelu, k } = this.ctx;
-    // where the kernels read them in place (Kernels.adopt: the wasm module's memory), so no call copies them
-    const buf = (n: number): Float32Array => (k.adopt ? k.adopt(new Float32Array(n)) : new Float32Array(n));
+    // where the kernels read them in place (Kernels.adopt: the wasm module's memory), so no call copies them,
+    // or in memory of the kernels' own (Kernels.alloc: native maps every page up front)
+    const buf = (n: number): Float32Array => (k.adopt ? k.adopt(new Float32Array(n)) : k.alloc ? new Float32Array(k.alloc(4 * n)) : new Float32Array(n));
     this.rows = rows;
     this.h = buf(rows * D);
     this.ln = buf(rows * D);

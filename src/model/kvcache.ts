@@ -102,11 +102,11 @@ export class Q8LayerKV extends RowsLayerKV<Int8Array> {
 
 /**
  * Where a cache's arrays go, from its model's kernels (bound): float arrays adopted into the kernels'
- * memory (Kernels.adopt), or any array in memory the kernels allocate (Kernels.allocKV); else the heap.
+ * memory (Kernels.adopt), or any array in memory the kernels allocate (Kernels.alloc); else the heap.
  */
 export interface KVPlacement {
   adopt?: (x: Float32Array) => Float32Array;
-  allocKV?: (bytes: number) => ArrayBuffer;
+  alloc?: (bytes: number) => ArrayBuffer;
 }
 
 /** Keys and values per layer, [capacity, D] each, grown by doubling (up to maxLength) as positions arrive. */
@@ -115,7 +115,7 @@ export class LayerKVCache implements KVCache {
   capacity = 0;
   private kv: LayerKV[];
 
-  /** place: where the arrays go (the kernels' adopt and allocKV, bound; see KVPlacement). */
+  /** place: where the arrays go (the kernels' adopt and alloc, bound; see KVPlacement). */
   constructor(
     readonly owner: object, readonly nLayer: number, readonly D: number, readonly maxLength: number,
     readonly type: KVCacheType, readonly H: number, private readonly place: KVPlacement = {},
@@ -126,8 +126,8 @@ export class LayerKVCache implements KVCache {
 
   /** Room for `rows` positions. */
   private alloc(rows: number): LayerKV {
-    const { adopt, allocKV } = this.place;
-    const bytes = (n: number, size: number): ArrayBuffer => (allocKV && n > 0 ? allocKV(n * size) : new ArrayBuffer(n * size));
+    const { adopt, alloc } = this.place;
+    const bytes = (n: number, size: number): ArrayBuffer => (alloc && n > 0 ? alloc(n * size) : new ArrayBuffer(n * size));
     const f32 = (n: number): Float32Array => (adopt && n > 0 ? adopt(new Float32Array(n)) : new Float32Array(bytes(n, 4)));
     if (this.type === 'f16') return new F16LayerKV(rows, this.D, (n) => new Uint16Array(bytes(n, 2)));
     if (this.type === 'q8') return new Q8LayerKV(rows, this.D, this.H, f32, (n) => new Int8Array(bytes(n, 1)));
