@@ -195,19 +195,14 @@ Napi::Value weights_array(Napi::Env env, size_t n, const char* what) {
   return Napi::Uint8Array::New(env, n, buf, 0);
 }
 
-// allocPopulated(bytes) → a zeroed ArrayBuffer for a KV cache array, its pages mapped up front (weights_memory.h:
-// alloc_populated), freed when it is collected; undefined with an exception pending when the
-// memory cannot be had.
-Napi::Value AllocPopulated(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!nums(info, {0})) return env.Undefined();
-  const size_t n = (size_t)L(info, 0);
-  void* p = mugpt::alloc_populated(n);
-  if (!p) {
-    Napi::Error::New(env, "allocPopulated: cannot allocate " + std::to_string(n) + " bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
+// populate(view) → maps now the whole pages under a typed array's bytes (weights_memory.h: populate).
+void Populate(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(info.Env(), "populate: expected a typed array").ThrowAsJavaScriptException();
+    return;
   }
-  return Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* data, size_t* len) { mugpt::free_populated(data, *len); delete len; }, new size_t(n));
+  Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  mugpt::populate(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), a.ByteLength());
 }
 
 // allocWeights(bytes) → a zeroed Uint8Array for weights, in memory of its own (weights_memory.h).
@@ -569,7 +564,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("quantizeHeads", Napi::Function::New(env, QuantizeHeads));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("allocWeights", Napi::Function::New(env, AllocWeights));
-  exports.Set("allocPopulated", Napi::Function::New(env, AllocPopulated));
+  exports.Set("populate", Napi::Function::New(env, Populate));
   exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
   exports.Set("checksumsStart", Napi::Function::New(env, ChecksumsStart));
   exports.Set("checksumsWait", Napi::Function::New(env, ChecksumsWait));

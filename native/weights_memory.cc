@@ -90,18 +90,13 @@ void* alloc_weights(size_t n) {
 
 void free_weights(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
 
-void* alloc_populated(size_t n) {
-  const size_t len = round_up(n == 0 ? 1 : n, page_size());
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
+void populate(void* p, size_t n) {
 #if !defined(MADV_POPULATE_WRITE)
 #define MADV_POPULATE_WRITE 23  // linux/mman.h since 5.14; older kernels reject it (EINVAL): pages then fault in
 #endif
-  madvise(p, len, MADV_POPULATE_WRITE);  // advice: its failure changes nothing but speed
-  return p;
+  const uintptr_t first = round_up((uintptr_t)p, page_size()), last = ((uintptr_t)p + n) / page_size() * page_size();
+  if (last > first) madvise((void*)first, last - first, MADV_POPULATE_WRITE);  // advice: its failure changes nothing but speed
 }
-
-void free_populated(void* p, size_t n) { munmap(p, round_up(n == 0 ? 1 : n, page_size())); }
 
 #else  // no mmap: no mappings, and weights in ordinary zeroed memory
 
@@ -113,8 +108,7 @@ void unmap_file(void*, size_t) {}
 void release_if_mapped(const void*, size_t) {}
 void* alloc_weights(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
 void free_weights(void* p, size_t) { std::free(p); }
-void* alloc_populated(size_t n) { return std::calloc(n == 0 ? 1 : n, 1); }
-void free_populated(void* p, size_t) { std::free(p); }
+void populate(void*, size_t) {}
 
 #endif
 

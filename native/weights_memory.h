@@ -43,14 +43,12 @@ void* alloc_weights(size_t n);
 void free_weights(void* p, size_t n);
 
 /**
- * n bytes of zeroed anonymous memory with every page mapped up front (MADV_POPULATE_WRITE, Linux 5.14+;
- * elsewhere the pages fault in on first write as usual), for arrays the kernels write and read again: the
- * KV cache (a key and a value row a layer a decode token), the activations. On the virtual machines
- * measured a first-touch fault costs ~11 µs a 4 KiB page, populating 0.7–0.8 µs. 4 KiB pages, not 2 MiB:
- * a huge page's first touch cost 0.2–7 µs per 4 KiB, and each array would hold a partly used one. Null
- * when the memory cannot be had; freed by free_populated(p, n).
+ * Maps now the whole pages inside [p, p+n) of anonymous memory about to be written (MADV_POPULATE_WRITE,
+ * Linux 5.14+; elsewhere nothing: the pages fault in on first write as usual). For the KV cache's rows a
+ * little ahead of the decode and the activations: on the virtual machines measured a first-touch fault
+ * cost ~11 µs a 4 KiB page, populating pages the guest already holds 0.7–0.8 µs (fresh ones cost the host's
+ * fault either way). The contents are unchanged.
  */
-void* alloc_populated(size_t n);
-void free_populated(void* p, size_t n);
+void populate(void* p, size_t n);
 
 }  // namespace mugpt

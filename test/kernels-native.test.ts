@@ -315,17 +315,19 @@ test('native wrapper rejects bad sizes and non-Float32 arrays with clear errors'
   assert.throws(() => K.gelu(new Float32Array(4), new Float64Array(4) as unknown as Float32Array, 4, 'erf'), /must be a Float32Array/);
 });
 
-test('alloc: zeroed, writable memory of the size asked, from the addon above POPULATE_MIN; bad sizes are clear errors', { skip }, () => {
+test('populate leaves every array\'s contents as they were, views at odd offsets included; a non-array is a clear error', { skip }, () => {
   const K = getKernels('native');
-  for (const bytes of [0, 100, POPULATE_MIN - 4, POPULATE_MIN, 3 * POPULATE_MIN + 12]) {
-    const buf = K.alloc!(bytes);
-    assert.equal(buf.byteLength, bytes);
-    const u = new Uint8Array(buf);
-    assert.ok(u.every((b) => b === 0), `${bytes} bytes: zeroed`);
-    u.fill(7);
-    assert.ok(u.every((b) => b === 7), `${bytes} bytes: writable`);
+  for (const n of [0, 100, POPULATE_MIN, 5 * POPULATE_MIN + 12]) {
+    const buf = new Float32Array(n + 7);
+    for (let i = 0; i < buf.length; i++) buf[i] = i % 13;
+    const x = buf.subarray(3, 3 + n);
+    K.populate!(x);
+    K.populate!(new Uint16Array(n)); // fresh, untouched pages
+    assert.ok(buf.every((v, i) => v === i % 13), `${n} floats: contents unchanged`);
+    x.fill(2);
+    assert.ok(buf.every((v, i) => v === (i >= 3 && i < 3 + n ? 2 : i % 13)), `${n} floats: writable`);
   }
-  for (const bad of [-1, 1.5, Number.NaN]) assert.throws(() => K.alloc!(bad), /alloc: bytes must be a non-negative integer/);
+  assert.throws(() => K.populate!([1, 2, 3] as unknown as Float32Array), /populate: x must be a typed array/);
 });
 
 test('MUGPT_BACKEND=native without a loadable addon is a MugptError; the default falls back to JS', () => {

@@ -164,11 +164,11 @@ export interface Kernels {
   adopt?(x: Float32Array): Float32Array;
 
   /**
-   * Optional: `bytes` zeroed bytes for a large array the kernels write and read (a KV cache, activations),
-   * where the backend has it fastest (native: every page mapped up front, src/kernels/native.ts
-   * POPULATE_MIN). Absent: the JavaScript heap.
+   * Optional: maps now the memory under x, which the kernels are about to write (KV cache rows a little
+   * ahead of the decode, new activations), so no kernel call stops at a first-touch page fault (native:
+   * MADV_POPULATE_WRITE from src/kernels/native.ts POPULATE_MIN bytes up). The contents are unchanged.
    */
-  alloc?(bytes: number): ArrayBuffer;
+  populate?(x: Float32Array | Uint16Array | Int8Array): void;
 
   /** out[M,D] = (x − mean) · rstd · w + b per row; mean[M], rstd[M] are written when given (for backward). */
   layerNorm(

@@ -14,12 +14,11 @@ import {
 const GGML_TYPE = { q8_0: 8, q4_0: 2 } as const;
 
 /**
- * Arrays of Kernels.alloc from this size up come from the addon's allocPopulated, every page mapped up front:
- * a page's first-touch fault cost ~11 µs on the virtual machines measured (0.7–0.8 µs populated in one call),
- * and a decode token writes a key and a value row in every layer, a prefill its activations once. Smaller
- * ones stay on the heap.
+ * Kernels.populate maps arrays from this size up (one system call; smaller ones fault in as written): a
+ * page's first-touch fault cost ~11 µs on the virtual machines measured, populating 0.7–0.8 µs where the
+ * guest already holds the page.
  */
-export const POPULATE_MIN = 64 * 1024;
+export const POPULATE_MIN = 16 * 1024;
 
 /** Wraps a loaded addon as Kernels. */
 export function nativeKernels(addon: NativeAddon): Kernels {
@@ -40,9 +39,9 @@ export function nativeKernels(addon: NativeAddon): Kernels {
         W.layout = 'x16';
       }
     },
-    alloc(bytes) {
-      check(Number.isSafeInteger(bytes) && bytes >= 0, () => `alloc: bytes must be a non-negative integer, got ${bytes}`);
-      return bytes >= POPULATE_MIN ? addon.allocPopulated(bytes) : new ArrayBuffer(bytes);
+    populate(x) {
+      check(ArrayBuffer.isView(x), 'populate: x must be a typed array');
+      if (x.byteLength >= POPULATE_MIN) addon.populate(x);
     },
     qrow(out, W, r) {
       checkQrow(out, W, r);

@@ -55,7 +55,7 @@ export class Decoder implements DecodeModel {
   newCache(positions = 0): LayerKVCache {
     check(Number.isSafeInteger(positions) && positions >= 0, () => `newCache: positions must be an integer ≥ 0, got ${String(positions)}`);
     const cache = new LayerKVCache(this, this.config.n_layer, this.config.n_embd, this.maxContext, this.kvCacheType, this.config.n_head,
-      { adopt: this.kernels.adopt?.bind(this.kernels), alloc: this.kernels.alloc?.bind(this.kernels) });
+      { adopt: this.kernels.adopt?.bind(this.kernels), populate: this.kernels.populate?.bind(this.kernels) });
     // room up front for at most n_positions (ALiBi models extrapolate past it: the cache then grows by doubling)
     cache.reserve(Math.min(positions, this.config.n_positions, this.maxContext));
     return cache;
@@ -76,6 +76,7 @@ export class Decoder implements DecodeModel {
     const past = cache.length, T = ids.length;
     this.checkContext(past + T, 'step: the sequence');
     cache.reserve(past + T);
+    cache.prefault(past + T);
     const a = this.acts, D = this.config.n_embd;
     a.ensure(T);
     embedForward(this.ctx, a.h, ids, T, past, T);

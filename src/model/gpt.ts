@@ -97,9 +97,13 @@ export class Activations {
   ensure(rows: number): void {
     if (rows <= this.rows) return;
     const { D, I, gelu, k } = this.ctx;
-    // where the kernels read them in place (Kernels.adopt: the wasm module's memory), so no call copies them,
-    // or in memory of the kernels' own (Kernels.alloc: native maps every page up front)
-    const buf = (n: number): Float32Array => (k.adopt ? k.adopt(new Float32Array(n)) : k.alloc ? new Float32Array(k.alloc(4 * n)) : new Float32Array(n));
+    // where the kernels read them in place (Kernels.adopt: the wasm module's memory), so no call copies them;
+    // their pages mapped now (Kernels.populate), not one fault at a time inside the prefill's kernels
+    const buf = (n: number): Float32Array => {
+      const x = k.adopt ? k.adopt(new Float32Array(n)) : new Float32Array(n);
+      k.populate?.(x);
+      return x;
+    };
     this.rows = rows;
     this.h = buf(rows * D);
     this.ln = buf(rows * D);

@@ -65,7 +65,7 @@ class F32LayerKV extends RowsLayerKV<Float32Array> {
  * rows as it attends (one call a layer, the conversion inside the kernel's threads).
  */
 export class F16LayerKV extends RowsLayerKV<Uint16Array> {
-  constructor(rows: number, D: number, u16: (n: number) => Uint16Array = (n) => new Uint16Array(n)) { super(rows, D, u16); }
+  constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
     const D = this.D, D3 = 3 * D;
     kern.attentionF16({
@@ -78,8 +78,8 @@ export class F16LayerKV extends RowsLayerKV<Uint16Array> {
 export class Q8LayerKV extends RowsLayerKV<Int8Array> {
   readonly kScale: Float32Array;
   readonly vScale: Float32Array;
-  constructor(rows: number, D: number, readonly H: number, f32: (n: number) => Float32Array, i8: (n: number) => Int8Array = (n) => new Int8Array(n)) {
-    super(rows, D, i8);
+  constructor(rows: number, D: number, readonly H: number, f32: (n: number) => Float32Array) {
+    super(rows, D, (n) => new Int8Array(n));
     this.kScale = f32(rows * H);
     this.vScale = f32(rows * H);
   }
@@ -101,21 +101,25 @@ export class Q8LayerKV extends RowsLayerKV<Int8Array> {
 }
 
 /**
- * Where a cache's arrays go, from its model's kernels (bound): float arrays adopted into the kernels'
- * memory (Kernels.adopt), or any array in memory the kernels allocate (Kernels.alloc); else the heap.
+ * What a cache asks of its model's kernels (bound): float arrays adopted into the kernels' memory
+ * (Kernels.adopt), rows mapped before they are written (Kernels.populate).
  */
 export interface KVPlacement {
   adopt?: (x: Float32Array) => Float32Array;
-  alloc?: (bytes: number) => ArrayBuffer;
+  populate?: (x: Float32Array | Uint16Array | Int8Array) => void;
 }
+
+/** Rows prefault maps past the ones asked for: one system call a layer every this many decode tokens. */
+const PREFAULT_AHEAD = 64;
 
 /** Keys and values per layer, [capacity, D] each, grown by doubling (up to maxLength) as positions arrive. */
 export class LayerKVCache implements KVCache {
   length = 0;
   capacity = 0;
   private kv: LayerKV[];
+  private mapped = 0; // rows prefault has mapped (the rows copied in by reserve count as mapped)
 
-  /** place: where the arrays go (the kernels' adopt and alloc, bound; see KVPlacement). */
+  /** place: what the cache asks of its model's kernels (see KVPlacement). */
   constructor(
     readonly owner: object, readonly nLayer: number, readonly D: number, readonly maxLength: number,
     readonly type: KVCacheType, readonly H: number, private readonly place: KVPlacement = {},
@@ -126,12 +130,26 @@ export class LayerKVCache implements KVCache {
 
   /** Room for `rows` positions. */
   private alloc(rows: number): LayerKV {
-    const { adopt, alloc } = this.place;
-    const bytes = (n: number, size: number): ArrayBuffer => (alloc && n > 0 ? alloc(n * size) : new ArrayBuffer(n * size));
-    const f32 = (n: number): Float32Array => (adopt && n > 0 ? adopt(new Float32Array(n)) : new Float32Array(bytes(n, 4)));
-    if (this.type === 'f16') return new F16LayerKV(rows, this.D, (n) => new Uint16Array(bytes(n, 2)));
-    if (this.type === 'q8') return new Q8LayerKV(rows, this.D, this.H, f32, (n) => new Int8Array(bytes(n, 1)));
+    const { adopt } = this.place;
+    const f32 = (m: number): Float32Array => (adopt && m > 0 ? adopt(new Float32Array(m)) : new Float32Array(m));
+    if (this.type === 'f16') return new F16LayerKV(rows, this.D);
+    if (this.type === 'q8') return new Q8LayerKV(rows, this.D, this.H, f32);
     return new F32LayerKV(rows, this.D, f32);
+  }
+
+  /**
+   * Maps the memory of the rows up to `rows` and PREFAULT_AHEAD past them (Kernels.populate), before the
+   * kernels write them: the steps call it for the rows they append, so decoding faults no page in.
+   */
+  prefault(rows: number): void {
+    const populate = this.place.populate;
+    if (!populate || rows <= this.mapped) return;
+    const upto = Math.min(this.capacity, rows + PREFAULT_AHEAD), D = this.D;
+    for (const l of this.kv) {
+      populate(l.k.subarray(this.mapped * D, upto * D));
+      populate(l.v.subarray(this.mapped * D, upto * D));
+    }
+    this.mapped = upto;
   }
 
   /** Each layer's keys and values, [capacity, D]; rows 0 … length−1 hold the cached positions. */
@@ -174,5 +192,6 @@ export class LayerKVCache implements KVCache {
       return n;
     });
     this.capacity = cap;
+    this.mapped = this.length;
   }
 }

@@ -200,6 +200,7 @@ export class Model extends Decoder implements BatchDecodeModel {
     const past = cache.length, T = ids.length;
     this.checkContext(past + T, 'stepLogits: the sequence');
     cache.reserve(past + T);
+    cache.prefault(past + T);
     const a = this.acts;
     a.ensure(T);
     embedForward(this.ctx, a.h, ids, T, past, T);
@@ -301,6 +302,7 @@ export class Model extends Decoder implements BatchDecodeModel {
     entries.forEach(({ cache, ids }, e) => {
       const c = cache as LayerKVCache, q = seqs[e];
       c.reserve(q.past + q.T);
+      c.prefault(q.past + q.T);
       q.cache = c.layers();
       embedForward(this.ctx, a.h.subarray(r0 * D), ids, q.T, q.past, q.T);
       r0 += q.T;

@@ -42,8 +42,8 @@ export interface NativeAddon {
   qpack(W: Uint8Array, type: number, N: number, K: number, force: boolean): Uint8Array | null;
   /** n zeroed bytes for weights, in memory of their own (an anonymous mapping, freed when collected). */
   allocWeights(n: number): Uint8Array;
-  /** n zeroed bytes for a KV cache array, every page mapped up front (native/weights_memory.h alloc_populated; freed when collected). */
-  allocPopulated(n: number): ArrayBuffer;
+  /** Maps now the whole pages under x's bytes, about to be written (native/weights_memory.h populate). */
+  populate(x: ArrayBufferView): void;
   /** attention over an int8 cache with per-position, per-head scales [Tk, H]. */
   attentionQ8(out: Float32Array, q: Float32Array, qStride: number, k: Int8Array, v: Int8Array, kScale: Float32Array,
     vScale: Float32Array, kvStride: number, Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null): void;
