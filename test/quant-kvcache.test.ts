@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { MugptError } from '../src/errors.js';
 import { nativeAvailable } from '../src/kernels/index.js';
-import { POPULATE_MIN } from '../src/kernels/native.js';
+import { loadNativeAddon } from '../src/native/addon.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import { LayerKVCache } from '../src/model/kvcache.js';
 import { floatToHalf } from '../src/quant/half.js';
@@ -92,25 +92,32 @@ test('mugpt generate --kv-cache f16 generates the greedy continuation of the f32
   assert.match(bad.stderr, /--kv-cache/);
 });
 
-test('a native cache whose rows are mapped ahead (Kernels.populate) decodes what a cache left to fault in does', { skip: !nativeAvailable() && 'no native addon' }, () => {
+test('a native cache maps the rows each step appends, and 64 ahead, once (Kernels.populate), and decodes what a cache left to fault in does', { skip: !nativeAvailable() && 'no native addon' }, () => {
   const name = 'btlm-alibi-h4-stored-slopes'; // ALiBi: a cache may grow past n_positions
   const ids = idsOf(name);
+  const addon = loadNativeAddon()!;
   for (const kvCache of ['f32', 'f16', 'q8'] as const) {
     const model = loadModel(dir(name), { backend: 'native', kvCache });
-    const run = (populate: boolean): Float32Array[] => {
+    const run = (populate: boolean): { logits: Float32Array[]; mapped: number[]; D: number } => {
       const kernelPopulate = model.kernels.populate;
-      if (!populate) model.kernels.populate = undefined;
+      const mapped: number[] = []; // elements of each populate call
+      // this tiny model's ranges are below POPULATE_MIN: call the addon on every one, so each is mapped
+      model.kernels.populate = populate ? (x) => { mapped.push(x.length); addon.populate(x); } : undefined;
       try {
         const cache = model.newCache() as LayerKVCache;
-        cache.reserve(4 * POPULATE_MIN / cache.D); // rows enough that each prefault passes POPULATE_MIN
+        cache.reserve(4096);
         const logits = [model.step(cache, ids.slice(0, 3))];
         for (let t = 3; t < ids.length; t++) logits.push(model.step(cache, [ids[t]]));
-        return logits;
+        return { logits, mapped, D: cache.D };
       } finally {
         model.kernels.populate = kernelPopulate;
       }
     };
-    const faulted = run(false), mapped = run(true);
-    mapped.forEach((l, t) => assert.deepEqual(l, faulted[t], `${kvCache} step ${t}`));
+    const faulted = run(false), withMaps = run(true);
+    withMaps.logits.forEach((l, t) => assert.deepEqual(l, faulted.logits[t], `${kvCache} step ${t}`));
+    // the first step maps rows 0 … 3 + 64 of every layer's keys and values; the later ones lie inside them
+    // (the activations, which populate maps too, were made by the run before)
+    assert.ok(ids.length <= 3 + 64);
+    assert.deepEqual(withMaps.mapped, Array(2 * model.config.n_layer).fill((3 + 64) * withMaps.D), kvCache);
   }
 });

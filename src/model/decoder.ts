@@ -75,8 +75,7 @@ export class Decoder implements DecodeModel {
     this.checkIds(ids, (i) => `step: ids[${i}]`);
     const past = cache.length, T = ids.length;
     this.checkContext(past + T, 'step: the sequence');
-    cache.reserve(past + T);
-    cache.prefault(past + T);
+    cache.prepare(past + T);
     const a = this.acts, D = this.config.n_embd;
     a.ensure(T);
     embedForward(this.ctx, a.h, ids, T, past, T);

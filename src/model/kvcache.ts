@@ -109,7 +109,7 @@ export interface KVPlacement {
   populate?: (x: Float32Array | Uint16Array | Int8Array) => void;
 }
 
-/** Rows prefault maps past the ones asked for: one system call a layer every this many decode tokens. */
+/** Rows prepare maps past the ones asked for: one system call a layer every this many decode tokens. */
 const PREFAULT_AHEAD = 64;
 
 /** Keys and values per layer, [capacity, D] each, grown by doubling (up to maxLength) as positions arrive. */
@@ -117,7 +117,7 @@ export class LayerKVCache implements KVCache {
   length = 0;
   capacity = 0;
   private kv: LayerKV[];
-  private mapped = 0; // rows prefault has mapped (the rows copied in by reserve count as mapped)
+  private mapped = 0; // rows prepare has mapped (the rows copied in by reserve count as mapped)
 
   /** place: what the cache asks of its model's kernels (see KVPlacement). */
   constructor(
@@ -138,10 +138,12 @@ export class LayerKVCache implements KVCache {
   }
 
   /**
-   * Maps the memory of the rows up to `rows` and PREFAULT_AHEAD past them (Kernels.populate), before the
-   * kernels write them: the steps call it for the rows they append, so decoding faults no page in.
+   * Room for `rows` positions (reserve), and the memory of the rows up to them and PREFAULT_AHEAD past
+   * mapped (Kernels.populate) before the kernels write them: each step calls it for the rows it appends,
+   * so decoding faults no page in.
    */
-  prefault(rows: number): void {
+  prepare(rows: number): void {
+    this.reserve(rows);
     const populate = this.place.populate;
     if (!populate || rows <= this.mapped) return;
     const upto = Math.min(this.capacity, rows + PREFAULT_AHEAD), D = this.D;

@@ -199,8 +199,7 @@ export class Model extends Decoder implements BatchDecodeModel {
     this.checkIds(ids, (i) => `stepLogits: ids[${i}]`);
     const past = cache.length, T = ids.length;
     this.checkContext(past + T, 'stepLogits: the sequence');
-    cache.reserve(past + T);
-    cache.prefault(past + T);
+    cache.prepare(past + T);
     const a = this.acts;
     a.ensure(T);
     embedForward(this.ctx, a.h, ids, T, past, T);
@@ -301,8 +300,7 @@ export class Model extends Decoder implements BatchDecodeModel {
     let r0 = 0;
     entries.forEach(({ cache, ids }, e) => {
       const c = cache as LayerKVCache, q = seqs[e];
-      c.reserve(q.past + q.T);
-      c.prefault(q.past + q.T);
+      c.prepare(q.past + q.T);
       q.cache = c.layers();
       embedForward(this.ctx, a.h.subarray(r0 * D), ids, q.T, q.past, q.T);
       r0 += q.T;
