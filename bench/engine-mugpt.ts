@@ -6,7 +6,8 @@
 // and `decode` tokens are decoded after them: memory and speed at a long context without the prefill.
 // With `bandwidthSegments` n, the timed decode runs in n segments with the machine's read bandwidth
 // sampled before each and after the last (probe-bandwidth.ts, in its own process): the bound of the
-// decode is then measured in the same minute as the decode itself.
+// decode is then measured in the same minute as the decode itself. Each segment resumes with one untimed
+// step after its probe (resumeAfterProbe).
 // Prints one JSON line: tokens/s, peak RSS, and the per-kernel profile of each phase.
 import { jsKernels } from '../src/kernels/js.js';
 import { loadModel, Model } from '../src/index.js';
@@ -77,10 +78,24 @@ const start = { length: cache.length, last };
 const logits = new Float32Array(V);  // the decode's logits, one array for every token (as generate() does)
 prof.enabled = false;
 const segments = Math.max(1, Math.min(a.decode, a.bandwidthSegments ?? 1));
+/**
+ * After a probe, one untimed step of the next token, then the cache rewound by it: the first token after any
+ * pause of a second (the probe's, or a sleep) took 13–30 ms against 9–10 steady for the 111M F32 shape and
+ * 56–65 against 44–47 for BTLM-3B Q4_0 (BENCHMARKS.md, session 11), and a user's decode follows its prefill
+ * with no pause; the segments would otherwise charge the decode one such token each.
+ */
+function resumeAfterProbe(): void {
+  const c = cache as LayerKVCache;
+  model.step(c, [last], logits);
+  c.length -= 1;
+}
 const bandwidthGBs: number[] = [];
 let decodeMs = 0;
 for (let seg = 0, done = 0; seg < segments; seg++) {
-  if (a.bandwidthSegments) bandwidthGBs.push(...sampleBandwidth());
+  if (a.bandwidthSegments) {
+    bandwidthGBs.push(...sampleBandwidth());
+    resumeAfterProbe();
+  }
   const n = Math.round(((seg + 1) * a.decode) / segments) - done;
   const d0 = performance.now();
   for (let i = 0; i < n; i++) last = argmax(model.step(cache, [last], logits));
