@@ -72,7 +72,7 @@ if (a.fillContext) {
   prefillTps = (a.prompt * 1000) / prefillMs;
 }
 const prefillProfile = prof.snapshot();
-// The timed decode runs without the kernel timers (about a microsecond a call, tens of calls a token);
+// The timed decode runs on the kernels' own methods (the timers off and unwrapped: tens of calls a token);
 // then the cache is rewound and the same tokens are decoded again, timed per kernel, for the profile.
 const start = { length: cache.length, last };
 const logits = new Float32Array(V);  // the decode's logits, one array for every token (as generate() does)

@@ -1,5 +1,5 @@
 // Per-kernel timing for the benchmarks: wraps every method of a Kernels object with a timer, in
-// place (the model holds the same object), so the library runs unchanged. Kernels are synchronous,
+// place (the model holds the same object), so the library runs unchanged; unwrapped again while off. Kernels are synchronous,
 // so wall time between entry and return is the kernel's time (all its threads included).
 import type { Kernels } from '../src/kernels/kernels.js';
 
@@ -18,17 +18,20 @@ function label(name: string, a: unknown[]): string {
 
 export class KernelProfiler {
   private readonly acc = new Map<string, { calls: number; ns: bigint }>();
-  /** When false, the wrapped kernels run untimed. */
-  enabled = true;
+  /** The kernels' own methods, and the timing wrappers around them, by name. */
+  private readonly own = new Map<string, unknown>();
+  private readonly timed = new Map<string, unknown>();
+  private on = false;
 
-  constructor(k: Kernels) {
+  constructor(private readonly k: Kernels) {
     const obj = k as unknown as Record<string, unknown>;
     for (const name of Object.keys(obj)) {
       const fn = obj[name];
       if (typeof fn !== 'function') continue;
       const f = fn as (...a: unknown[]) => unknown;
-      obj[name] = (...args: unknown[]): unknown => {
-        if (!this.enabled) return f.apply(k, args);
+      this.own.set(name, f);
+      this.timed.set(name, (...args: unknown[]): unknown => {
+        if (!this.on) return f.apply(k, args); // a wrapper bound while timing was on (Kernels.populate in a cache)
         const t0 = process.hrtime.bigint();
         try {
           return f.apply(k, args);
@@ -39,8 +42,20 @@ export class KernelProfiler {
           e.ns += process.hrtime.bigint() - t0;
           this.acc.set(key, e);
         }
-      };
+      });
     }
+    this.enabled = true;
+  }
+
+  /**
+   * Timing on: the kernels object holds the timing wrappers. Off: it holds its own methods again, so the
+   * library calls them as a user's program does (a wrapper costs a few µs a call with cold caches).
+   */
+  get enabled(): boolean { return this.on; }
+  set enabled(on: boolean) {
+    const obj = this.k as unknown as Record<string, unknown>;
+    for (const [name, f] of on ? this.timed : this.own) obj[name] = f;
+    this.on = on;
   }
 
   reset(): void { this.acc.clear(); }
