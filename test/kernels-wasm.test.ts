@@ -17,6 +17,7 @@ import { wasmKernels } from '../src/kernels/wasm.js';
 import { WasmRuntime } from '../src/kernels/wasm-runtime.js';
 import { nodeWasmRuntime, wasmFile } from '../src/kernels/wasm-node.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';
+import { floatToHalf } from '../src/quant/half.js';
 import { MugptError } from '../src/errors.js';
 import { loadModel } from '../src/model/model.js';
 import { fixture, repoRoot, scratch } from './helpers.js';
@@ -136,6 +137,22 @@ test('the single-thread module over a plain memory computes what the threaded on
   plain.attention({ ...args, out: b });
   JS.attention({ ...args, out: want });
   assert.ok(maxRelErr(a, want) < 1e-5 && maxRelErr(b, want) < 1e-5);
+});
+
+test('f16-cache prefill attention, a task a head or a (head, query block): halves stored as floatToHalf does, outputs as the JS reference', () => {
+  // the single-thread module takes a task a head from four heads up; the threaded one from four heads a thread
+  for (const [kern, H] of [[plainKernels(), 6], [plainKernels(), 2], [wasm, 32]] as const) {
+    const [Tq, Tk, d] = [130, 135, 8], D = H * d, qkv = randn(Tq * 3 * D, H);
+    const cache = (): Uint16Array => Uint16Array.from(randn(Tk * D, H + 1), (x) => floatToHalf(x));
+    const args = { q: qkv, qStride: 3 * D, kvStride: D, kNew: qkv.subarray(D), vNew: qkv.subarray(2 * D), newStride: 3 * D, Tq, Tk, H, d, scale: 0.3, slopes: null };
+    const want = { ...args, k: cache(), v: cache(), out: new Float32Array(Tq * D) };
+    const got = { ...args, k: cache(), v: cache(), out: new Float32Array(Tq * D).fill(NaN) };
+    JS.attentionF16(want);
+    kern.attentionF16(got);
+    assert.deepEqual(got.k, want.k, `H=${H}: keys stored`);
+    assert.deepEqual(got.v, want.v, `H=${H}: values stored`);
+    assert.ok(maxRelErr(got.out, want.out) < 1e-5, `H=${H}: ${maxRelErr(got.out, want.out)}`);
+  }
 });
 
 test('adopted weights and prepared quantized matrices live in the module memory and give the same results', () => {

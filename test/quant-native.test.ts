@@ -210,7 +210,10 @@ test('f16-cache attention stores its new rows as floatToHalf does and attends as
   let seed = 50;
   // d = 12, 20: head slices that are not whole 8-lane vectors; Tq 70 and 130: query blocks of 64 whose new
   // rows other blocks read before storing them; extra: padding in the cache's rows the kernel must not touch
-  for (const [Tq, Tk, H, d, extra] of [[1, 1, 1, 8, 0], [1, 37, 3, 16, 5], [1, 300, 4, 80, 0], [5, 9, 2, 12, 3], [70, 70, 3, 20, 0], [7, 130, 2, 64, 0], [130, 135, 2, 12, 1]]) {
+  // Hmany: four heads a thread, where a prefill task is a whole head rather than one query block of one
+  const Hmany = 4 * (loadNativeAddon()?.info().threads ?? 2);
+  for (const [Tq, Tk, H, d, extra] of [[1, 1, 1, 8, 0], [1, 37, 3, 16, 5], [1, 300, 4, 80, 0], [5, 9, 2, 12, 3], [70, 70, 3, 20, 0], [7, 130, 2, 64, 0], [130, 135, 2, 12, 1],
+    [130, 135, Hmany, 12, 1], [70, 70, Hmany, 8, 0]]) {
     const base = f16Call(Tq, Tk, H, d, extra, seed);
     seed += 10;
     for (const slopes of [null, Float32Array.from({ length: H }, (_, h) => 0.5 / (h + 1))]) {
