@@ -31,6 +31,13 @@ size_t page_size() {
 }
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+// madvise over the whole pages inside [p, p+n) (a page partly outside belongs to other data too); its
+// failure changes nothing but speed or memory
+void advise_whole_pages(const void* p, size_t n, int advice) {
+  const uintptr_t first = round_up((uintptr_t)p, page_size()), last = ((uintptr_t)p + n) / page_size() * page_size();
+  if (last > first) madvise((void*)first, last - first, advice);
+}
 #endif
 
 }  // namespace
@@ -78,9 +85,7 @@ void unmap_file(void* p, size_t size) {
 }
 
 void release_if_mapped(const void* p, size_t n) {
-  if (!in_mapped_file(p, n)) return;
-  const uintptr_t first = round_up((uintptr_t)p, page_size()), last = ((uintptr_t)p + n) / page_size() * page_size();
-  if (last > first) madvise((void*)first, last - first, MADV_DONTNEED);
+  if (in_mapped_file(p, n)) advise_whole_pages(p, n, MADV_DONTNEED);
 }
 
 void* alloc_weights(size_t n) {
@@ -94,8 +99,7 @@ void populate(void* p, size_t n) {
 #if !defined(MADV_POPULATE_WRITE)
 #define MADV_POPULATE_WRITE 23  // linux/mman.h since 5.14; older kernels reject it (EINVAL): pages then fault in
 #endif
-  const uintptr_t first = round_up((uintptr_t)p, page_size()), last = ((uintptr_t)p + n) / page_size() * page_size();
-  if (last > first) madvise((void*)first, last - first, MADV_POPULATE_WRITE);  // advice: its failure changes nothing but speed
+  advise_whole_pages(p, n, MADV_POPULATE_WRITE);
 }
 
 #else  // no mmap: no mappings, and weights in ordinary zeroed memory
