@@ -1,6 +1,7 @@
 // Per-kernel timing for the benchmarks: wraps every method of a Kernels object with a timer, in
-// place (the model holds the same object), so the library runs unchanged; unwrapped again while off. Kernels are synchronous,
-// so wall time between entry and return is the kernel's time (all its threads included).
+// place (the model holds the same object), so the library runs unchanged; unwrapped again while off.
+// Kernels are synchronous, so wall time between entry and return is the kernel's time (all its threads
+// included).
 import type { Kernels } from '../src/kernels/kernels.js';
 
 export interface KernelTime { kernel: string; calls: number; ms: number }
