@@ -137,6 +137,30 @@ for (const type of ['q8_0', 'q4_0'] as BlockType[]) {
   });
 }
 
+// From 4 MiB up a decode splits the groups in shrinking tasks (streaming_split in native/kernels.inc): every
+// group and the rows after the last whole group must still be computed once, as the JS reference does.
+test('native qlinear decode over a matrix of 4 MiB or more (shrinking tasks) matches the JS reference; N off the groups of 16', { skip }, () => {
+  let seed = 500;
+  for (const [type, K, N] of [['q4_0', 4096, 2003], ['q8_0', 2048, 2003]] as Array<[BlockType, number, number]>) {
+    const Wf = randn(N * K, seed++);
+    const W: QuantMatrix = { type, data: quantize(type, Wf, N, K), N, K };
+    assert.ok(W.data.byteLength >= 4 * 2 ** 20, `${type}: ${W.data.byteLength} bytes, the test needs at least 4 MiB`);
+    const Wabs: QuantMatrix = { type, data: quantize(type, abs(Wf), N, K), N, K };
+    const Wx = packedX16(W);
+    const x = randn(K, seed++).map((v) => v * 3);
+    const want = new Float32Array(N), scale = new Float32Array(N);
+    JS.qlinear(want, x, W, null, 1, 1, false);
+    JS.qlinear(scale, abs(x), Wabs, null, 1, 1, false);
+    eachSimd((Kn, simd) => {
+      for (const w of layouts(simd, W, Wx)) {
+        const got = new Float32Array(N).fill(NaN);
+        Kn.qlinear(got, x, w, null, 1, 1, false);
+        closeQ(got, want, scale, `${simd} ${type} ${w.layout ?? 'rows'} K=${K} N=${N}`);
+      }
+    });
+  }
+});
+
 // Decode batches: M ≤ 12 activation rows (one per sequence) through one pass over the blocks must give
 // every row exactly what it gets alone, in both layouts (batched greedy decoding equals solo decoding).
 test('native qlinear of 1 to 12 rows: each row bit for bit as alone, and the JS reference; N off the groups of 16', { skip }, () => {
