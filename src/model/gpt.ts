@@ -315,8 +315,9 @@ function attendSequence(
   const { cfg, k, D, H, d } = ctx;
   const D3 = 3 * D, Tk = past + T;
   const scale = attentionScale(cfg, layer);
-  const q = s.qkv.subarray(r0 * D3);
-  const out = s.att.subarray(r0 * D, (r0 + T) * D);
+  // the whole arrays when r0 = 0 (every single-sequence decode step): no views to build (see F16LayerKV)
+  const q = r0 === 0 ? s.qkv : s.qkv.subarray(r0 * D3);
+  const out = r0 === 0 ? s.att : s.att.subarray(r0 * D, (r0 + T) * D); // the kernels write T·D of it
   if (cache) {
     cache.appendAttend(k, s.qkv, r0, { out, q, qStride: D3, Tq: T, Tk, H, d, scale, slopes });
     return;

@@ -46,31 +46,43 @@ abstract class RowsLayerKV<A extends Float32Array | Uint16Array | Int8Array> imp
   }
 }
 
-/** Float32 keys and values: stored as they are. */
+/**
+ * Float32 keys and values: stored as they are. The attention's arguments are spelled out rather than spread
+ * from `a`: a decode makes this call once a layer a token, right after a product that streamed megabytes
+ * through the caches, where every object the call builds costs cache misses (see F16LayerKV).
+ */
 class F32LayerKV extends RowsLayerKV<Float32Array> {
   constructor(rows: number, D: number, f32: (n: number) => Float32Array) { super(rows, D, f32); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
-    const D = this.D, D3 = 3 * D, past = a.Tk - a.Tq;
+    const D = this.D, D3 = 3 * D, past = a.Tk - a.Tq, k = this.k, v = this.v;
     for (let t = 0; t < a.Tq; t++) {
       const src = (r0 + t) * D3, dst = (past + t) * D;
-      this.k.set(qkv.subarray(src + D, src + 2 * D), dst);
-      this.v.set(qkv.subarray(src + 2 * D, src + D3), dst);
+      k.set(qkv.subarray(src + D, src + 2 * D), dst);
+      v.set(qkv.subarray(src + 2 * D, src + D3), dst);
     }
-    kern.attention({ ...a, k: this.k, v: this.v, kvStride: D });
+    const { out, q, qStride, Tq, Tk, H, d, scale, slopes } = a;
+    kern.attention({ out, q, qStride, k, v, kvStride: D, Tq, Tk, H, d, scale, slopes });
   }
 }
 
 /**
  * IEEE half keys and values (their bits), rounded to nearest even: the f16 attention kernel stores the new
- * rows as it attends (one call a layer, the conversion inside the kernel's threads).
+ * rows as it attends (one call a layer, the conversion inside the kernel's threads). The views of the new rows
+ * are kept from one call to the next and the arguments spelled out, not spread: built afresh every call, right
+ * after a product that streamed megabytes through the caches, they cost 15–20 µs a layer; measured without them
+ * (BENCHMARKS.md, session 12; with the same change in attendSequence): decode ×1.05–×1.07 BTLM-3B Q4_0 and 111M
+ * Q4_0, ×1.03–×1.05 the 111M F32 shape.
  */
 export class F16LayerKV extends RowsLayerKV<Uint16Array> {
+  /** The new rows' views of the last call's qkv and r0, which a decode passes again every token. */
+  private views: { qkv: Float32Array; r0: number; kNew: Float32Array; vNew: Float32Array } | null = null;
   constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
     const D = this.D, D3 = 3 * D;
-    kern.attentionF16({
-      ...a, k: this.k, v: this.v, kvStride: D, kNew: qkv.subarray(r0 * D3 + D), vNew: qkv.subarray(r0 * D3 + 2 * D), newStride: D3,
-    });
+    let w = this.views;
+    if (!w || w.qkv !== qkv || w.r0 !== r0) w = this.views = { qkv, r0, kNew: qkv.subarray(r0 * D3 + D), vNew: qkv.subarray(r0 * D3 + 2 * D) };
+    const { out, q, qStride, Tq, Tk, H, d, scale, slopes } = a;
+    kern.attentionF16({ out, q, qStride, k: this.k, v: this.v, kvStride: D, kNew: w.kNew, vNew: w.vNew, newStride: D3, Tq, Tk, H, d, scale, slopes });
   }
 }
 
