@@ -73,6 +73,12 @@ static void axpy4(long n, const float* coef, const float* w0, const float* w1, c
   axpy4_kv<float, ld, f32_one>(n, coef, w0, w1, w2, w3, y);
 }
 
+// WebAssembly has no prefetch instruction: the engine's hardware prefetchers alone.
+static void axpy4_ahead(long n, const float* coef, const float* w0, const float* w1, const float* w2,
+                        const float* w3, float* y, long) {
+  axpy4(n, coef, w0, w1, w2, w3, y);
+}
+
 static void axpy1(long n, float coef, const float* w, float* y) {
   const v128_t a = wasm_f32x4_splat(coef);
   long i = 0;
