@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -476,6 +477,37 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_isa->peak_gflops(info[0].As<Napi::Number>().DoubleValue()));
 }
 
+// stalls(seconds) → for each pool thread, the gaps (µs) of 5 µs or more in which it did not run while it
+// spun on the clock for `seconds`: the CPU time a shared machine takes from busy threads (bench/stalls.ts).
+Napi::Value Stalls(const Napi::CallbackInfo& info) {
+  if (!nums(info, {0})) return info.Env().Undefined();
+  const double seconds = info[0].As<Napi::Number>().DoubleValue();
+  const int T = mugpt::num_threads();
+  std::vector<std::vector<double>> gaps(T);
+  for (auto& g : gaps) g.reserve(1 << 16);  // no allocation inside the timed loop (until then)
+  {
+    KernelScope scope;
+    auto spin = [&](int task, int) {
+      using clock = std::chrono::steady_clock;
+      const auto end = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+      for (auto last = clock::now(); last < end;) {
+        const auto now = clock::now();
+        const double us = std::chrono::duration<double, std::micro>(now - last).count();
+        if (us >= 5) gaps[task].push_back(us);
+        last = now;
+      }
+    };
+    mugpt::parallel(T, spin);
+  }
+  Napi::Array out = Napi::Array::New(info.Env(), T);
+  for (int t = 0; t < T; t++) {
+    Napi::Array a = Napi::Array::New(info.Env(), gaps[t].size());
+    for (size_t i = 0; i < gaps[t].size(); i++) a.Set(i, Napi::Number::New(info.Env(), gaps[t][i]));
+    out.Set(t, a);
+  }
+  return out;
+}
+
 // readBandwidth(bytes, reps, each?): allocates and fills a buffer, then times parallel streaming reads of it:
 // the best of reps passes, or with each = true every pass's figure (an array) over the one buffer.
 Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
@@ -571,6 +603,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd));
   exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));
+  exports.Set("stalls", Napi::Function::New(env, Stalls));
   exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth));
   return exports;
 }

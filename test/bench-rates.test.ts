@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { interleavedRates, kvBytesPerToken, median } from '../bench/common.js';
 import { bandwidthLine, sampleBandwidth } from '../bench/probe-bandwidth.js';
+import { stallsLine, summarizeGaps } from '../bench/stalls.js';
 import { makeConfig } from '../src/model/config.js';
 import { initModel } from '../src/model/init.js';
 import type { LayerKVCache } from '../src/model/kvcache.js';
@@ -42,4 +43,27 @@ test('bandwidth samples come from a child process, one positive figure a pass', 
   assert.equal(gbs.length, 2);
   for (const g of gbs) assert.ok(g > 0.1 && g < 10_000, `${g} GB/s`);
   assert.match(bandwidthLine([20, 30, 25]), /^25\.0 GB\/s \(median of 3 passes, 20\.0–30\.0\)$/);
+});
+
+test('the stalls summary: gaps a second per thread, the share of time lost, the median gap', () => {
+  // two threads spinning 1 s: 3 and 1 gaps of 10–40 µs
+  const s = summarizeGaps([[20, 40, 10], [30]], 1);
+  assert.equal(s.threads, 2);
+  assert.equal(s.perSecond, 2);
+  assert.ok(Math.abs(s.percent - (100 * 100e-6) / 2) < 1e-12);
+  assert.equal(s.medianUs, 30);
+  assert.equal(stallsLine(s), '2 gaps a second of 5 µs or more per thread (median 30 µs), 0.0 % of each thread\'s time (2 threads)');
+  assert.equal(summarizeGaps([[], []], 0.5).medianUs, 0);
+});
+
+test('the addon\'s stalls probe: one list of gaps a pool thread, each at least 5 µs and within the spin', { skip: !loadNativeAddon() }, () => {
+  const addon = loadNativeAddon()!;
+  const t0 = performance.now();
+  const gaps = addon.stalls(0.05);
+  const elapsedUs = (performance.now() - t0) * 1000;
+  assert.equal(gaps.length, addon.info().threads);
+  for (const g of gaps) {
+    for (const us of g) assert.ok(us >= 5, `gap ${us} µs`);
+    assert.ok(g.reduce((a, b) => a + b, 0) <= elapsedUs, 'a thread lost more time than the call took');
+  }
 });

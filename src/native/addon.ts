@@ -82,6 +82,8 @@ export interface NativeAddon {
   readBandwidth(bytes: number, reps: number): number;
   /** Every one of reps passes over one buffer, in GB/s. */
   readBandwidth(bytes: number, reps: number, each: true): number[];
+  /** Each pool thread spins on the clock for `seconds`: its gaps of ≥ 5 µs (µs), one array a thread. */
+  stalls(seconds: number): number[][];
 }
 
 declare const checksumJob: unique symbol;
