@@ -13,6 +13,10 @@ function label(name: string, a: unknown[]): string {
     const W = a[2] as { type: string; N: number; K: number };
     return `qlinear ${W.type} ${W.K}x${W.N}`;
   }
+  if (name === 'qlinearPair') {
+    const [A, B] = a.slice(3, 5) as Array<{ type: string; N: number; K: number }>;
+    return `qlinearPair ${A.type}+${B.type} ${A.K}x${A.N}`;
+  }
   if (name === 'gemm') return `gemm ${String(a[4])}x${String(a[3])}${a[0] ? ' At' : ''}${a[1] ? ' Bt' : ''}`;
   return name;
 }

@@ -164,6 +164,20 @@ void Attention(const Napi::CallbackInfo& info) {
 }
 
 // qlinear(out, x, W: Uint8Array, type: 8 Q8_0 | 2 Q4_0, N, K, bias | null, M, alpha, accumulate, x16)
+// qlinearPair(outA, outB, x, WA, typeA, x16A, biasA | null, WB, typeB, x16B, biasB | null, N, K, M): qlinear of
+// x by WA and by WB (alpha 1, no accumulation) in one parallel job.
+void QLinearPair(const Napi::CallbackInfo& info) {
+  float *out_a, *out_b, *x, *bias_a, *bias_b;
+  uint8_t *Wa, *Wb;
+  if (!f32(info, 0, &out_a) || !f32(info, 1, &out_b) || !f32(info, 2, &x) ||
+      !typed(info, 3, napi_uint8_array, "Uint8Array", &Wa) || !nums(info, {4, 11, 12, 13}) || !f32(info, 6, &bias_a, true) ||
+      !typed(info, 7, napi_uint8_array, "Uint8Array", &Wb) || !nums(info, {8}) || !f32(info, 10, &bias_b, true))
+    return;
+  KernelScope scope;
+  g_isa->qlinear_pair(out_a, out_b, x, Wa, I(info, 4), info[5].ToBoolean(), bias_a, Wb, I(info, 8), info[9].ToBoolean(),
+                      bias_b, I(info, 11), I(info, 12), I(info, 13));
+}
+
 void QLinear(const Napi::CallbackInfo& info) {
   float *out, *x, *bias;
   uint8_t* W;
@@ -588,6 +602,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
   exports.Set("qlinear", Napi::Function::New(env, QLinear));
+  exports.Set("qlinearPair", Napi::Function::New(env, QLinearPair));
   exports.Set("qrow", Napi::Function::New(env, QRow));
   exports.Set("qpack", Napi::Function::New(env, QPack));
   exports.Set("attentionF16", Napi::Function::New(env, AttentionF16));

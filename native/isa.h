@@ -31,6 +31,11 @@ struct Isa {
   // activations (quant.inc).
   void (*qlinear)(float* out, const float* x, const uint8_t* W, int type, int N, int K, const float* bias, int M,
                   float alpha, bool accumulate, bool x16);
+  // qlinear of one input by two [N, K] matrices (alpha 1, no accumulation) in one parallel job; each output as
+  // qlinear gives it alone (quant.inc).
+  void (*qlinear_pair)(float* out_a, float* out_b, const float* x, const uint8_t* Wa, int type_a, bool x16_a,
+                       const float* bias_a, const uint8_t* Wb, int type_b, bool x16_b, const float* bias_b, int N, int K,
+                       int M);
   // Whether qlinear reads the x16 layout faster than rows on this CPU (then loading packs matrices).
   bool (*x16_fast)();
   // attention() over a q8 KV cache (k, v: int8; ks, vs: [Tk, H] scales); no probabilities.

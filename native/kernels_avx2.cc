@@ -78,6 +78,6 @@ static double peak_gflops(double seconds) {
 
 const Isa kIsaAvx2 = {"avx2", avx2::gemm, avx2::linear, avx2::layer_norm, avx2::gelu,
                       avx2::swiglu, avx2::attention, avx2::layer_norm_backward, avx2::gelu_backward, avx2::swiglu_backward,
-    avx2::softmax_xent, avx2::attention_backward, avx2::qlinear, avx2::groups_fast, avx2::attention_q8, avx2::attention_f16, avx2::attention_f16_batch, avx2::peak_gflops, avx2::read_bandwidth};
+    avx2::softmax_xent, avx2::attention_backward, avx2::qlinear, avx2::qlinear_pair, avx2::groups_fast, avx2::attention_q8, avx2::attention_f16, avx2::attention_f16_batch, avx2::peak_gflops, avx2::read_bandwidth};
 
 }  // namespace mugpt

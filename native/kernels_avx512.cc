@@ -78,6 +78,6 @@ static double peak_gflops(double seconds) {
 
 const Isa kIsaAvx512 = {"avx512", avx512::gemm, avx512::linear, avx512::layer_norm, avx512::gelu,
                         avx512::swiglu, avx512::attention, avx512::layer_norm_backward, avx512::gelu_backward, avx512::swiglu_backward,
-    avx512::softmax_xent, avx512::attention_backward, avx512::qlinear, avx512::groups_fast, avx512::attention_q8, avx512::attention_f16, avx512::attention_f16_batch, avx512::peak_gflops, avx512::read_bandwidth};
+    avx512::softmax_xent, avx512::attention_backward, avx512::qlinear, avx512::qlinear_pair, avx512::groups_fast, avx512::attention_q8, avx512::attention_f16, avx512::attention_f16_batch, avx512::peak_gflops, avx512::read_bandwidth};
 
 }  // namespace mugpt

@@ -152,6 +152,6 @@ static double read_bandwidth(const float* buf, long n, int reps) {
 
 const Isa kIsaPortable = {"portable", portable::gemm, portable::linear, portable::layer_norm, portable::gelu,
                           portable::swiglu, portable::attention, portable::layer_norm_backward, portable::gelu_backward, portable::swiglu_backward,
-    portable::softmax_xent, portable::attention_backward, portable::qlinear, portable::groups_fast, portable::attention_q8, portable::attention_f16, portable::attention_f16_batch, portable::peak_gflops, portable::read_bandwidth};
+    portable::softmax_xent, portable::attention_backward, portable::qlinear, portable::qlinear_pair, portable::groups_fast, portable::attention_q8, portable::attention_f16, portable::attention_f16_batch, portable::peak_gflops, portable::read_bandwidth};
 
 }  // namespace mugpt

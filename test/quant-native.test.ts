@@ -197,6 +197,41 @@ test('native qlinear of 1 to 12 rows: each row bit for bit as alone, and the JS 
   }
 });
 
+// SwiGLU's up and gate projections in one call: each output must be what its own qlinear gives it, whatever
+// the two matrices' types and layouts (a decode's shrinking tasks of two matrices interleaved, a prefill's
+// equal ones, the rows after the groups of 16).
+test('qlinearPair: each output bit for bit as its own qlinear, every instruction set and wasm, mixed types and layouts; shapes checked', { skip }, () => {
+  let seed = 1300;
+  for (const [K, N, Ms] of [[4096, 2003, [1]], [96, 37, [1, 5]]] as Array<[number, number, number[]]>) {
+    const A: QuantMatrix = { type: 'q4_0', data: quantize('q4_0', randn(N * K, seed++), N, K), N, K };
+    const B: QuantMatrix = { type: 'q8_0', data: quantize('q8_0', randn(N * K, seed++), N, K), N, K };
+    const Ax = packedX16(A), Bx = packedX16(B);
+    const x = randn(5 * K, seed++).map((v) => v * 3);
+    const biasA = randn(N, seed++), biasB = randn(N, seed++);
+    const check = (Kn: Kernels, what: string, wa: QuantMatrix, wb: QuantMatrix, M: number, bias: boolean): void => {
+      const [ba, bb] = bias ? [biasA, biasB] : [null, null];
+      const wantA = new Float32Array(M * N), wantB = new Float32Array(M * N);
+      Kn.qlinear(wantA, x, wa, ba, M, 1, false);
+      Kn.qlinear(wantB, x, wb, bb, M, 1, false);
+      const gotA = new Float32Array(M * N).fill(NaN), gotB = new Float32Array(M * N).fill(NaN);
+      Kn.qlinearPair(gotA, gotB, x, wa, wb, ba, bb, M);
+      const name = `${what} ${wa.layout ?? 'rows'}+${wb.layout ?? 'rows'} M=${M} K=${K} N=${N} bias=${bias}`;
+      assert.deepEqual(gotA, wantA, `${name}: the first product`);
+      assert.deepEqual(gotB, wantB, `${name}: the second product`);
+    };
+    eachSimd((Kn, simd) => {
+      for (const wa of layouts(simd, A, Ax)) for (const wb of layouts(simd, B, Bx)) for (const M of Ms) check(Kn, simd, wa, wb, M, M > 1);
+    });
+    if (K < 1000) check(JS, 'js', A, B, 5, true);
+  }
+  const W: QuantMatrix = { type: 'q8_0', data: quantize('q8_0', randn(64 * 3, 1), 3, 64), N: 3, K: 64 };
+  const W2: QuantMatrix = { type: 'q8_0', data: quantize('q8_0', randn(64 * 2, 2), 2, 64), N: 2, K: 64 };
+  for (const Kn of [getKernels('native'), JS]) {
+    assert.throws(() => Kn.qlinearPair(new Float32Array(3), new Float32Array(3), new Float32Array(64), W, W2, null, null, 1),
+      (e: unknown) => e instanceof MugptError && /qlinearPair: the matrices differ in shape \(\[3, 64\] and \[2, 64\]\)/.test(e.message));
+  }
+});
+
 test('native qlinear on subarray views and bad sizes', { skip }, () => {
   const N = 9, K = 64, M = 2;
   const buf = new Uint8Array(quantize('q4_0', randn(N * K, 11), N, K).length + 7);

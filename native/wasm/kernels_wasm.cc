@@ -337,6 +337,11 @@ EXPORT("qlinear") void k_qlinear(float* out, const float* x, const uint8_t* W, i
                                  int M, float alpha, int accumulate, int x4) {
   qlinear(out, x, W, type, N, K, bias, M, alpha, accumulate, x4 != 0);
 }
+EXPORT("qlinear_pair") void k_qlinear_pair(float* out_a, float* out_b, const float* x, const uint8_t* Wa, int type_a,
+                                           int x4_a, const float* bias_a, const uint8_t* Wb, int type_b, int x4_b,
+                                           const float* bias_b, int N, int K, int M) {
+  qlinear_pair(out_a, out_b, x, Wa, type_a, x4_a != 0, bias_a, Wb, type_b, x4_b != 0, bias_b, N, K, M);
+}
 EXPORT("qpack_x4") void k_qpack_x4(uint8_t* W, int type, int N, int K) { qpack_x4(W, type, N, K); }
 EXPORT("qrow") void k_qrow(float* out, const uint8_t* W, int type, int N, int K, int r, int x4) {
   qrow(out, W, type, N, K, r, x4 != 0);

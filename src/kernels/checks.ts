@@ -181,6 +181,14 @@ export function checkQlinear(out: Float32Array, x: Float32Array, W: QuantMatrix,
   if (bias) check(bias.length >= N, () => `qlinear: bias has ${bias.length} elements, needs ${N}`);
 }
 
+/** Checks a qlinearPair call: each product as checkQlinear, the two matrices of one shape. */
+export function checkQlinearPair(outA: Float32Array, outB: Float32Array, x: Float32Array, WA: QuantMatrix, WB: QuantMatrix,
+  biasA: Float32Array | null, biasB: Float32Array | null, M: number): void {
+  checkQlinear(outA, x, WA, biasA, M);
+  checkQlinear(outB, x, WB, biasB, M);
+  check(WA.N === WB.N && WA.K === WB.K, () => `qlinearPair: the matrices differ in shape ([${WA.N}, ${WA.K}] and [${WB.N}, ${WB.K}])`);
+}
+
 /** Checks a qrow call: the block type, the row length, the row index and that data holds the row. */
 export function checkQrow(out: Float32Array, W: QuantMatrix, r: number): void {
   check(W.type === 'q8_0' || W.type === 'q4_0', () => `qrow: unknown block type '${String(W.type)}'`);

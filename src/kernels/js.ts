@@ -12,7 +12,7 @@ import { storeNewHalves, widenKV } from './attention-f16-js.js';
 import { quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
 import {
   attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm,
-  checkLayerNorm, checkLayerNormBackward, checkLinear, checkPointwise, checkQuantMatrix, checkSoftmaxCrossEntropy,
+  checkLayerNorm, checkLayerNormBackward, checkLinear, checkPointwise, checkQlinearPair, checkQuantMatrix, checkSoftmaxCrossEntropy,
 } from './checks.js';
 
 export { erf, erfc } from './scalar.js';
@@ -215,6 +215,11 @@ export const jsKernels: Kernels = {
   },
   quantizeHeads: quantizeHeadsJs,
   qlinear: qlinearJs,
+  qlinearPair(outA, outB, x, WA, WB, biasA, biasB, M) {
+    checkQlinearPair(outA, outB, x, WA, WB, biasA, biasB, M);
+    qlinearJs(outA, x, WA, biasA, M);
+    qlinearJs(outB, x, WB, biasB, M);
+  },
   qrow: qrowJs,
   qprepare(W) {
     checkQuantMatrix(W, 'qprepare'); // nothing to rearrange: the reference reads GGUF's rows layout

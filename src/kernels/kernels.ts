@@ -145,6 +145,14 @@ export interface Kernels {
    */
   qlinear(out: Float32Array, x: Float32Array, W: QuantMatrix, bias: Float32Array | null, M: number, alpha: number, accumulate: boolean): void;
 
+  /**
+   * qlinear of one input by two quantized matrices of one shape [N, K] (SwiGLU's up and gate projections):
+   * outA = x·WAᵀ + biasA and outB = x·WBᵀ + biasB (alpha 1, no accumulation), each exactly as qlinear gives
+   * it, in one call (native and wasm: x quantized once, one parallel job).
+   */
+  qlinearPair(outA: Float32Array, outB: Float32Array, x: Float32Array, WA: QuantMatrix, WB: QuantMatrix,
+    biasA: Float32Array | null, biasB: Float32Array | null, M: number): void;
+
   /** out[K] = row r of W, dequantized (embedding lookups from a quantized table). */
   qrow(out: Float32Array, W: QuantMatrix, r: number): void;
 

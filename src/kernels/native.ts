@@ -7,7 +7,7 @@ import type { NativeAddon } from '../native/addon.js';
 import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionF16BatchArgs, AttentionQ8Args, Kernels } from './kernels.js';
 import {
   GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionF16Batch, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
-  checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads,
+  checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQlinearPair, checkQrow, checkQuantMatrix, checkQuantizeHeads,
   checkSoftmaxCrossEntropy,
 } from './checks.js';
 
@@ -28,6 +28,13 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       checkQlinear(out, x, W, bias, M);
       checkLayout(W, 'qlinear', 'native', 'x16');
       addon.qlinear(out, x, W.data, GGML_TYPE[W.type], W.N, W.K, bias, M, alpha, accumulate, W.layout === 'x16');
+    },
+    qlinearPair(outA, outB, x, WA, WB, biasA, biasB, M) {
+      checkQlinearPair(outA, outB, x, WA, WB, biasA, biasB, M);
+      checkLayout(WA, 'qlinearPair', 'native', 'x16');
+      checkLayout(WB, 'qlinearPair', 'native', 'x16');
+      addon.qlinearPair(outA, outB, x, WA.data, GGML_TYPE[WA.type], WA.layout === 'x16', biasA, WB.data, GGML_TYPE[WB.type],
+        WB.layout === 'x16', biasB, WA.N, WA.K, M);
     },
     qprepare(W) {
       if (W.layout === 'x16') return;

@@ -31,6 +31,9 @@ export interface WasmExports {
   /** x4: W in the x4 layout (native/wasm/quant_wasm.inc), else GGUF's rows. */
   qlinear(out: number, x: number, W: number, type: number, N: number, K: number, bias: number, M: number, alpha: number, accumulate: number,
     x4: number): void;
+  /** qlinear of x by two [N, K] matrices (alpha 1, no accumulation) in one parallel job. */
+  qlinear_pair(outA: number, outB: number, x: number, WA: number, typeA: number, x4A: number, biasA: number, WB: number, typeB: number,
+    x4B: number, biasB: number, N: number, K: number, M: number): void;
   /** W [N, K/32 blocks] from the rows layout to x4, in place. */
   qpack_x4(W: number, type: number, N: number, K: number): void;
   qrow(out: number, W: number, type: number, N: number, K: number, r: number, x4: number): void;

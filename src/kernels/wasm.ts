@@ -6,7 +6,7 @@
 import { check, MugptError } from '../errors.js';
 import {
   GELU_KIND, attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind,
-  checkGemm, checkLayerNorm, checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQrow, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
+  checkGemm, checkLayerNorm, checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQlinearPair, checkQrow, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
 } from './checks.js';
 import type { Kernels, QuantMatrix } from './kernels.js';
 import { BLOCK_BYTES } from '../quant/blocks.js';
@@ -161,6 +161,16 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
       const { N, K } = W;
       run((c) => ex.qlinear(c.out(out, M * N, accumulate), c.in(x, M * K), c.in(W.data, qbytes(W), Uint8Array),
         GGML_TYPE[W.type], N, K, c.in(bias, N), M, alpha, accumulate ? 1 : 0, W.layout === 'x4' ? 1 : 0));
+    },
+
+    qlinearPair(outA, outB, x, WA, WB, biasA, biasB, M) {
+      checkQlinearPair(outA, outB, x, WA, WB, biasA, biasB, M);
+      checkLayout(WA, 'qlinearPair', 'wasm', 'x4');
+      checkLayout(WB, 'qlinearPair', 'wasm', 'x4');
+      const { N, K } = WA;
+      run((c) => ex.qlinear_pair(c.out(outA, M * N), c.out(outB, M * N), c.in(x, M * K),
+        c.in(WA.data, qbytes(WA), Uint8Array), GGML_TYPE[WA.type], WA.layout === 'x4' ? 1 : 0, c.in(biasA, N),
+        c.in(WB.data, qbytes(WB), Uint8Array), GGML_TYPE[WB.type], WB.layout === 'x4' ? 1 : 0, c.in(biasB, N), N, K, M));
     },
 
     gemm(transA, transB, M, N, K, alpha, A, B, beta, C) {

@@ -372,9 +372,15 @@ export function attentionBackward(
 export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32Array, s: BlockBuffers, M: number, drop: LayerDropout | null = null): void {
   const { cfg, k, D, I } = ctx;
   k.layerNorm(s.ln2, h, lp.ln2W, lp.ln2B, M, D, cfg.layer_norm_epsilon, s.ln2Mean, s.ln2Rstd);
-  linear(ctx, s.fc, s.ln2, lp.fcW, lp.fcB, M, D, I);
+  const up = lp.fcW, gate = lp.fc2W;
+  if (gate && !(up instanceof Float32Array) && !(gate instanceof Float32Array) && up.K === gate.K) {
+    // both quantized: one call (one parallel job) for the two products of ln_2's output
+    k.qlinearPair(s.fc, s.fc2!, blockInput(s.ln2, up, M, D), up, gate, lp.fcB, lp.fc2B!, M);
+  } else {
+    linear(ctx, s.fc, s.ln2, up, lp.fcB, M, D, I);
+    if (gate) linear(ctx, s.fc2!, s.ln2, gate, lp.fc2B!, M, D, I);
+  }
   if (ctx.gelu === null) {
-    linear(ctx, s.fc2!, s.ln2, lp.fc2W!, lp.fc2B!, M, D, I);
     k.swiglu(s.act, s.fc, s.fc2!, M * I);
   } else {
     k.gelu(s.act, s.fc, M * I, ctx.gelu);

@@ -32,6 +32,9 @@ export interface NativeAddon {
   /** out[M,N] (+)= alpha·x[M,K]·Wᵀ + bias, W [N, K/32] ggml blocks of `type` (8 = Q8_0, 2 = Q4_0), rows or x16 layout. */
   qlinear(out: Float32Array, x: Float32Array, W: Uint8Array, type: number, N: number, K: number,
     bias: Float32Array | null, M: number, alpha: number, accumulate: boolean, x16: boolean): void;
+  /** qlinear of x by WA and by WB, two [N, K] matrices (alpha 1, no accumulation), in one parallel job. */
+  qlinearPair(outA: Float32Array, outB: Float32Array, x: Float32Array, WA: Uint8Array, typeA: number, x16A: boolean,
+    biasA: Float32Array | null, WB: Uint8Array, typeB: number, x16B: boolean, biasB: Float32Array | null, N: number, K: number, M: number): void;
   /** out[K] = row r of W [N, K] dequantized. */
   qrow(out: Float32Array, W: Uint8Array, type: number, N: number, K: number, r: number, x16: boolean): void;
   /**
