@@ -1,7 +1,7 @@
 // How much of each CPU the machine takes away from busy threads: every pool thread spins on the clock
 // (the addon's `stalls`) and records each interval of 5 µs or more in which it did not run. On the shared
-// virtual machines of BENCHMARKS.md (session 13) each vCPU lost 4–5 % of its time this way, in ~1,300 gaps a
-// second of mostly 10–40 µs that the guest's own interrupt counters do not show: a decode's chain of ~100–200
+// virtual machines of BENCHMARKS.md (session 13) each vCPU lost 3–8 % of its time this way, in 1,300–1,700 gaps
+// a second of mostly 10–40 µs that the guest's own interrupt counters do not show: a decode's chain of ~100–200
 // parallel jobs a token meets them at its barriers, where the other thread can only wait.
 import { loadNativeAddon } from '../src/native/addon.js';
 
