@@ -164,6 +164,17 @@ void Attention(const Napi::CallbackInfo& info) {
 }
 
 // qlinear(out, x, W: Uint8Array, type: 8 Q8_0 | 2 Q4_0, N, K, bias | null, M, alpha, accumulate, x16)
+void QLinear(const Napi::CallbackInfo& info) {
+  float *out, *x, *bias;
+  uint8_t* W;
+  if (!f32(info, 0, &out) || !f32(info, 1, &x) || !typed(info, 2, napi_uint8_array, "Uint8Array", &W) ||
+      !nums(info, {3, 4, 5, 7, 8}) || !f32(info, 6, &bias, true))
+    return;
+  KernelScope scope;
+  g_isa->qlinear(out, x, W, I(info, 3), I(info, 4), I(info, 5), bias, I(info, 7), F(info, 8), info[9].ToBoolean(),
+                 info[10].ToBoolean());
+}
+
 // qlinearPair(outA, outB, x, WA, typeA, x16A, biasA | null, WB, typeB, x16B, biasB | null, N, K, M): qlinear of
 // x by WA and by WB (alpha 1, no accumulation) in one parallel job.
 void QLinearPair(const Napi::CallbackInfo& info) {
@@ -176,17 +187,6 @@ void QLinearPair(const Napi::CallbackInfo& info) {
   KernelScope scope;
   g_isa->qlinear_pair(out_a, out_b, x, Wa, I(info, 4), info[5].ToBoolean(), bias_a, Wb, I(info, 8), info[9].ToBoolean(),
                       bias_b, I(info, 11), I(info, 12), I(info, 13));
-}
-
-void QLinear(const Napi::CallbackInfo& info) {
-  float *out, *x, *bias;
-  uint8_t* W;
-  if (!f32(info, 0, &out) || !f32(info, 1, &x) || !typed(info, 2, napi_uint8_array, "Uint8Array", &W) ||
-      !nums(info, {3, 4, 5, 7, 8}) || !f32(info, 6, &bias, true))
-    return;
-  KernelScope scope;
-  g_isa->qlinear(out, x, W, I(info, 3), I(info, 4), I(info, 5), bias, I(info, 7), F(info, 8), info[9].ToBoolean(),
-                 info[10].ToBoolean());
 }
 
 // qrow(out, W: Uint8Array, type, N, K, r, x16): out[K] = row r dequantized (not speed-critical: one row).
