@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -33,6 +34,31 @@ struct KernelScope {
   unsigned fp = mugpt::denormals_off();
   ~KernelScope() { mugpt::restore_fp_state(fp); }
 };
+
+// A recorded sequence of kernel calls (Kernels.record, planBegin … planEnd): each call with its arguments
+// bound, replayed in order by planRun under one KernelScope. Replays shift the attention calls' key count
+// Tk (and with it where their new rows go) by planRun's tkShift: a decode step recorded at one position
+// replays at any later one. Pointers are bound as they were: the caller keeps the arrays alive (native.ts);
+// ALiBi slopes are copied, as their array is scratch that other calls rewrite.
+struct Plan {
+  std::vector<std::function<void(int)>> ops;  // op(tkShift)
+};
+thread_local Plan* g_recording = nullptr;  // per thread: a worker_thread's kernels are never recorded here
+
+// Runs op(0) now, or appends it to the plan being recorded.
+template <class Op>
+void run_or_record(Op&& op) {
+  if (g_recording) {
+    g_recording->ops.emplace_back(std::forward<Op>(op));
+    return;
+  }
+  KernelScope scope;
+  op(0);
+}
+
+// A copy of an optional [n] float array (ALiBi slopes) for a recorded call; empty for null.
+std::vector<float> copy_of(const float* p, int n) { return p ? std::vector<float>(p, p + n) : std::vector<float>(); }
+const float* data_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
 
 bool cpu_has_avx2() {
 #if defined(MUGPT_HAVE_AVX2)
@@ -111,9 +137,11 @@ float F(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Numb
 void Gemm(const Napi::CallbackInfo& info) {
   float *A, *B, *C;
   if (!nums(info, {2, 3, 4, 5, 8}) || !f32(info, 6, &A) || !f32(info, 7, &B) || !f32(info, 9, &C)) return;
-  KernelScope scope;
-  g_isa->gemm(info[0].ToBoolean(), info[1].ToBoolean(), I(info, 2), I(info, 3), I(info, 4), F(info, 5), A, B,
-              F(info, 8), C);
+  const bool tA = info[0].ToBoolean(), tB = info[1].ToBoolean();
+  const int M = I(info, 2), N = I(info, 3), K = I(info, 4);
+  const float alpha = F(info, 5), beta = F(info, 8);
+  const Isa* isa = g_isa;
+  run_or_record([=](int) { isa->gemm(tA, tB, M, N, K, alpha, A, B, beta, C); });
 }
 
 // linear(out, x, W, bias | null, M, K, N)
@@ -122,8 +150,9 @@ void Linear(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !f32(info, 2, &W) || !f32(info, 3, &bias, true) ||
       !nums(info, {4, 5, 6}))
     return;
-  KernelScope scope;
-  g_isa->linear(out, x, W, bias, I(info, 4), I(info, 5), I(info, 6));
+  const int M = I(info, 4), K = I(info, 5), N = I(info, 6);
+  const Isa* isa = g_isa;
+  run_or_record([=](int) { isa->linear(out, x, W, bias, M, K, N); });
 }
 
 // layerNorm(out, x, w, b, M, D, eps, mean | null, rstd | null)
@@ -132,35 +161,73 @@ void LayerNorm(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !f32(info, 2, &w) || !f32(info, 3, &b) ||
       !nums(info, {4, 5, 6}) || !f32(info, 7, &mean, true) || !f32(info, 8, &rstd, true))
     return;
-  KernelScope scope;
-  g_isa->layer_norm(out, x, w, b, I(info, 4), I(info, 5), F(info, 6), mean, rstd);
+  const int M = I(info, 4), D = I(info, 5);
+  const float eps = F(info, 6);
+  const Isa* isa = g_isa;
+  run_or_record([=](int) { isa->layer_norm(out, x, w, b, M, D, eps, mean, rstd); });
 }
 
 // gelu(out, x, n, kind: 0 erf | 1 tanh)
 void Gelu(const Napi::CallbackInfo& info) {
   float *out, *x;
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !nums(info, {2, 3})) return;
-  KernelScope scope;
-  g_isa->gelu(out, x, L(info, 2), I(info, 3));
+  const long n = L(info, 2);
+  const int kind = I(info, 3);
+  const Isa* isa = g_isa;
+  run_or_record([=](int) { isa->gelu(out, x, n, kind); });
 }
 
 // swiglu(out, a, g, n)
 void Swiglu(const Napi::CallbackInfo& info) {
   float *out, *a, *g;
   if (!f32(info, 0, &out) || !f32(info, 1, &a) || !f32(info, 2, &g) || !nums(info, {3})) return;
-  KernelScope scope;
-  g_isa->swiglu(out, a, g, L(info, 3));
+  const long n = L(info, 3);
+  const Isa* isa = g_isa;
+  run_or_record([=](int) { isa->swiglu(out, a, g, n); });
 }
 
-// attention(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes | null, probs | null)
+// attention(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes | null, probs | null,
+//           kNew | null, vNew | null, newStride): with kNew and vNew, their Tq rows are first stored at Tk − Tq …
 void Attention(const Napi::CallbackInfo& info) {
-  float *out, *q, *k, *v, *slopes, *probs;
+  float *out, *q, *k, *v, *slopes, *probs, *k_new, *v_new;
   if (!f32(info, 0, &out) || !f32(info, 1, &q) || !f32(info, 3, &k) || !f32(info, 4, &v) ||
-      !nums(info, {2, 5, 6, 7, 8, 9, 10}) || !f32(info, 11, &slopes, true) || !f32(info, 12, &probs, true))
+      !nums(info, {2, 5, 6, 7, 8, 9, 10}) || !f32(info, 11, &slopes, true) || !f32(info, 12, &probs, true) ||
+      !f32(info, 13, &k_new, true) || !f32(info, 14, &v_new, true) || (k_new && !nums(info, {15})))
     return;
-  KernelScope scope;
-  g_isa->attention(out, q, L(info, 2), k, v, L(info, 5), I(info, 6), I(info, 7), I(info, 8), I(info, 9),
-                   F(info, 10), slopes, probs);
+  const long q_stride = L(info, 2), kv_stride = L(info, 5), new_stride = k_new ? L(info, 15) : 0;
+  const int Tq = I(info, 6), Tk = I(info, 7), H = I(info, 8), d = I(info, 9);
+  const float scale = F(info, 10);
+  const Isa* isa = g_isa;
+  const std::vector<float> sl = g_recording ? copy_of(slopes, H) : std::vector<float>();
+  const float* live_slopes = slopes;  // the caller's array when run now (not recorded: no copy)
+  run_or_record([=](int shift) {
+    const int tk = Tk + shift;
+    if (k_new && v_new) {
+      const size_t row = sizeof(float) * H * d;
+      for (int t = 0; t < Tq; t++) {
+        std::memcpy(k + (long)(tk - Tq + t) * kv_stride, k_new + t * new_stride, row);
+        std::memcpy(v + (long)(tk - Tq + t) * kv_stride, v_new + t * new_stride, row);
+      }
+    }
+    isa->attention(out, q, q_stride, k, v, kv_stride, Tq, tk, H, d, scale, sl.empty() ? live_slopes : sl.data(), probs);
+  });
+}
+
+// bias(out, b, M, N, add): each of out's M rows of N set to b (add false) or increased by it.
+void Bias(const Napi::CallbackInfo& info) {
+  float *out, *b;
+  if (!f32(info, 0, &out) || !f32(info, 1, &b) || !nums(info, {2, 3})) return;
+  const int M = I(info, 2), N = I(info, 3);
+  const bool add = info[4].ToBoolean();
+  run_or_record([=](int) {
+    for (int r = 0; r < M; r++) {
+      float* o = out + (long)r * N;
+      if (add)
+        for (int j = 0; j < N; j++) o[j] += b[j];
+      else
+        std::memcpy(o, b, sizeof(float) * N);
+    }
+  });
 }
 
 // qlinear(out, x, W: Uint8Array, type: 8 Q8_0 | 2 Q4_0, N, K, bias | null, M, alpha, accumulate, x16)
@@ -170,9 +237,11 @@ void QLinear(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, &out) || !f32(info, 1, &x) || !typed(info, 2, napi_uint8_array, "Uint8Array", &W) ||
       !nums(info, {3, 4, 5, 7, 8}) || !f32(info, 6, &bias, true))
     return;
-  KernelScope scope;
-  g_isa->qlinear(out, x, W, I(info, 3), I(info, 4), I(info, 5), bias, I(info, 7), F(info, 8), info[9].ToBoolean(),
-                 info[10].ToBoolean());
+  const int type = I(info, 3), N = I(info, 4), K = I(info, 5), M = I(info, 7);
+  const float alpha = F(info, 8);
+  const bool accumulate = info[9].ToBoolean(), x16 = info[10].ToBoolean();
+  const Isa* isa = g_isa;
+  run_or_record([=](int) { isa->qlinear(out, x, W, type, N, K, bias, M, alpha, accumulate, x16); });
 }
 
 // qlinearPair(outA, outB, x, WA, typeA, x16A, biasA | null, WB, typeB, x16B, biasB | null, N, K, M): qlinear of
@@ -184,9 +253,12 @@ void QLinearPair(const Napi::CallbackInfo& info) {
       !typed(info, 3, napi_uint8_array, "Uint8Array", &Wa) || !nums(info, {4, 11, 12, 13}) || !f32(info, 6, &bias_a, true) ||
       !typed(info, 7, napi_uint8_array, "Uint8Array", &Wb) || !nums(info, {8}) || !f32(info, 10, &bias_b, true))
     return;
-  KernelScope scope;
-  g_isa->qlinear_pair(out_a, out_b, x, Wa, I(info, 4), info[5].ToBoolean(), bias_a, Wb, I(info, 8), info[9].ToBoolean(),
-                      bias_b, I(info, 11), I(info, 12), I(info, 13));
+  const int type_a = I(info, 4), type_b = I(info, 8), N = I(info, 11), K = I(info, 12), M = I(info, 13);
+  const bool x16_a = info[5].ToBoolean(), x16_b = info[9].ToBoolean();
+  const Isa* isa = g_isa;
+  run_or_record([=](int) {
+    isa->qlinear_pair(out_a, out_b, x, Wa, type_a, x16_a, bias_a, Wb, type_b, x16_b, bias_b, N, K, M);
+  });
 }
 
 // qrow(out, W: Uint8Array, type, N, K, r, x16): out[K] = row r dequantized (not speed-critical: one row).
@@ -372,9 +444,20 @@ void AttentionF16(const Napi::CallbackInfo& info) {
       !typed(info, 4, napi_uint16_array, "Uint16Array", &v) || !f32(info, 6, &k_new) || !f32(info, 7, &v_new) ||
       !nums(info, {2, 5, 8, 9, 10, 11, 12, 13}) || !f32(info, 14, &slopes, true))
     return;
-  KernelScope scope;
-  g_isa->attention_f16(out, q, L(info, 2), k, v, L(info, 5), k_new, v_new, L(info, 8), I(info, 9), I(info, 10),
-                       I(info, 11), I(info, 12), F(info, 13), slopes);
+  const long q_stride = L(info, 2), kv_stride = L(info, 5), new_stride = L(info, 8);
+  const int Tq = I(info, 9), Tk = I(info, 10), H = I(info, 11), d = I(info, 12);
+  const float scale = F(info, 13);
+  const Isa* isa = g_isa;
+  if (!g_recording) {
+    KernelScope scope;
+    isa->attention_f16(out, q, q_stride, k, v, kv_stride, k_new, v_new, new_stride, Tq, Tk, H, d, scale, slopes);
+    return;
+  }
+  const std::vector<float> sl = copy_of(slopes, H);
+  run_or_record([=](int shift) {
+    isa->attention_f16(out, q, q_stride, k, v, kv_stride, k_new, v_new, new_stride, Tq, Tk + shift, H, d, scale,
+                       data_or_null(sl));
+  });
 }
 
 // attentionF16Batch(out, q, qStride, k: Uint16Array[S], v: Uint16Array[S], kvStride, kNew, vNew, newStride,
@@ -580,6 +663,42 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// planBegin(): the recordable kernels' calls (run_or_record) are appended to a new plan instead of run.
+void PlanBegin(const Napi::CallbackInfo& info) {
+  if (g_recording) {
+    Napi::Error::New(info.Env(), "planBegin: a plan is already being recorded").ThrowAsJavaScriptException();
+    return;
+  }
+  g_recording = new Plan();
+}
+
+// planEnd() → the plan recorded since planBegin, freed when collected; planAbort() drops it.
+Napi::Value PlanEnd(const Napi::CallbackInfo& info) {
+  Plan* p = g_recording;
+  g_recording = nullptr;
+  if (!p) {
+    Napi::Error::New(info.Env(), "planEnd: no plan is being recorded").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  return Napi::External<Plan>::New(info.Env(), p, [](Napi::Env, Plan* q) { delete q; });
+}
+void PlanAbort(const Napi::CallbackInfo&) {
+  delete g_recording;
+  g_recording = nullptr;
+}
+
+// planRun(plan, tkShift): replays the plan's calls in order, attention calls with Tk + tkShift keys.
+void PlanRun(const Napi::CallbackInfo& info) {
+  if (!info[0].IsExternal() || !nums(info, {1})) {
+    Napi::TypeError::New(info.Env(), "planRun: expected a plan of planEnd and a number").ThrowAsJavaScriptException();
+    return;
+  }
+  const Plan* p = info[0].As<Napi::External<Plan>>().Data();
+  const int shift = I(info, 1);
+  KernelScope scope;
+  for (const auto& op : p->ops) op(shift);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The widest instruction set the CPU runs; MUGPT_SIMD=avx2|portable picks a narrower one.
   for (const char* name : {"avx512", "avx2", "portable"}) {
@@ -596,6 +715,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("swiglu", Napi::Function::New(env, Swiglu));
   exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("bias", Napi::Function::New(env, Bias));
+  exports.Set("planBegin", Napi::Function::New(env, PlanBegin));
+  exports.Set("planEnd", Napi::Function::New(env, PlanEnd));
+  exports.Set("planAbort", Napi::Function::New(env, PlanAbort));
+  exports.Set("planRun", Napi::Function::New(env, PlanRun));
   exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward));
   exports.Set("geluBackward", Napi::Function::New(env, GeluBackward));
   exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward));

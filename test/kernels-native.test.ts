@@ -227,6 +227,48 @@ test('attention matches JS: prefill, decode, ALiBi, probs, fused-qkv strides, od
   });
 });
 
+test('attention with new rows (kNew, a float32 cache) stores them at Tk − Tq … and attends as after a store of its own', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const [Tq, Tk, H, d, alibi] of [[1, 1, 1, 8, false], [1, 37, 2, 16, true], [3, 40, 3, 8, false], [1, 530, 4, 64, true]] as const) {
+      const D = H * d;
+      const qkv = view(Tq * 3 * D, 31, 1); // the new rows: q | k | v
+      const cache = (seed: number): Float32Array => { const c = view((Tk + 2) * D, seed, 1); c.fill(NaN, (Tk - Tq) * D); return c; };
+      const [k, v] = [cache(32), cache(33)];
+      const slopes = alibi ? Float32Array.from({ length: H }, (_, h) => 2 ** (-8 * (h + 1) / H)) : null;
+      const base = { q: qkv, qStride: 3 * D, kvStride: D, Tq, Tk, H, d, scale: 1 / Math.sqrt(d), slopes };
+      const got = new Float32Array(Tq * D), [kg, vg] = [k.slice(), v.slice()];
+      K.attention({ ...base, out: got, k: kg, v: vg, kNew: qkv.subarray(D), vNew: qkv.subarray(2 * D), newStride: 3 * D });
+      const want = new Float32Array(Tq * D), [kw, vw] = [k.slice(), v.slice()];
+      for (let t = 0; t < Tq; t++) {
+        kw.set(qkv.subarray(t * 3 * D + D, t * 3 * D + 2 * D), (Tk - Tq + t) * D);
+        vw.set(qkv.subarray(t * 3 * D + 2 * D, t * 3 * D + 3 * D), (Tk - Tq + t) * D);
+      }
+      JS.attention({ ...base, out: want, k: kw, v: vw });
+      assert.deepEqual(kg, kw, `${simd} Tq=${Tq} Tk=${Tk}: keys stored`);
+      assert.deepEqual(vg, vw, `${simd} Tq=${Tq} Tk=${Tk}: values stored`);
+      close(got, want, `${simd} attention with new rows Tq=${Tq} Tk=${Tk} H=${H} d=${d}`);
+    }
+    assert.throws(() => K.attention({ out: new Float32Array(8), q: new Float32Array(24), qStride: 24, k: new Float32Array(8), v: new Float32Array(8),
+      kvStride: 8, Tq: 1, Tk: 1, H: 1, d: 8, scale: 1, slopes: null, kNew: new Float32Array(8) }), /kNew, vNew and newStride come together/);
+  });
+});
+
+test('bias sets or adds a row to each of M rows, as the JS reference', { skip }, () => {
+  eachSimd((K, simd) => {
+    for (const [M, N] of [[1, 1], [1, 768], [3, 37]]) {
+      const b = view(N, 41), x = view(M * N, 42);
+      for (const add of [false, true]) {
+        const got = x.slice(), want = x.slice();
+        K.bias(got, b, M, N, add);
+        JS.bias(want, b, M, N, add);
+        assert.deepEqual(got, want, `${simd} bias ${M}x${N} add=${add}`);
+        for (let r = 0; r < M; r++) for (let j = 0; j < N; j++) assert.equal(want[r * N + j], add ? Math.fround(x[r * N + j] + b[j]) : b[j]);
+      }
+    }
+    assert.throws(() => K.bias(new Float32Array(4), new Float32Array(2), 2, 3, true), /bias: out has 4 elements, needs at least 6/);
+  });
+});
+
 test('backward kernels match JS: gelu (erf, tanh), swiglu, layerNorm, softmax cross-entropy, attention', { skip }, () => {
   eachSimd((K, simd) => {
     for (const n of [1, 13, 40000]) {

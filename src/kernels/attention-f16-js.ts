@@ -25,5 +25,7 @@ export function widenKV(a: AttentionF16Args): AttentionArgs {
     for (let i = 0; i < m; i++) f[i] = HALF_TABLE[h[i]];
     return f;
   };
-  return { ...a, k: widen(a.k), v: widen(a.v) };
+  // the cache as floats, its new rows already stored (not kNew: attention would store the unrounded rows again)
+  const { out, q, qStride, kvStride, Tq, Tk, H, d, scale, slopes } = a;
+  return { out, q, qStride, k: widen(a.k), v: widen(a.v), kvStride, Tq, Tk, H, d, scale, slopes };
 }

@@ -37,6 +37,12 @@ export function checkLinear(out: Float32Array, x: Float32Array, W: Float32Array,
   if (bias) need(bias, N, 'bias', 'linear');
 }
 
+export function checkBias(out: Float32Array, b: Float32Array, M: number, N: number): void {
+  dims('bias', ['M', M], ['N', N]);
+  need(out, M * N, 'out', 'bias');
+  need(b, N, 'b', 'bias');
+}
+
 export function checkLayerNorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, M: number, D: number, mean?: Float32Array, rstd?: Float32Array): void {
   dims('layerNorm', ['M', M], ['D', D]);
   need(out, M * D, 'out', 'layerNorm');
@@ -77,6 +83,16 @@ function checkAttentionSizes(kernel: string, a: CachedAttentionArgs & { probs?: 
 
 export function checkAttention(a: AttentionArgs): void {
   checkAttentionSizes('attention', a);
+  if (a.kNew === undefined && a.vNew === undefined) return;
+  check(a.kNew instanceof Float32Array && a.vNew instanceof Float32Array && a.newStride !== undefined,
+    'attention: kNew, vNew and newStride come together (Float32Arrays and a stride)');
+  const D = a.H * a.d;
+  dims('attention', ['newStride', a.newStride]);
+  check(a.newStride >= D, () => `attention: newStride (${a.newStride}) must be at least H·d = ${D}`);
+  check(a.probs === undefined, 'attention: probs is for training, without new rows (kNew)');
+  if (a.Tq === 0) return;
+  need(a.kNew, (a.Tq - 1) * a.newStride + D, 'kNew', 'attention');
+  need(a.vNew, (a.Tq - 1) * a.newStride + D, 'vNew', 'attention');
 }
 
 /** Checks the sizes of an f16 attention call, the new rows included. */

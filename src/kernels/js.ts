@@ -10,8 +10,9 @@ import { attentionBackward, geluBackward, layerNormBackward, softmaxCrossEntropy
 import { qlinearJs, qrowJs } from './qlinear-js.js';
 import { storeNewHalves, widenKV } from './attention-f16-js.js';
 import { quantizeHeadsJs, widenQ8 } from './attention-q8-js.js';
+import { biasRows, storeNewRows } from './rows-js.js';
 import {
-  attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind, checkGemm,
+  attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkBias, checkGeluKind, checkGemm,
   checkLayerNorm, checkLayerNormBackward, checkLinear, checkPointwise, checkQlinearPair, checkQuantMatrix, checkSoftmaxCrossEntropy,
 } from './checks.js';
 
@@ -145,6 +146,7 @@ let accScratch = new Float64Array(0); // [d] output accumulator of one query row
 
 function attention(args: AttentionArgs): void {
   checkAttention(args);
+  storeNewRows(args);
   const { out, q, k, v, qStride, kvStride, Tq, Tk, H, d, scale, slopes, probs } = args;
   if (scoreScratch.length < Tk) scoreScratch = new Float64Array(Tk);
   if (accScratch.length < d) accScratch = new Float64Array(d);
@@ -197,6 +199,10 @@ export const jsKernels: Kernels = {
   name: 'js',
   gemm,
   linear,
+  bias(out, b, M, N, add) {
+    checkBias(out, b, M, N);
+    biasRows(out, b, M, N, add);
+  },
   layerNorm,
   gelu,
   swiglu,

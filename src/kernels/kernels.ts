@@ -48,6 +48,14 @@ export interface AttentionArgs {
   slopes: Float32Array | null;
   /** Optional [H, Tq, Tk] softmax probabilities, written for the backward pass. */
   probs?: Float32Array;
+  /**
+   * Optional, with vNew and newStride (a float32 KV cache): the keys and values of positions Tk − Tq … Tk − 1
+   * (kNew[t·newStride + h·d + i], t < Tq), which the kernel copies into k and v at those positions before it
+   * attends, as attentionF16 stores its new rows.
+   */
+  kNew?: Float32Array;
+  vNew?: Float32Array;
+  newStride?: number;
 }
 
 /**
@@ -57,7 +65,7 @@ export interface AttentionArgs {
  * (kNew[t·newStride + h·d + i], t < Tq), which the kernel writes into k and v at those positions as half
  * bits rounded to nearest even (IEEE 754's default rounding, as floatToHalf), then attends over all Tk.
  */
-export interface AttentionF16Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs'> {
+export interface AttentionF16Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs' | 'kNew' | 'vNew' | 'newStride'> {
   k: Uint16Array;
   v: Uint16Array;
   kNew: Float32Array;
@@ -94,7 +102,7 @@ export interface AttentionF16BatchArgs {
  * and each position's head slice has one scale, [Tk, H] row-major: key j of head h is
  * kScale[j·H + h] · k[j·kvStride + h·d + i]. No probabilities.
  */
-export interface AttentionQ8Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs'> {
+export interface AttentionQ8Args extends Omit<AttentionArgs, 'k' | 'v' | 'probs' | 'kNew' | 'vNew' | 'newStride'> {
   k: Int8Array;
   v: Int8Array;
   kScale: Float32Array;
@@ -122,8 +130,32 @@ export interface AttentionBackwardArgs {
   scale: number;
 }
 
+/** Kernel calls recorded by Kernels.record, replayed natively. */
+export interface KernelPlan {
+  /**
+   * Makes the recorded calls again, in order, with their recorded arguments, except that each attention call
+   * (attention, attentionF16) sees Tk + tkShift keys and stores its new rows at positions Tk + tkShift − Tq …:
+   * a decode step recorded at one position replays at a later one.
+   */
+  run(tkShift: number): void;
+}
+
+/** The kernels Kernels.record records; a call of any other kernel while recording throws. */
+export const RECORDABLE_KERNELS = [
+  'gemm', 'linear', 'bias', 'qlinear', 'qlinearPair', 'layerNorm', 'gelu', 'swiglu', 'attention', 'attentionF16',
+] as const;
+
 export interface Kernels {
   readonly name: BackendName;
+
+  /**
+   * Optional (native): records the kernel calls `body` makes (RECORDABLE_KERNELS) without running them, as a
+   * plan that makes them again in one call from JavaScript (a decode step: dozens of calls a token, each of which
+   * costs microseconds of JavaScript and argument handling when made one by one). The arrays passed are bound by
+   * reference: their contents at run time are what the calls read; the plan keeps them alive. ALiBi slopes are
+   * copied at recording. Throws (recording nothing) when body calls another kernel or throws itself.
+   */
+  record?(body: () => void): KernelPlan;
 
   /**
    * C[M,N] = alpha · op(A) · op(B) + beta · C.
@@ -135,6 +167,9 @@ export interface Kernels {
     transA: boolean, transB: boolean, M: number, N: number, K: number,
     alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array,
   ): void;
+
+  /** Each of out's M rows of N set to b[N] (add false), or increased by it (add true). */
+  bias(out: Float32Array, b: Float32Array, M: number, N: number, add: boolean): void;
 
   /** out[M,N] = x[M,K] · W[K,N] + bias[N] (HF Conv1D layout: W stored [in, out]). bias may be null. */
   linear(out: Float32Array, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): void;

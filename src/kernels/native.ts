@@ -2,11 +2,14 @@
 // interface; argument sizes are checked here, in front of the native call, so a bad call is a
 // MugptError, never a read past an array.
 
-import { check } from '../errors.js';
-import type { NativeAddon } from '../native/addon.js';
-import type { AttentionArgs, AttentionBackwardArgs, AttentionF16Args, AttentionF16BatchArgs, AttentionQ8Args, Kernels } from './kernels.js';
+import { check, MugptError } from '../errors.js';
+import type { NativeAddon, NativePlan } from '../native/addon.js';
 import {
-  GELU_KIND, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionF16Batch, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
+  RECORDABLE_KERNELS, type AttentionArgs, type AttentionBackwardArgs, type AttentionF16Args, type AttentionF16BatchArgs, type AttentionQ8Args,
+  type KernelPlan, type Kernels,
+} from './kernels.js';
+import {
+  GELU_KIND, checkAttention, checkBias, checkAttentionBackward, checkAttentionF16, checkAttentionF16Batch, checkAttentionQ8, checkGeluKind, checkGemm, checkLayerNorm,
   checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQlinearPair, checkQrow, checkQuantMatrix, checkQuantizeHeads,
   checkSoftmaxCrossEntropy,
 } from './checks.js';
@@ -119,8 +122,62 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     },
     attention(args: AttentionArgs) {
       checkAttention(args);
-      const { out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes, probs } = args;
-      addon.attention(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes, probs ?? null);
+      const { out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes, probs, kNew, vNew, newStride } = args;
+      addon.attention(out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes, probs ?? null, kNew ?? null, vNew ?? null, newStride ?? 0);
+    },
+    bias(out, b, M, N, add) {
+      checkBias(out, b, M, N);
+      addon.bias(out, b, M, N, add);
+    },
+    record(body) {
+      return recordPlan(this, addon, body);
     },
   };
+}
+
+/**
+ * Kernels.record for the native kernels: the addon appends the recordable bindings' calls to a plan (native/addon.cc
+ * run_or_record); while body runs, every kernel method of k is wrapped so that the recordable ones note their array
+ * arguments (the plan holds them, so their memory outlives it) and the others throw.
+ */
+function recordPlan(k: Kernels, addon: NativeAddon, body: () => void): KernelPlan {
+  const obj = k as unknown as Record<string, unknown>;
+  const own = new Map<string, unknown>();
+  const keep: unknown[] = [];
+  const recordable = new Set<string>(RECORDABLE_KERNELS);
+  for (const name of Object.keys(obj)) {
+    const f = obj[name];
+    if (typeof f !== 'function' || name === 'record') continue;
+    own.set(name, f);
+    obj[name] = recordable.has(name)
+      ? (...args: unknown[]): unknown => {
+        for (const a of args) {
+          if (ArrayBuffer.isView(a)) keep.push(a);
+          else if (a !== null && typeof a === 'object') keep.push(...Object.values(a).filter((x) => ArrayBuffer.isView(x)));
+        }
+        return (f as (...a: unknown[]) => unknown).apply(k, args);
+      }
+      : (): never => { throw new MugptError(`record: kernels.${name} cannot be recorded (recordable: ${RECORDABLE_KERNELS.join(', ')})`); };
+  }
+  addon.planBegin();
+  let plan: NativePlan;
+  try {
+    body();
+    plan = addon.planEnd();
+  } catch (e) {
+    addon.planAbort();
+    throw e;
+  } finally {
+    for (const [name, f] of own) obj[name] = f;
+  }
+  return new NativeKernelPlan(addon, plan, keep);
+}
+
+class NativeKernelPlan implements KernelPlan {
+  /** arrays: those the recorded calls read and write, kept alive as long as the plan. */
+  constructor(private readonly addon: NativeAddon, private readonly plan: NativePlan, readonly arrays: readonly unknown[]) {}
+  run(tkShift: number): void {
+    check(Number.isInteger(tkShift) && tkShift >= 0, () => `plan.run: tkShift must be an integer ≥ 0, got ${tkShift}`);
+    this.addon.planRun(this.plan, tkShift);
+  }
 }

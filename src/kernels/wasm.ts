@@ -5,12 +5,13 @@
 // Arguments are checked here, in front of the call, as the native backend does.
 import { check, MugptError } from '../errors.js';
 import {
-  GELU_KIND, attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkGeluKind,
+  GELU_KIND, attentionF16EachSequence, checkAttention, checkAttentionBackward, checkAttentionF16, checkAttentionQ8, checkBias, checkGeluKind,
   checkGemm, checkLayerNorm, checkLayerNormBackward, checkLayout, checkLinear, checkPointwise, checkQlinear, checkQlinearPair, checkQrow, checkQuantMatrix, checkQuantizeHeads, checkSoftmaxCrossEntropy,
 } from './checks.js';
 import type { Kernels, QuantMatrix } from './kernels.js';
 import { BLOCK_BYTES } from '../quant/blocks.js';
 import type { WasmRuntime } from './wasm-runtime.js';
+import { biasRows, storeNewRows } from './rows-js.js';
 
 type Typed = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array;
 type TypedClass = typeof Float32Array | typeof Uint16Array | typeof Int8Array | typeof Uint8Array | typeof Int32Array;
@@ -195,6 +196,11 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
       run((c) => ex.gelu(c.out(out, n), c.in(x, n), n, GELU_KIND[kind]));
     },
 
+    bias(out, b, M, N, add) {
+      checkBias(out, b, M, N);
+      biasRows(out, b, M, N, add);
+    },
+
     swiglu(out, a, g, n) {
       checkPointwise('swiglu', n, [['out', out], ['a', a], ['g', g]]);
       run((c) => ex.swiglu(c.out(out, n), c.in(a, n), c.in(g, n), n));
@@ -202,6 +208,7 @@ export function wasmKernels(rt: WasmRuntime): Kernels {
 
     attention(args) {
       checkAttention(args);
+      storeNewRows(args);
       const { out, q, qStride, k, v, kvStride, Tq, Tk, H, d, scale, slopes, probs } = args;
       if (Tq === 0) return;
       const D = H * d, kv = (Tk - 1) * kvStride + D;

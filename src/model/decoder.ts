@@ -2,11 +2,12 @@
 // parameters on a set of kernels, the full-model activations, a KV cache per sequence, one step of
 // incremental decoding. Model (model.ts) adds loading, training, saving and its tokenizer.
 import { check, MugptError } from '../errors.js';
-import type { Kernels } from '../kernels/kernels.js';
+import type { KernelPlan, Kernels } from '../kernels/kernels.js';
+import { alibiScale } from './alibi.js';
 import { usesAlibi, type ModelConfig } from './config.js';
 import type { DecodeModel, KVCache } from '../generate/decode-model.js';
 import { Activations, blocksForward, embedForward, gptContext, lmHeadForward, type GptContext } from './gpt.js';
-import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType } from './kvcache.js';
+import { KV_CACHE_TYPES, LayerKVCache, type KVCacheType, type LayerKV } from './kvcache.js';
 import { adoptParams, quantMatrices, type Params, type Weight } from './params.js';
 
 export class Decoder implements DecodeModel {
@@ -17,6 +18,10 @@ export class Decoder implements DecodeModel {
   protected readonly ctx: GptContext;
   protected readonly acts: Activations;
   private readonly kvCacheType: KVCacheType;
+  /** Each cache's step plan, or 'none' when its steps cannot be recorded (see stepPlan). */
+  private readonly plans = new WeakMap<LayerKVCache, StepPlan | 'none'>();
+  /** [V] where every plan writes its logits (steps run one at a time). */
+  private planLogits: Float32Array | null = null;
 
   /** kvCache: the KV cache's element type ('f32' by default); the kernels adopt and prepare the weights. */
   constructor(config: ModelConfig, params: Params<Weight>, kernels: Kernels, kvCache?: KVCacheType) {
@@ -79,10 +84,61 @@ export class Decoder implements DecodeModel {
     const a = this.acts, D = this.config.n_embd;
     a.ensure(T);
     embedForward(this.ctx, a.h, ids, T, past, T);
-    blocksForward(this.ctx, a, 1, T, past, cache.layers());
-    cache.length = past + T;
+    const plan = T === 1 ? this.stepPlan(cache, past) : null;
     const logits = out ?? new Float32Array(this.config.vocab_size);
-    lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
+    if (plan) {
+      plan.plan.run(past - plan.past);
+      logits.set(plan.logits);
+    } else {
+      blocksForward(this.ctx, a, 1, T, past, cache.layers());
+      lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
+    }
+    cache.length = past + T;
     return logits;
   }
+
+  /**
+   * The plan of a one-token step over `cache` at position `past` (Kernels.record: the step's kernel calls made
+   * in one call from JavaScript instead of dozens), recorded at the first such step and again whenever what it
+   * was recorded with changed: the cache's arrays (it grew), the activations (a longer prompt grew them), the
+   * ALiBi slopes' scale, or an earlier position (the cache was cut back). null where the kernels cannot record
+   * (JS, wasm; a q8 cache, whose stores are not recordable: its steps run call by call) or the ALiBi scale
+   * changes every step (past a linear scaling's train_seq_len).
+   */
+  private stepPlan(cache: LayerKVCache, past: number): StepPlan | null {
+    const record = this.kernels.record;
+    const known = this.plans.get(cache);
+    if (!record || known === 'none') return null;
+    const cfg = this.config, scale = usesAlibi(cfg) ? alibiScale(cfg, past + 1) : 1;
+    const layers = cache.layers(), h = this.acts.h;
+    if (known && known.layers === layers && known.h === h && known.alibiScale === scale && past >= known.past) return known;
+    const s = cfg.alibi_scaling;
+    if (usesAlibi(cfg) && s !== null && !('factor' in s) && past + 1 > s.train_seq_len) return null;
+    const logits = this.planLogits ??= new Float32Array(cfg.vocab_size), D = cfg.n_embd;
+    try {
+      const plan = record.call(this.kernels, () => {
+        blocksForward(this.ctx, this.acts, 1, 1, past, layers);
+        lmHeadForward(this.ctx, logits, h.subarray(0, D), this.acts.ln, 1);
+      });
+      const p: StepPlan = { plan, past, layers, h, alibiScale: scale, logits };
+      this.plans.set(cache, p);
+      return p;
+    } catch {
+      this.plans.set(cache, 'none'); // a kernel it cannot record: this cache's steps run call by call
+      return null;
+    }
+  }
+}
+
+/** A recorded one-token step (Decoder.stepPlan) and what it was recorded with. */
+interface StepPlan {
+  plan: KernelPlan;
+  /** The position it was recorded at: it runs at past with tkShift = past − this. */
+  past: number;
+  /** The cache's layers and the activations' residual stream it binds (both are replaced when they grow). */
+  layers: readonly LayerKV[];
+  h: Float32Array;
+  alibiScale: number;
+  /** [V] where it writes the logits (Decoder.planLogits). */
+  logits: Float32Array;
 }

@@ -34,6 +34,11 @@ export interface GptContext<W extends Weight = Weight> {
   slopes: Float32Array;
   /** [D] scratch: one dequantized embedding row. */
   row: Float32Array;
+  /**
+   * [Kp] one activation row of the MLP's quantized c_proj when it is stored padded to Kp inputs (Kp > I),
+   * zeros past I (never written there); null when it is not padded.
+   */
+  actRow: Float32Array | null;
 }
 
 export function gptContext<W extends Weight>(cfg: ModelConfig, k: Kernels, p: Params<W>): GptContext<W> {
@@ -47,7 +52,16 @@ export function gptContext<W extends Weight>(cfg: ModelConfig, k: Kernels, p: Pa
     logitScale: btlm ? cfg.mup_output_alpha * cfg.mup_width_scale : 1,
     slopes: new Float32Array(cfg.n_head),
     row: new Float32Array(cfg.n_embd),
+    actRow: paddedActRow(k, p, innerSize(cfg)),
   };
+}
+
+/** GptContext.actRow: Kp zeros where every layer's c_proj is quantized and padded to Kp > I inputs, else null. */
+function paddedActRow(k: Kernels, p: Params<Weight>, I: number): Float32Array | null {
+  const Ks = new Set(p.layers.map((l) => (l.mlpProjW instanceof Float32Array ? 0 : l.mlpProjW.K)));
+  const [Kp] = [...Ks];
+  if (Ks.size !== 1 || Kp <= I) return null;
+  return k.adopt ? k.adopt(new Float32Array(Kp)) : new Float32Array(Kp);
 }
 
 /** The attention scale of a layer: 1/d^p (p = ½, or 1 under μP) if scale_attn_weights, ÷(layer+1) if asked. */
@@ -176,7 +190,7 @@ function linear(ctx: GptContext, out: Float32Array, x: Float32Array, W: Weight, 
   if (!(W instanceof Float32Array)) k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, false);
   else if (!ctx.p.conv1dOutIn) k.linear(out, x, W, b, M, K, N);
   else {
-    for (let r = 0; r < M; r++) out.set(b, r * N);
+    k.bias(out, b, M, N, false);
     k.gemm(false, true, M, N, K, 1, x, W, 1, out);
   }
 }
@@ -186,10 +200,7 @@ function addLinear(ctx: GptContext, out: Float32Array, x: Float32Array, W: Weigh
   const k = ctx.k;
   if (!(W instanceof Float32Array)) { k.qlinear(out, blockInput(x, W, M, K), W, b, M, 1, true); return; }
   k.gemm(false, ctx.p.conv1dOutIn, M, N, K, 1, x, W, 1, out);
-  for (let r = 0; r < M; r++) {
-    const o = r * N;
-    for (let j = 0; j < N; j++) out[o + j] += b[j];
-  }
+  k.bias(out, b, M, N, true);
 }
 
 /**
@@ -380,16 +391,20 @@ export function mlpForward(ctx: GptContext, lp: LayerParams<Weight>, h: Float32A
     linear(ctx, s.fc, s.ln2, up, lp.fcB, M, D, I);
     if (gate) linear(ctx, s.fc2!, s.ln2, gate, lp.fc2B!, M, D, I);
   }
+  // one row into a c_proj stored padded to whole blocks (BTLM's 6,826 inputs): the activation is written straight
+  // into a row of the padded width whose tail stays zero, so no copy comes between the kernels (a decode plan
+  // replays kernel calls only)
+  const act = M === 1 && ctx.actRow ? ctx.actRow : s.act;
   if (ctx.gelu === null) {
-    k.swiglu(s.act, s.fc, s.fc2!, M * I);
+    k.swiglu(act, s.fc, s.fc2!, M * I);
   } else {
-    k.gelu(s.act, s.fc, M * I, ctx.gelu);
+    k.gelu(act, s.fc, M * I, ctx.gelu);
   }
   if (drop?.mlpResid) {
-    linear(ctx, drop.y, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+    linear(ctx, drop.y, act, lp.mlpProjW, lp.mlpProjB, M, I, D);
     addMasked(h, drop.y, drop.mlpResid, M * D);
   } else {
-    addLinear(ctx, h, s.act, lp.mlpProjW, lp.mlpProjB, M, I, D);
+    addLinear(ctx, h, act, lp.mlpProjW, lp.mlpProjB, M, act === s.act ? I : act.length, D);
   }
 }
 

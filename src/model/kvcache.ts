@@ -40,6 +40,15 @@ abstract class RowsLayerKV<A extends Float32Array | Uint16Array | Int8Array> imp
   }
   get byteLength(): number { return this.k.byteLength + this.v.byteLength; }
   abstract appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void;
+  /** The new rows' views of the last call's qkv and r0, which a decode passes again every token. */
+  private views: { qkv: Float32Array; r0: number; kNew: Float32Array; vNew: Float32Array } | null = null;
+  /** Views of the keys and values of qkv's rows from r0 (q | k | v per row), the last call's when they are the same. */
+  protected newRows(qkv: Float32Array, r0: number): { kNew: Float32Array; vNew: Float32Array } {
+    const D = this.D;
+    let w = this.views;
+    if (!w || w.qkv !== qkv || w.r0 !== r0) w = this.views = { qkv, r0, kNew: qkv.subarray(r0 * 3 * D + D), vNew: qkv.subarray(r0 * 3 * D + 2 * D) };
+    return w;
+  }
   copyFrom(src: RowsLayerKV<A>, rows: number): void {
     this.k.set(src.k.subarray(0, rows * this.D) as never);
     this.v.set(src.v.subarray(0, rows * this.D) as never);
@@ -47,21 +56,17 @@ abstract class RowsLayerKV<A extends Float32Array | Uint16Array | Int8Array> imp
 }
 
 /**
- * Float32 keys and values: stored as they are. The attention's arguments are spelled out rather than spread
- * from `a`: a decode makes this call once a layer a token, right after a product that streamed megabytes
- * through the caches, where every object the call builds costs cache misses (see F16LayerKV).
+ * Float32 keys and values: stored as they are, by the attention kernel (kNew), which then attends. The
+ * attention's arguments are spelled out rather than spread from `a`: a decode makes this call once a layer a
+ * token, right after a product that streamed megabytes through the caches, where every object the call builds
+ * costs cache misses (see F16LayerKV).
  */
 class F32LayerKV extends RowsLayerKV<Float32Array> {
   constructor(rows: number, D: number, f32: (n: number) => Float32Array) { super(rows, D, f32); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
-    const D = this.D, D3 = 3 * D, past = a.Tk - a.Tq, k = this.k, v = this.v;
-    for (let t = 0; t < a.Tq; t++) {
-      const src = (r0 + t) * D3, dst = (past + t) * D;
-      k.set(qkv.subarray(src + D, src + 2 * D), dst);
-      v.set(qkv.subarray(src + 2 * D, src + D3), dst);
-    }
+    const D = this.D, { kNew, vNew } = this.newRows(qkv, r0);
     const { out, q, qStride, Tq, Tk, H, d, scale, slopes } = a;
-    kern.attention({ out, q, qStride, k, v, kvStride: D, Tq, Tk, H, d, scale, slopes });
+    kern.attention({ out, q, qStride, k: this.k, v: this.v, kvStride: D, Tq, Tk, H, d, scale, slopes, kNew, vNew, newStride: 3 * D });
   }
 }
 
@@ -74,15 +79,11 @@ class F32LayerKV extends RowsLayerKV<Float32Array> {
  * Q4_0, ×1.03–×1.05 the 111M F32 shape.
  */
 export class F16LayerKV extends RowsLayerKV<Uint16Array> {
-  /** The new rows' views of the last call's qkv and r0, which a decode passes again every token. */
-  private views: { qkv: Float32Array; r0: number; kNew: Float32Array; vNew: Float32Array } | null = null;
   constructor(rows: number, D: number) { super(rows, D, (n) => new Uint16Array(n)); }
   appendAttend(kern: Kernels, qkv: Float32Array, r0: number, a: CachedAttention): void {
-    const D = this.D, D3 = 3 * D;
-    let w = this.views;
-    if (!w || w.qkv !== qkv || w.r0 !== r0) w = this.views = { qkv, r0, kNew: qkv.subarray(r0 * D3 + D), vNew: qkv.subarray(r0 * D3 + 2 * D) };
+    const D = this.D, { kNew, vNew } = this.newRows(qkv, r0);
     const { out, q, qStride, Tq, Tk, H, d, scale, slopes } = a;
-    kern.attentionF16({ out, q, qStride, k: this.k, v: this.v, kvStride: D, kNew: w.kNew, vNew: w.vNew, newStride: D3, Tq, Tk, H, d, scale, slopes });
+    kern.attentionF16({ out, q, qStride, k: this.k, v: this.v, kvStride: D, kNew, vNew, newStride: 3 * D, Tq, Tk, H, d, scale, slopes });
   }
 }
 

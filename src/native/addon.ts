@@ -10,6 +10,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
+/** A plan of recorded kernel calls (an External owned by the addon). */
+export type NativePlan = { readonly __nativePlan: unique symbol };
+
 export interface NativeAddon {
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
     alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
@@ -20,7 +23,16 @@ export interface NativeAddon {
   gelu(out: Float32Array, x: Float32Array, n: number, kind: number): void;
   swiglu(out: Float32Array, a: Float32Array, g: Float32Array, n: number): void;
   attention(out: Float32Array, q: Float32Array, qStride: number, k: Float32Array, v: Float32Array, kvStride: number,
-    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null): void;
+    Tq: number, Tk: number, H: number, d: number, scale: number, slopes: Float32Array | null, probs: Float32Array | null,
+    kNew: Float32Array | null, vNew: Float32Array | null, newStride: number): void;
+  /** out's M rows of N set to b, or increased by it (add). */
+  bias(out: Float32Array, b: Float32Array, M: number, N: number, add: boolean): void;
+  /** Kernels.record: the recordable bindings append their calls to a plan between planBegin and planEnd. */
+  planBegin(): void;
+  planEnd(): NativePlan;
+  planAbort(): void;
+  /** Replays a plan; attention calls with Tk + tkShift keys. */
+  planRun(plan: NativePlan, tkShift: number): void;
   layerNormBackward(dx: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, x: Float32Array,
     mean: Float32Array, rstd: Float32Array, w: Float32Array, M: number, D: number): void;
   geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, kind: number): void;
