@@ -129,3 +129,17 @@ test('Kernels.record records without running; run replays with Tk shifted; other
   k.layerNorm(after, x, w, b, 1, D, 1e-5); // runs now: no recording left open
   assert.deepEqual(after, want);
 });
+
+test('a batch of one sequence and one token (a server with one stream) is a plain step: it replays the plan', { skip }, () => {
+  const model = loadModel(dir('btlm-alibi-h4-stored-slopes'), { backend: 'native', kvCache: 'f16' });
+  const run = (): Float32Array[] => {
+    const cache = model.newCache(32), out: Float32Array[] = model.stepBatch([{ cache, ids: [1, 2, 3] }]).map((l) => l.slice());
+    for (let i = 0; i < 5; i++) out.push(...model.stepBatch([{ cache, ids: [(5 * i + 1) % model.vocabSize] }]));
+    return out;
+  };
+  let plan: Float32Array[] = [];
+  assert.equal(countRecordings(model.kernels, () => { plan = run(); }), 1);
+  const calls = withoutPlans(model.kernels, run);
+  plan.forEach((l, i) => assert.deepEqual(l, calls[i], `step ${i}`));
+  assert.throws(() => model.stepBatch([{ cache: model.newCache(), ids: [model.vocabSize] }]), /stepBatch: entries\[0\]\.ids\[0\]/);
+});

@@ -256,6 +256,11 @@ export class Model extends Decoder implements BatchDecodeModel {
    * last new position (views of one [entries, V] array).
    */
   stepBatch(entries: readonly BatchEntry[]): Float32Array[] {
+    if (Array.isArray(entries) && entries.length === 1 && Array.isArray(entries[0]?.ids) && entries[0].ids.length === 1) {
+      // one sequence, one token (a server with one stream): a plain step, which replays its decode plan (docs/model.md)
+      this.checkEntries(entries, 'stepBatch');
+      return [this.step(entries[0].cache, entries[0].ids)];
+    }
     const seqs = this.batchRows(entries, 'stepBatch');
     const a = this.acts, D = this.config.n_embd, V = this.config.vocab_size, S = entries.length;
     // the last new row of each sequence, gathered into rows 0 … S−1 (in order, so a row never overwrites one still to come)
@@ -279,12 +284,10 @@ export class Model extends Decoder implements BatchDecodeModel {
     this.headRows(seqs.reduce((s, q) => s + q.T, 0), consume, chunk);
   }
 
-  /** The blocks over the new rows of every entry (appended to their caches): rows in entry order in acts.h. */
-  private batchRows(entries: readonly BatchEntry[], what: string): SequenceRows[] {
+  /** Checks a batch's entries (their caches this model's, each once; their ids; their contexts), naming `what`. */
+  private checkEntries(entries: readonly BatchEntry[], what: string): void {
     check(Array.isArray(entries) && entries.length > 0, `${what}: entries must be a non-empty array of { cache, ids }`);
-    const seqs: SequenceRows[] = [];
     const seen = new Set<KVCache>();
-    let M = 0;
     entries.forEach(({ cache, ids }, e) => {
       check(cache instanceof LayerKVCache && cache.owner === this, () => `${what}: entries[${e}].cache must come from this model's newCache()`);
       check(!seen.has(cache), () => `${what}: entries[${e}] repeats the cache of an earlier entry`);
@@ -292,9 +295,14 @@ export class Model extends Decoder implements BatchDecodeModel {
       check(Array.isArray(ids) && ids.length > 0, () => `${what}: entries[${e}].ids must be a non-empty array of token ids`);
       this.checkIds(ids, (i) => `${what}: entries[${e}].ids[${i}]`);
       this.checkContext(cache.length + ids.length, `${what}: entries[${e}]'s sequence`);
-      seqs.push({ T: ids.length, past: cache.length, cache: [] });
-      M += ids.length;
     });
+  }
+
+  /** The blocks over the new rows of every entry (appended to their caches): rows in entry order in acts.h. */
+  private batchRows(entries: readonly BatchEntry[], what: string): SequenceRows[] {
+    this.checkEntries(entries, what);
+    const seqs: SequenceRows[] = entries.map(({ cache, ids }) => ({ T: ids.length, past: cache.length, cache: [] }));
+    const M = seqs.reduce((s, q) => s + q.T, 0);
     const a = this.acts, D = this.config.n_embd;
     a.ensure(M);
     let r0 = 0;
