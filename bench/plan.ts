@@ -1,6 +1,6 @@
 // Decode plans (Kernels.record) against the same steps made call by call, in one process with tokens
 // alternating between the two (so both see the same machine), logits compared bit for bit:
-//   node dist/bench/plan.js [--shapes 111m,btlm] [--types f32,q4_0,q8_0] [--tokens 40]
+//   node dist/bench/plan.js [--shapes 111m,btlm] [--types f32,q4_0,q8_0] [--tokens 60]
 // F32 runs the random model from its tensors (111M: 10 layers, BTLM: 4), q4_0 and q8_0 the bench's GGUF
 // files (BTLM: all 32 layers) through their layout cache, as mugpt generate loads them.
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ const { values: opt } = parseArgs({
   options: {
     shapes: { type: 'string', default: '111m,btlm' },
     types: { type: 'string', default: 'f32,q4_0,q8_0' },
-    tokens: { type: 'string', default: '40' },
+    tokens: { type: 'string', default: '60' },
   },
 });
 const SHAPES: Record<string, { shape: ShapeName; f32Layers: number }> = {
@@ -53,7 +53,7 @@ for (const key of opt.shapes.split(',')) {
       for (let j = 0; j < V; j++) if (out[0][j] !== out[1][j]) differ++;
     }
     k.record = record;
-    rows.push([`${key} ${type}`, fmt(ms[1] / tokens), fmt(ms[0] / tokens), `×${(ms[1] / ms[0]).toFixed(3)}`, differ === 0 ? 'identical' : `${differ} differ`]);
+    rows.push([`${key} ${type}`, fmt(ms[1] / tokens, 2), fmt(ms[0] / tokens, 2), `×${(ms[1] / ms[0]).toFixed(3)}`, differ === 0 ? 'identical' : `${differ} differ`]);
   }
 }
 printTable(['model', 'call by call, ms a token', 'plan, ms a token', 'plan ÷ calls', 'logits'], rows);
