@@ -1,7 +1,7 @@
 // A persistent thread pool and per-thread scratch buffers for the kernels.
 //
-// Workers are std::threads that spin briefly (≈50 µs) after a job, so the back-to-back kernel calls
-// of one forward pass find them awake, then sleep on a condition variable: long busy-spinning
+// Workers are std::threads that spin briefly (250 µs, pool.cc kSpin) after a job, so the back-to-back kernel
+// calls of one forward pass, and the next decode step, find them awake, then sleep on a condition variable: long busy-spinning
 // threads fight Node's own threads for the 2 cores of a small machine. The interface is pool_api.h.
 #pragma once
 #include <chrono>
