@@ -39,7 +39,7 @@ struct KernelScope {
 // bound, replayed in order by planRun under one KernelScope. Replays shift the attention calls' key count
 // Tk (and with it where their new rows go) by planRun's tkShift: a decode step recorded at one position
 // replays at any later one. Pointers are bound as they were: the caller keeps the arrays alive (native.ts);
-// ALiBi slopes are copied, as their array is scratch that other calls rewrite.
+// ALiBi slopes are copied (Slopes).
 struct Plan {
   std::vector<std::function<void(int)>> ops;  // op(tkShift)
 };
@@ -56,9 +56,17 @@ void run_or_record(Op&& op) {
   op(0);
 }
 
-// A copy of an optional [n] float array (ALiBi slopes) for a recorded call; empty for null.
-std::vector<float> copy_of(const float* p, int n) { return p ? std::vector<float>(p, p + n) : std::vector<float>(); }
-const float* data_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+// A call's ALiBi slopes [H] (or none): the caller's array when the call runs now, a copy when it is recorded
+// (the array is scratch that later calls rewrite).
+struct Slopes {
+  std::vector<float> copy;
+  const float* live;
+  const float* get() const { return copy.empty() ? live : copy.data(); }
+};
+Slopes slopes_for(const float* p, int H) {
+  if (g_recording && p) return {std::vector<float>(p, p + H), nullptr};
+  return {{}, p};
+}
 
 bool cpu_has_avx2() {
 #if defined(MUGPT_HAVE_AVX2)
@@ -198,8 +206,7 @@ void Attention(const Napi::CallbackInfo& info) {
   const int Tq = I(info, 6), Tk = I(info, 7), H = I(info, 8), d = I(info, 9);
   const float scale = F(info, 10);
   const Isa* isa = g_isa;
-  const std::vector<float> sl = g_recording ? copy_of(slopes, H) : std::vector<float>();
-  const float* live_slopes = slopes;  // the caller's array when run now (not recorded: no copy)
+  const Slopes sl = slopes_for(slopes, H);
   run_or_record([=](int shift) {
     const int tk = Tk + shift;
     if (k_new && v_new) {
@@ -209,7 +216,7 @@ void Attention(const Napi::CallbackInfo& info) {
         std::memcpy(v + (long)(tk - Tq + t) * kv_stride, v_new + t * new_stride, row);
       }
     }
-    isa->attention(out, q, q_stride, k, v, kv_stride, Tq, tk, H, d, scale, sl.empty() ? live_slopes : sl.data(), probs);
+    isa->attention(out, q, q_stride, k, v, kv_stride, Tq, tk, H, d, scale, sl.get(), probs);
   });
 }
 
@@ -448,15 +455,9 @@ void AttentionF16(const Napi::CallbackInfo& info) {
   const int Tq = I(info, 9), Tk = I(info, 10), H = I(info, 11), d = I(info, 12);
   const float scale = F(info, 13);
   const Isa* isa = g_isa;
-  if (!g_recording) {
-    KernelScope scope;
-    isa->attention_f16(out, q, q_stride, k, v, kv_stride, k_new, v_new, new_stride, Tq, Tk, H, d, scale, slopes);
-    return;
-  }
-  const std::vector<float> sl = copy_of(slopes, H);
+  const Slopes sl = slopes_for(slopes, H);
   run_or_record([=](int shift) {
-    isa->attention_f16(out, q, q_stride, k, v, kv_stride, k_new, v_new, new_stride, Tq, Tk + shift, H, d, scale,
-                       data_or_null(sl));
+    isa->attention_f16(out, q, q_stride, k, v, kv_stride, k_new, v_new, new_stride, Tq, Tk + shift, H, d, scale, sl.get());
   });
 }
 

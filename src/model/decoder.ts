@@ -20,7 +20,7 @@ export class Decoder implements DecodeModel {
   private readonly kvCacheType: KVCacheType;
   /** Each cache's step plan, or 'none' when its steps cannot be recorded (see stepPlan). */
   private readonly plans = new WeakMap<LayerKVCache, StepPlan | 'none'>();
-  /** [V] where every plan writes its logits (steps run one at a time). */
+  /** [V] where every plan writes its logits (steps run one at a time); set by the first recording. */
   private planLogits: Float32Array | null = null;
 
   /** kvCache: the KV cache's element type ('f32' by default); the kernels adopt and prepare the weights. */
@@ -88,7 +88,7 @@ export class Decoder implements DecodeModel {
     const logits = out ?? new Float32Array(this.config.vocab_size);
     if (plan) {
       plan.plan.run(past - plan.past);
-      logits.set(plan.logits);
+      logits.set(this.planLogits!);
     } else {
       blocksForward(this.ctx, a, 1, T, past, cache.layers());
       lmHeadForward(this.ctx, logits, a.h.subarray((T - 1) * D, T * D), a.ln, 1);
@@ -120,7 +120,7 @@ export class Decoder implements DecodeModel {
         blocksForward(this.ctx, this.acts, 1, 1, past, layers);
         lmHeadForward(this.ctx, logits, h.subarray(0, D), this.acts.ln, 1);
       });
-      const p: StepPlan = { plan, past, layers, h, alibiScale: scale, logits };
+      const p: StepPlan = { plan, past, layers, h, alibiScale: scale };
       this.plans.set(cache, p);
       return p;
     } catch {
@@ -139,6 +139,4 @@ interface StepPlan {
   layers: readonly LayerKV[];
   h: Float32Array;
   alibiScale: number;
-  /** [V] where it writes the logits (Decoder.planLogits). */
-  logits: Float32Array;
 }
