@@ -208,15 +208,8 @@ void Attention(const Napi::CallbackInfo& info) {
   const Isa* isa = g_isa;
   const Slopes sl = slopes_for(slopes, H);
   run_or_record([=](int shift) {
-    const int tk = Tk + shift;
-    if (k_new && v_new) {
-      const size_t row = sizeof(float) * H * d;
-      for (int t = 0; t < Tq; t++) {
-        std::memcpy(k + (long)(tk - Tq + t) * kv_stride, k_new + t * new_stride, row);
-        std::memcpy(v + (long)(tk - Tq + t) * kv_stride, v_new + t * new_stride, row);
-      }
-    }
-    isa->attention(out, q, q_stride, k, v, kv_stride, Tq, tk, H, d, scale, sl.get(), probs);
+    isa->attention(out, q, q_stride, k, v, kv_stride, k_new && v_new ? k_new : nullptr, v_new, new_stride, Tq,
+                   Tk + shift, H, d, scale, sl.get(), probs);
   });
 }
 

@@ -14,8 +14,11 @@ struct Isa {
                      float* mean, float* rstd);
   void (*gelu)(float* out, const float* x, long n, int kind);  // kind 0: erf, 1: tanh
   void (*swiglu)(float* out, const float* a, const float* g, long n);
-  void (*attention)(float* out, const float* q, long q_stride, const float* k, const float* v, long kv_stride,
-                    int Tq, int Tk, int H, int d, float scale, const float* slopes, float* probs);
+  // Attention (src/kernels/kernels.ts) over a float KV cache, after storing the Tq new positions' keys and
+  // values (k_new, v_new: rows new_stride apart; null: already stored) at Tk − Tq … Tk − 1.
+  void (*attention)(float* out, const float* q, long q_stride, float* k, float* v, long kv_stride,
+                    const float* k_new, const float* v_new, long new_stride, int Tq, int Tk, int H, int d, float scale,
+                    const float* slopes, float* probs);
   // Backward kernels (see src/kernels/kernels.ts): dx = dout·gelu'(x); swiglu's da, dg; fused softmax
   // cross-entropy (returns Σ loss, row_loss is [M] scratch); attention dq/dk/dv accumulate.
   void (*layer_norm_backward)(float* dx, float* dw, float* db, const float* dout, const float* x, const float* mean,

@@ -315,9 +315,9 @@ EXPORT("layer_norm") void k_layer_norm(float* out, const float* x, const float* 
 }
 EXPORT("gelu") void k_gelu(float* out, const float* x, long n, int kind) { gelu(out, x, n, kind); }
 EXPORT("swiglu") void k_swiglu(float* out, const float* a, const float* g, long n) { swiglu(out, a, g, n); }
-EXPORT("attention") void k_attention(float* out, const float* q, long qs, const float* k, const float* v, long kvs, int Tq,
-                                     int Tk, int H, int d, float scale, const float* slopes, float* probs) {
-  attention(out, q, qs, k, v, kvs, Tq, Tk, H, d, scale, slopes, probs);
+EXPORT("attention") void k_attention(float* out, const float* q, long qs, float* k, float* v, long kvs, int Tq, int Tk,
+                                     int H, int d, float scale, const float* slopes, float* probs) {
+  attention(out, q, qs, k, v, kvs, nullptr, nullptr, 0, Tq, Tk, H, d, scale, slopes, probs);  // new rows: wasm.ts
 }
 EXPORT("attention_f16") void k_attention_f16(float* out, const float* q, long qs, uint16_t* k, uint16_t* v, long kvs,
                                              const float* k_new, const float* v_new, long ns, int Tq, int Tk, int H,
