@@ -295,12 +295,15 @@ test('f16-cache attention stores its new rows as floatToHalf does and attends as
 });
 
 test('f16-cache attention of several sequences in one call: each row and cache bit for bit as its own attentionF16 (one or several chunks, ALiBi or not)', { skip }, () => {
-  // Tk: one position, 37 and 64 (one chunk of keys), 65 and 300 (several); d = 20: head slices off the 8-lane vectors
+  // Tk: one position, 37 and 64 (one chunk of keys), 65 and 300 (several); d = 20: head slices off the 8-lane
+  // vectors; d = 32: whole 16-lane ones (AVX-512's f16 products)
   const H = 3, d = 20, D = H * d, kvStride = D + 2, Tks = [37, 1, 300, 64, 65];
   const S = Tks.length, rows = randn(S * 3 * D, 91);
   const half = (n: number, seed: number): Uint16Array => Uint16Array.from(randn(n, seed), (x) => floatToHalf(x));
   const caches = Tks.map((Tk, s) => ({ k: half(Tk * kvStride, 100 + s), v: half(Tk * kvStride, 200 + s) }));
-  for (const alibi of [false, true]) {
+  for (const [alibi, d] of [[false, 20], [true, 20], [false, 32], [true, 32]] as const) {
+    const D = H * d, kvStride = D + 2, rows = randn(S * 3 * D, 91);
+    const caches = Tks.map((Tk, s) => ({ k: half(Tk * kvStride, 100 + s), v: half(Tk * kvStride, 200 + s) }));
     const slopes = alibi ? Float32Array.from({ length: S * H }, (_, i) => 0.25 / (1 + i)) : null;
     const each = (K: Kernels, simd: string) => {
       const k = caches.map((c) => c.k.slice()), v = caches.map((c) => c.v.slice()), out = new Float32Array(S * D).fill(NaN);
@@ -314,7 +317,7 @@ test('f16-cache attention of several sequences in one call: each row and cache b
           kNew: rows.subarray(s * 3 * D + D), vNew: rows.subarray(s * 3 * D + 2 * D), newStride: 3 * D,
           Tq: 1, Tk, H, d, scale: 0.3, slopes: slopes ? slopes.subarray(s * H, (s + 1) * H) : null,
         });
-        const what = `${simd}${alibi ? ', ALiBi' : ''}, sequence ${s} (Tk ${Tk})`;
+        const what = `${simd}${alibi ? ', ALiBi' : ''}, d ${d}, sequence ${s} (Tk ${Tk})`;
         assert.deepEqual(batch.out.subarray(s * D, (s + 1) * D), one, `${what}: output`);
         assert.deepEqual(batch.k[s], k[s], `${what}: keys stored`);
         assert.deepEqual(batch.v[s], v[s], `${what}: values stored`);
