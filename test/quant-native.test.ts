@@ -296,7 +296,7 @@ test('f16-cache attention stores its new rows as floatToHalf does and attends as
 
 test('f16-cache attention of several sequences in one call: each row and cache bit for bit as its own attentionF16 (one or several chunks, ALiBi or not)', { skip }, () => {
   // Tk: one position, 37 and 64 (one chunk of keys), 65 and 300 (several); d = 20: head slices off the 8-lane
-  // vectors; d = 32: whole 16-lane ones (AVX-512's f16 products)
+  // vectors (dot4, axpy4); d = 32: whole ones (dot8, axpy8)
   const H = 3, d = 20, D = H * d, kvStride = D + 2, Tks = [37, 1, 300, 64, 65];
   const S = Tks.length, rows = randn(S * 3 * D, 91);
   const half = (n: number, seed: number): Uint16Array => Uint16Array.from(randn(n, seed), (x) => floatToHalf(x));
