@@ -5,8 +5,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exportGguf, type GgufWeightType } from '../src/gguf/export.js';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { expectedTensors } from '../src/model/params.js';
@@ -16,6 +17,38 @@ import type { BpeTokenizer } from '../src/tokenizer/bpe.js';
 import { MODEL_PRESETS } from '../src/train/presets.js';
 
 export type ShapeName = 'cerebras-gpt-111m' | 'btlm-3b-8k';
+
+/** Ends the bench on a bad flag or value: the message and exit code 2, not a stack trace. */
+export function usageExit(message: string): never {
+  console.error(`${basename(process.argv[1] ?? 'bench')}: ${message}`);
+  process.exit(2);
+}
+
+/** A numeric flag's value: a whole number ≥ min (whole false: any number > 0), else usageExit. */
+export function numberFlag(name: string, value: string | undefined, min = 1, whole = true): number {
+  const x = Number(value);
+  if (whole ? !Number.isInteger(x) || x < min : !(x > 0 && Number.isFinite(x)))
+    return usageExit(`--${name}: expected ${whole ? `a whole number ≥ ${min}` : 'a positive number'}, got '${value}'`);
+  return x;
+}
+
+/**
+ * node:util's parseArgs (strict) for a bench's flags: `--help` lists them, and an unknown flag or a
+ * missing value ends the bench through usageExit.
+ */
+export function benchArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const flags = Object.entries(config.options ?? {})
+    .map(([name, o]) => `--${name}${o.type === 'string' ? ` <${o.default ?? 'value'}>` : ''}`).join(' ');
+  if (process.argv.includes('--help')) {
+    console.log(`${basename(process.argv[1] ?? 'bench')} ${flags}`);
+    process.exit(0);
+  }
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    return usageExit(`${(e as Error).message} (flags: ${flags})`);
+  }
+}
 
 /** A preset's config, optionally with fewer layers (for quick runs). */
 export function shapeConfig(shape: ShapeName, layers?: number): ModelConfig {

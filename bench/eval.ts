@@ -12,14 +12,16 @@
 // log-likelihoods and greedy flags agree. Target: mugpt ≥ 3× PyTorch's requests/s.
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { encodePair } from '../src/eval/requests.js';
 import { sotuNext } from '../src/eval/sotu-tasks.js';
 import { Model } from '../src/model/model.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
-import { benchDir, fmt, machineLine, peerScript, printTable, randomTensors, ratio, runChild, runEngine, shapeConfig, type ChildFailure, type ChildResult } from './common.js';
+import {
+  benchDir, fmt, machineLine, peerScript, printTable, randomTensors, ratio, runChild, runEngine, shapeConfig,
+  type ChildFailure, type ChildResult, benchArgs, numberFlag,
+} from './common.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     docs: { type: 'string', default: '32' },
     'torch-threads': { type: 'string', default: '2,1' },
@@ -28,7 +30,7 @@ const { values: opt } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
   },
 });
-const nDocs = Number(opt.docs), repeats = Number(opt.repeats);
+const nDocs = numberFlag('docs', opt.docs), repeats = numberFlag('repeats', opt.repeats);
 
 /** The random 111M model as an HF folder, written once (its name carries the shape). */
 function modelDir(): string {

@@ -13,18 +13,17 @@
 // context) ÷ the read bandwidth sampled between the decode's segments (probe-bandwidth.ts: the median
 // of its passes; the start-of-run probe, best of 5, is printed beside it).
 // GGUF files are cached in MUGPT_BENCH_DIR (default: the temp dir's mugpt-bench/); BTLM's F32 file is 10.6 GB.
-import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
 import {
-  fmt, ggufFile, kvBytesPerToken, machineLine, printTable, ratio, runChild, runEngine, peerScript, shapeConfig, weightCount,
-  type ChildFailure, type ChildResult, type ShapeName,
+  fmt, ggufFile, kvBytesPerToken, machineLine, printTable, ratio, runChild, runEngine, peerScript, shapeConfig,
+  weightCount, type ChildFailure, type ChildResult, type ShapeName, benchArgs, usageExit, numberFlag,
 } from './common.js';
 import { measureMachine } from './machine.js';
 import { boundBandwidth } from './probe-bandwidth.js';
 import { profileLine, type KernelTime } from './profile.js';
 import { checkTorchBlas } from './torch-peer.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     shapes: { type: 'string', default: '111m,btlm' },
     prompt: { type: 'string', default: '512' },
@@ -41,8 +40,8 @@ const { values: opt } = parseArgs({
 });
 
 const SHAPES: Record<string, ShapeName> = { '111m': 'cerebras-gpt-111m', btlm: 'btlm-3b-8k' };
-const prompt = Number(opt.prompt);
-const repeats = Number(opt.repeats);
+const prompt = numberFlag('prompt', opt.prompt);
+const repeats = numberFlag('repeats', opt.repeats);
 
 interface Sample { prefill: number | null; decode: number; rss: number; extra: Record<string, unknown> }
 
@@ -77,7 +76,7 @@ if (machine) console.log(`read bandwidth ${machine.bandwidthGBs.toFixed(1)} GB/s
 
 for (const key of opt.shapes.split(',')) {
   const shape = SHAPES[key];
-  if (!shape) throw new Error(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
+  if (!shape) usageExit(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
   const layers = shape === 'btlm-3b-8k' ? Number(opt['btlm-layers']) : undefined;
   const cfg = shapeConfig(shape, layers);
   const decode = Number(shape === 'btlm-3b-8k' ? opt['decode-btlm'] : opt['decode-111m']);

@@ -3,14 +3,16 @@
 //   node dist/bench/plan.js [--shapes 111m,btlm] [--types f32,q4_0,q8_0] [--tokens 60]
 // F32 runs the random model from its tensors (111M: 10 layers, BTLM: 4), q4_0 and q8_0 the bench's GGUF
 // files (BTLM: all 32 layers) through their layout cache, as mugpt generate loads them.
-import { parseArgs } from 'node:util';
 import type { GgufWeightType } from '../src/gguf/export.js';
 import { loadModel, Model } from '../src/index.js';
 import { nativeAvailable } from '../src/kernels/index.js';
 import { nativeLoadError } from '../src/native/addon.js';
-import { fmt, ggufFile, machineLine, printTable, promptIds, randomTensors, shapeConfig, type ShapeName } from './common.js';
+import {
+  fmt, ggufFile, machineLine, printTable, promptIds, randomTensors, shapeConfig, type ShapeName, benchArgs,
+  usageExit, numberFlag,
+} from './common.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     shapes: { type: 'string', default: '111m,btlm' },
     types: { type: 'string', default: 'f32,q4_0,q8_0' },
@@ -27,11 +29,11 @@ if (!nativeAvailable()) {
 }
 console.log(machineLine());
 
-const tokens = Number(opt.tokens);
+const tokens = numberFlag('tokens', opt.tokens);
 const rows: string[][] = [];
 for (const key of opt.shapes.split(',')) {
   const s = SHAPES[key];
-  if (!s) throw new Error(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
+  if (!s) usageExit(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
   for (const type of opt.types.split(',')) {
     const model = type === 'f32'
       ? Model.fromTensors(shapeConfig(s.shape, s.f32Layers), randomTensors(shapeConfig(s.shape, s.f32Layers)), { kvCache: 'f32' })

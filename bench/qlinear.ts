@@ -5,16 +5,15 @@
 // (2·M·N·K). Both layouts: GGUF's rows, and x16 (native/quant.h; what loading makes where the CPU has
 // AVX-512 VNNI), for each instruction set the addon runs here (x16 outside AVX-512 VNNI takes the
 // scalar fallback, so only rows is timed there).
-import { parseArgs } from 'node:util';
 import { getKernels } from '../src/kernels/index.js';
 import { loadNativeAddon, nativeLoadError } from '../src/native/addon.js';
 import type { QuantMatrix } from '../src/kernels/kernels.js';
 import { quantize, type BlockType } from '../src/quant/blocks.js';
-import { fmt, machineLine, printTable, randUniform, timeBest } from './common.js';
+import { fmt, machineLine, printTable, randUniform, timeBest, benchArgs, numberFlag } from './common.js';
 import { measureMachine } from './machine.js';
 
-const { values: opt } = parseArgs({ options: { budget: { type: 'string', default: '1' } } });
-const budget = Number(opt.budget);
+const { values: opt } = benchArgs({ options: { budget: { type: 'string', default: '1' } } });
+const budget = numberFlag('budget', opt.budget, 0, false);
 
 const SHAPES = [
   { name: '111M c_fc 768→3072', K: 768, N: 3072 },

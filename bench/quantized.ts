@@ -9,20 +9,20 @@
 // take most of an hour.
 // The memory part loads BTLM-3B Q4_0 in mugpt, fills the KV cache to 2,048 and 8,192 positions
 // (random keys/values: no prefill needed) and decodes after them: weights, process peak RSS.
-import { parseArgs } from 'node:util';
 import { getKernels } from '../src/kernels/index.js';
 import { jsKernels } from '../src/kernels/js.js';
 import { GgmlType, readGguf } from '../src/gguf/file.js';
 import { padTypeOf } from '../src/gguf/hf-model.js';
 import { quantizedBytes, type BlockType } from '../src/quant/blocks.js';
 import {
-  fmt, ggufFile, kvBytesPerToken, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure, type ChildResult, type ShapeName,
+  fmt, ggufFile, kvBytesPerToken, machineLine, printTable, ratio, runEngine, shapeConfig, type ChildFailure,
+  type ChildResult, type ShapeName, benchArgs, usageExit, numberFlag,
 } from './common.js';
 import { measureMachine } from './machine.js';
 import { boundBandwidth } from './probe-bandwidth.js';
 import { profileLine, type KernelTime } from './profile.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     shapes: { type: 'string', default: '111m,btlm' },
     types: { type: 'string', default: 'q8_0,q4_0' },
@@ -35,9 +35,9 @@ const { values: opt } = parseArgs({
 });
 // The KV cache of mugpt's speed runs: f16 by default, the type llama.cpp's cache has by default.
 const kvType = opt.kv;
-if (kvType !== 'f16' && kvType !== 'f32' && kvType !== 'q8') throw new Error(`--kv: expected f16, f32 or q8, got '${kvType}'`);
+if (kvType !== 'f16' && kvType !== 'f32' && kvType !== 'q8') usageExit(`--kv: expected f16, f32 or q8, got '${kvType}'`);
 const SHAPES: Record<string, ShapeName> = { '111m': 'cerebras-gpt-111m', btlm: 'btlm-3b-8k' };
-const prompt = Number(opt.prompt);
+const prompt = numberFlag('prompt', opt.prompt);
 const qlinearJs = getKernels().qlinear === jsKernels.qlinear;
 
 /**
@@ -72,7 +72,7 @@ console.log(`mugpt quantized matrix kernel (qlinear): ${qlinearJs ? 'JS referenc
 
 for (const key of opt.shapes.split(',')) {
   const shape = SHAPES[key];
-  if (!shape) throw new Error(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
+  if (!shape) usageExit(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
   const cfg = shapeConfig(shape);
   const btlm = shape === 'btlm-3b-8k';
   const decode = btlm ? 16 : 64;

@@ -3,8 +3,8 @@
 // token, errors, and the server's peak RSS as its /metrics reports it.
 //   node dist/bench/serve-load.js --url http://127.0.0.1:8080 --model ID [--streams 1,2,4,8,16,32] [--tokens 64]
 // Every request has a deadline (--timeout seconds), so a run ends whatever the server does.
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { benchArgs, usageExit, numberFlag } from './common.js';
 
 export interface LoadResult {
   streams: number;
@@ -80,7 +80,7 @@ export async function loadRun(url: string, model: string, streams: number, token
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values: opt } = parseArgs({
+  const { values: opt } = benchArgs({
     options: {
       url: { type: 'string', default: 'http://127.0.0.1:8080' },
       model: { type: 'string' },
@@ -90,12 +90,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   });
   const url = opt.url.replace(/\/+$/, '');
-  if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(url)) throw new Error(`--url must be a loopback address, got ${url}`);
+  if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(url)) usageExit(`--url must be a loopback address, got ${url}`);
   const model = opt.model ?? ((await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data[0].id;
   console.log('| streams | tokens | seconds | tokens/s | TTFT p50 ms | TTFT p99 ms | errors | server RSS MiB |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const n of opt.streams.split(',').map(Number)) {
-    const r = await loadRun(url, model, n, Number(opt.tokens), Number(opt.timeout) * 1000);
+    const r = await loadRun(url, model, n, numberFlag('tokens', opt.tokens), numberFlag('timeout', opt.timeout, 0, false) * 1000);
     console.log(`| ${n} | ${r.tokens} | ${r.seconds.toFixed(1)} | ${r.tokensPerSecond.toFixed(1)} | ${r.ttftP50Ms.toFixed(0)} | ${r.ttftP99Ms.toFixed(0)} | ${r.errors} | ${r.serverRssMiB?.toFixed(0) ?? '—'} |`);
     for (const e of r.errorSamples) console.log(`  error: ${e}`);
   }

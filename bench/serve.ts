@@ -8,10 +8,12 @@
 // f16, as llama.cpp's default. Each rate is the median of --rounds runs, the stream counts interleaved
 // (1, 8, 1, 8, …), so a slow spell of a shared machine does not fall on one side of a ratio only.
 // Targets: 8 streams ≥ 4× one on 111M, ≥ 3× on BTLM Q4_0, and ≥ llama.cpp's 8 sequences.
-import { parseArgs } from 'node:util';
-import { fmt, ggufFile, machineLine, printTable, ratio, runEngine, shapeConfig, type ShapeName } from './common.js';
+import {
+  fmt, ggufFile, machineLine, printTable, ratio, runEngine, shapeConfig, type ShapeName, benchArgs, usageExit,
+  numberFlag,
+} from './common.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     shapes: { type: 'string', default: '111m,btlm' },
     streams: { type: 'string', default: '1,8' },
@@ -29,14 +31,14 @@ const SHAPES: Record<string, { shape: ShapeName; type: 'f32' | 'q4_0' }> = {
   btlm: { shape: 'btlm-3b-8k', type: 'q4_0' },
 };
 const streams = opt.streams.split(',').map(Number);
-const prompt = Number(opt.prompt), decode = Number(opt.decode), threads = Number(opt.threads), rounds = Number(opt.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got '${opt.rounds}'`);
+const prompt = numberFlag('prompt', opt.prompt), decode = numberFlag('decode', opt.decode);
+const threads = numberFlag('threads', opt.threads), rounds = numberFlag('rounds', opt.rounds);
 process.env.MUGPT_THREADS = String(threads); // inherited by the mugpt engine's process
 
 console.log(machineLine());
 for (const key of opt.shapes.split(',')) {
   const spec = SHAPES[key];
-  if (!spec) throw new Error(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
+  if (!spec) usageExit(`--shapes: unknown shape '${key}' (expected 111m or btlm)`);
   const cfg = shapeConfig(spec.shape, spec.shape === 'btlm-3b-8k' ? Number(opt['btlm-layers']) : undefined);
   const path = ggufFile(spec.shape, cfg, spec.type);
   console.log(`\n## ${spec.shape}, ${cfg.n_layer} layers, ${spec.type.toUpperCase()} GGUF (random weights): ${prompt}-token prompts, then ${decode} decode steps; aggregate decode tokens/s (median of ${rounds} interleaved runs), ${threads} thread${threads > 1 ? 's' : ''}`);

@@ -3,14 +3,15 @@
 // A step is forward + backward + AdamW over batch × seq tokens, float32, 2 threads, random weights.
 // Each engine runs in its own child process (peak RSS per engine). PyTorch (bench/peers/torch_train.py,
 // autograd + torch.optim.AdamW, OpenBLAS with 2 threads: see torch-peer.ts) runs the same batch by default.
-import { parseArgs } from 'node:util';
 import { toHfConfig } from '../src/model/config.js';
-import { fmt, machineLine, peerScript, printTable, ratio, runChild, runEngine, shapeConfig } from './common.js';
+import {
+  fmt, machineLine, peerScript, printTable, ratio, runChild, runEngine, shapeConfig, benchArgs, numberFlag,
+} from './common.js';
 import { measureMachine } from './machine.js';
 import { profileLine, type KernelTime } from './profile.js';
 import { checkTorchBlas } from './torch-peer.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     batch: { type: 'string', default: '4' },
     seq: { type: 'string', default: '512' },
@@ -21,7 +22,7 @@ const { values: opt } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
   },
 });
-const batch = Number(opt.batch), seq = Number(opt.seq), steps = Number(opt.steps);
+const batch = numberFlag('batch', opt.batch), seq = numberFlag('seq', opt.seq), steps = numberFlag('steps', opt.steps);
 const shape = 'cerebras-gpt-111m';
 const cfg = shapeConfig(shape);
 

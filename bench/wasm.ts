@@ -5,22 +5,23 @@
 // for the wasm-vs-native comparison (MUGPT_THREADS=1), then wasm on every core. Then the playground
 // page in headless Chromium (Debian's /usr/bin/chromium) on the Q4_0 file: its decode tokens/s.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import puppeteer from 'puppeteer-core';
 import { startWebServer } from '../src/cli/web.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchModule, fmt, ggufFile, machineLine, printTable, runChild, shapeConfig } from './common.js';
+import {
+  benchModule, fmt, ggufFile, machineLine, printTable, runChild, shapeConfig, benchArgs, numberFlag,
+} from './common.js';
 
-const { values: opt } = parseArgs({
+const { values: opt } = benchArgs({
   options: {
     decode: { type: 'string', default: '64' },
     'js-decode': { type: 'string', default: '8' },
     'no-browser': { type: 'boolean', default: false },
   },
 });
-const decode = Number(opt.decode), jsDecode = Number(opt['js-decode']);
+const decode = numberFlag('decode', opt.decode), jsDecode = numberFlag('js-decode', opt['js-decode'], 0);
 const shape = 'cerebras-gpt-111m';
 const cfg = shapeConfig(shape);
 
