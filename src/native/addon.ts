@@ -9,10 +9,10 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
 /** A plan of recorded kernel calls (an External owned by the addon). */
 export type NativePlan = { readonly __nativePlan: unique symbol };
 
+/** What the addon exports (native/addon.cc). Typed arrays may be subarray views. */
 export interface NativeAddon {
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
     alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
